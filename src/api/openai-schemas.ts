@@ -1,0 +1,77 @@
+// zod schemas of the OpenAI-compatible request bodies the gateway accepts (the gateway's
+// internal lingua franca). Known fields are checked; unknown ones pass through to the upstream.
+import { z } from "zod";
+
+const TextPartSchema = z.looseObject({ type: z.literal("text"), text: z.string() });
+const ImagePartSchema = z.looseObject({ type: z.literal("image_url"), image_url: z.looseObject({ url: z.string() }) });
+const ContentPartSchema = z.union([TextPartSchema, ImagePartSchema, z.looseObject({ type: z.string() })]);
+
+export const ToolCallSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("function"),
+  function: z.looseObject({ name: z.string(), arguments: z.string() }),
+});
+
+export const ChatMessageSchema = z.discriminatedUnion("role", [
+  z.looseObject({ role: z.literal("system"), content: z.union([z.string(), z.array(TextPartSchema)]), name: z.string().optional() }),
+  z.looseObject({ role: z.literal("developer"), content: z.union([z.string(), z.array(TextPartSchema)]), name: z.string().optional() }),
+  z.looseObject({ role: z.literal("user"), content: z.union([z.string(), z.array(ContentPartSchema)]), name: z.string().optional() }),
+  z.looseObject({
+    role: z.literal("assistant"),
+    content: z.union([z.string(), z.array(TextPartSchema), z.null()]).optional(),
+    tool_calls: z.array(ToolCallSchema).optional(),
+    name: z.string().optional(),
+  }),
+  z.looseObject({ role: z.literal("tool"), content: z.union([z.string(), z.array(TextPartSchema)]), tool_call_id: z.string() }),
+]);
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+export const ToolSchema = z.looseObject({
+  type: z.literal("function"),
+  function: z.looseObject({
+    name: z.string().min(1).max(64),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+export const ChatCompletionRequestSchema = z.looseObject({
+  model: z.string().min(1).max(256),
+  messages: z.array(ChatMessageSchema).min(1),
+  stream: z.boolean().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  n: z.number().int().min(1).max(16).nullish(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+  tools: z.array(ToolSchema).optional(),
+  tool_choice: z.unknown().optional(),
+  user: z.string().optional(),
+  /** Internal channel only: render a stored prompt template into the messages. */
+  template: z.looseObject({ name: z.string().min(1), version: z.number().int().positive().optional() }).optional(),
+  variables: z.record(z.string(), z.unknown()).optional(),
+});
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+
+export const EmbeddingsRequestSchema = z.looseObject({
+  model: z.string().min(1).max(256),
+  input: z.union([
+    z.string(),
+    z.array(z.string()).min(1).max(2048),
+    z.array(z.number().int()).min(1),
+    z.array(z.array(z.number().int()).min(1)).min(1).max(2048),
+  ]),
+  encoding_format: z.enum(["float", "base64"]).optional(),
+  dimensions: z.number().int().positive().optional(),
+  user: z.string().optional(),
+});
+export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequestSchema>;
+
+/** Token usage as OpenAI reports it. */
+export interface OpenAIUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}

@@ -1,0 +1,76 @@
+// Worker bindings and the zod-checked settings derived from them (parsed once per isolate).
+import { z } from "zod";
+import type { TenantGuard } from "../durable-objects/tenant-guard";
+import type { UpstreamHealth } from "../durable-objects/upstream-health";
+
+export interface Env {
+  CONFIG_KV: KVNamespace;
+  TENANT_GUARD: DurableObjectNamespace<TenantGuard>;
+  UPSTREAM_HEALTH: DurableObjectNamespace<UpstreamHealth>;
+  BILLING_QUEUE: Queue<unknown>;
+  AUDIT_QUEUE: Queue<unknown>;
+  // vars
+  ENVIRONMENT?: string;
+  ALLOW_LOOPBACK_UPSTREAMS?: string;
+  CONFIG_CACHE_TTL_MS?: string;
+  MAX_REQUEST_BYTES?: string;
+  MAX_RESPONSE_BYTES?: string;
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
+  UPSTREAM_IDLE_TIMEOUT_MS?: string;
+  AUDIT_LOG_RETENTION_DAYS?: string;
+  // secrets
+  ADMIN_TOKEN?: string;
+  MASTER_KEY?: string;
+  DATABASE_URL?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  // Upstream credentials are further secrets named by provider presets (e.g. MOCK_API_KEY): see secretNamed.
+}
+
+const intFromString = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? fallback : Number(v)))
+    .pipe(z.number().int().nonnegative());
+
+const SettingsSchema = z.object({
+  environment: z.string().optional().transform((v) => v ?? "production"),
+  allowLoopbackUpstreams: z
+    .string()
+    .optional()
+    .transform((v) => v === "true"),
+  configCacheTtlMs: intFromString(5_000),
+  maxRequestBytes: intFromString(1_048_576),
+  maxResponseBytes: intFromString(8_388_608),
+  upstreamFirstByteTimeoutMs: intFromString(30_000),
+  upstreamIdleTimeoutMs: intFromString(30_000),
+  auditLogRetentionDays: intFromString(30),
+});
+
+export type Settings = z.output<typeof SettingsSchema>;
+
+let cached: { source: Env; settings: Settings } | undefined;
+
+/** Parses the vars once per isolate; a bad value fails loudly at the first request. */
+export function settingsOf(env: Env): Settings {
+  if (cached?.source === env) return cached.settings;
+  const settings = SettingsSchema.parse({
+    environment: env.ENVIRONMENT,
+    allowLoopbackUpstreams: env.ALLOW_LOOPBACK_UPSTREAMS,
+    configCacheTtlMs: env.CONFIG_CACHE_TTL_MS,
+    maxRequestBytes: env.MAX_REQUEST_BYTES,
+    maxResponseBytes: env.MAX_RESPONSE_BYTES,
+    upstreamFirstByteTimeoutMs: env.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+    upstreamIdleTimeoutMs: env.UPSTREAM_IDLE_TIMEOUT_MS,
+    auditLogRetentionDays: env.AUDIT_LOG_RETENTION_DAYS,
+  });
+  cached = { source: env, settings };
+  return settings;
+}
+
+/** Reads a secret by the name a provider preset gives; never logged. */
+export function secretNamed(env: Env, name: string): string | undefined {
+  const value = (env as unknown as Record<string, unknown>)[name];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}

@@ -1,0 +1,144 @@
+// One error model: every expected failure is a GatewayFailure value with a snake_case kind,
+// mapped to an HTTP status and one OpenAI-shaped body by the exhaustive table below.
+
+export type ErrorSource = "client" | "gateway" | "upstream";
+
+type ErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "conflict_error"
+  | "rate_limit_error"
+  | "insufficient_quota"
+  | "api_error"
+  | "upstream_error"
+  | "timeout_error";
+
+interface KindInfo {
+  status: number;
+  type: ErrorType;
+  source: ErrorSource;
+}
+
+const c = (status: number, type: ErrorType): KindInfo => ({ status, type, source: "client" });
+const g = (status: number, type: ErrorType): KindInfo => ({ status, type, source: "gateway" });
+const u = (status: number, type: ErrorType): KindInfo => ({ status, type, source: "upstream" });
+
+/** Every error code the gateway can answer with. Add a kind here and the compiler asks for its status. */
+export const ERROR_KINDS = {
+  // request shape
+  invalid_request: c(400, "invalid_request_error"),
+  invalid_json: c(400, "invalid_request_error"),
+  malformed_header: c(400, "invalid_request_error"),
+  api_key_in_query: c(400, "invalid_request_error"),
+  request_too_large: c(413, "invalid_request_error"),
+  unsupported_media_type: c(415, "invalid_request_error"),
+  not_found: c(404, "not_found_error"),
+  method_not_allowed: c(405, "invalid_request_error"),
+  model_not_found: c(404, "not_found_error"),
+  template_not_found: c(404, "not_found_error"),
+  template_error: c(400, "invalid_request_error"),
+  idempotency_key_conflict: c(409, "conflict_error"),
+  idempotency_key_in_use: c(409, "conflict_error"),
+  // credentials and signatures
+  missing_api_key: c(401, "authentication_error"),
+  invalid_api_key: c(401, "authentication_error"),
+  key_expired: c(401, "authentication_error"),
+  missing_signature: c(401, "authentication_error"),
+  invalid_signature: c(401, "authentication_error"),
+  stale_timestamp: c(401, "authentication_error"),
+  replayed_nonce: c(401, "authentication_error"),
+  invalid_service_token: c(401, "authentication_error"),
+  admin_unauthorized: c(401, "authentication_error"),
+  // permissions
+  ip_not_allowed: c(403, "permission_error"),
+  key_frozen: c(403, "permission_error"),
+  key_revoked: c(403, "permission_error"),
+  tenant_banned: c(403, "permission_error"),
+  scope_denied: c(403, "permission_error"),
+  // limits and money
+  rate_limit_exceeded: c(429, "rate_limit_error"),
+  tokens_rate_limit_exceeded: c(429, "rate_limit_error"),
+  global_rate_limit_exceeded: c(429, "rate_limit_error"),
+  daily_quota_exceeded: c(429, "insufficient_quota"),
+  monthly_quota_exceeded: c(429, "insufficient_quota"),
+  quota_exceeded: c(429, "insufficient_quota"),
+  insufficient_balance: c(402, "insufficient_quota"),
+  // the gateway itself
+  internal_error: g(500, "api_error"),
+  auth_unavailable: g(503, "api_error"),
+  limiter_unavailable: g(503, "api_error"),
+  balance_unavailable: g(503, "api_error"),
+  config_unavailable: g(503, "api_error"),
+  step_timeout: g(504, "timeout_error"),
+  no_available_upstream: g(503, "api_error"),
+  circuit_open: g(503, "api_error"),
+  egress_denied: g(502, "api_error"),
+  // the upstream provider
+  upstream_error: u(502, "upstream_error"),
+  upstream_timeout: u(504, "timeout_error"),
+  upstream_response_too_large: u(502, "upstream_error"),
+  upstream_rate_limited: u(429, "rate_limit_error"),
+  upstream_bad_response: u(502, "upstream_error"),
+} as const satisfies Record<string, KindInfo>;
+
+export type ErrorKind = keyof typeof ERROR_KINDS;
+
+/** An expected failure, as a value. */
+export interface GatewayFailure {
+  kind: ErrorKind;
+  message: string;
+  param?: string | null;
+  /** Overrides the kind's status, e.g. to pass an upstream 400 through. */
+  status?: number;
+  upstreamStatus?: number;
+  retryAfterSeconds?: number;
+  headers?: Record<string, string>;
+}
+
+export function fail(kind: ErrorKind, message: string, extra: Omit<GatewayFailure, "kind" | "message"> = {}): GatewayFailure {
+  return { kind, message, ...extra };
+}
+
+/** Carries a failure through code that is not a pipeline step (routes, config loads); caught once in app.onError. */
+export class GatewayError extends Error {
+  constructor(readonly failure: GatewayFailure) {
+    super(failure.message);
+    this.name = "GatewayError";
+  }
+}
+
+export function statusOf(failure: GatewayFailure): number {
+  return failure.status ?? ERROR_KINDS[failure.kind].status;
+}
+
+export function sourceOf(kind: ErrorKind): ErrorSource {
+  return ERROR_KINDS[kind].source;
+}
+
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; code: ErrorKind; param: string | null };
+  trace_id: string;
+}
+
+export function errorBody(failure: GatewayFailure, traceId: string): ErrorBody {
+  return {
+    error: {
+      message: failure.message,
+      type: ERROR_KINDS[failure.kind].type,
+      code: failure.kind,
+      param: failure.param ?? null,
+    },
+    trace_id: traceId,
+  };
+}
+
+export function errorResponse(failure: GatewayFailure, traceId: string, headers?: HeadersInit): Response {
+  const out = new Headers(headers);
+  out.set("content-type", "application/json");
+  out.set("x-trace-id", traceId);
+  if (failure.retryAfterSeconds !== undefined) out.set("retry-after", String(Math.max(0, Math.ceil(failure.retryAfterSeconds))));
+  for (const [name, value] of Object.entries(failure.headers ?? {})) out.set(name, value);
+  return new Response(JSON.stringify(errorBody(failure, traceId)), { status: statusOf(failure), headers: out });
+}

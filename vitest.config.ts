@@ -1,0 +1,44 @@
+// Two projects: "workers" runs inside workerd with real bindings; "node" runs the end-to-end suites.
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    projects: [
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: "./src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ENVIRONMENT: "test",
+                ALLOW_LOOPBACK_UPSTREAMS: "true",
+                ADMIN_TOKEN: "test-admin-token",
+                MASTER_KEY: "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
+                MOCK_API_KEY: "mock-upstream-key",
+                MOCK_PROVIDER_URL: inject("mockProviderUrl"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["src/**/*.test.ts", "durable-objects/**/*.test.ts", "queues/**/*.test.ts", "test/integration/**/*.test.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts", "test/mock-provider/**/*.test.ts", "scripts/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
