@@ -4,6 +4,8 @@ import type { Capability, PresetItem, RateLimits, Scopes } from "./config/schema
 import type { Env, Settings } from "./env";
 import type { ErrorKind, ErrorSource } from "./errors";
 import type { StepRecord } from "./pipeline/step";
+import type { UsageMeter } from "./billing/usage-meter";
+import type { AdmissionResult, QuotaRule } from "./guard/types";
 
 export type Channel = "external" | "internal";
 
@@ -23,6 +25,7 @@ export interface Principal {
   scopes: Scopes;
   rateLimits?: RateLimits;
   tenantRateLimits?: RateLimits;
+  quotas?: QuotaRule[];
 }
 
 export interface RouteDecision {
@@ -42,8 +45,10 @@ export interface UpstreamResult {
   target: PresetItem;
   status: number;
   headers: Headers;
-  body: ReadableStream<Uint8Array> | null;
-  attempts: UpstreamAttempt[];
+  /** Streaming calls: the live upstream body, read as the client reads. */
+  stream?: ReadableStream<Uint8Array>;
+  /** Non-streaming calls: the whole body, read within the size limit. */
+  bytes?: Uint8Array;
 }
 
 export interface Usage {
@@ -62,9 +67,26 @@ export interface ErrorAttribution {
 /** How a response body ended, known only once a (possibly streamed) body has been fully sent. */
 export interface CompletionOutcome {
   usage?: Usage;
+  /** The TenantGuard's decision for this request (one admit() call shared by quota and rate-limit steps). */
+  admission?: Promise<AdmissionResult | undefined>;
+  /** The hold reserved by admission, settled or released when the request completes. */
+  holdId?: string;
+  /** Final HTTP status sent to the client (set when the response is built). */
+  status?: number;
+  billing?: { costMicros: number; priceVersion: number; currency: string };
+  /** Counts tokens as the response passes (set by transform_response). */
+  meter?: UsageMeter;
   /** "complete": the whole body went out; "client_aborted": the client left; "upstream_failed": it broke mid-way. */
   ending: "complete" | "client_aborted" | "upstream_failed";
   bytesSent: number;
+}
+
+export interface PendingResponse {
+  status: number;
+  headers: Headers;
+  /** A JSON answer, kept as an object so later steps can edit it without re-parsing. */
+  json?: unknown;
+  stream?: ReadableStream<Uint8Array>;
 }
 
 export interface GatewayContext {
@@ -82,11 +104,23 @@ export interface GatewayContext {
   readonly receivedAt: number;
   parsed?: ParsedRequest;
   principal?: Principal;
+  /** The signed request's nonce, checked for replay by the TenantGuard at admission. */
+  nonce?: { nonce: string; timestamp: number };
   route?: RouteDecision;
   upstream?: UpstreamResult;
-  /** The response that will go to the client, built by transform / sanitize. */
-  response?: Response;
-  usage?: Usage;
+  /** Every upstream attempt (retries and fallbacks), for the audit record. */
+  readonly attempts: UpstreamAttempt[];
+  /** The response that will go to the client, built by transform / sanitize, serialized once at the end. */
+  response?: PendingResponse;
+  /** The TenantGuard's decision for this request (one admit() call shared by quota and rate-limit steps). */
+  admission?: Promise<AdmissionResult | undefined>;
+  /** The hold reserved by admission, settled or released when the request completes. */
+  holdId?: string;
+  /** Final HTTP status sent to the client (set when the response is built). */
+  status?: number;
+  billing?: { costMicros: number; priceVersion: number; currency: string };
+  /** Counts tokens as the response passes (set by transform_response). */
+  meter?: UsageMeter;
   /** Extra response headers set by steps (rate-limit headers, ...). */
   readonly responseHeaders: Headers;
   error?: ErrorAttribution;

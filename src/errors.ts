@@ -142,3 +142,9 @@ export function errorResponse(failure: GatewayFailure, traceId: string, headers?
   for (const [name, value] of Object.entries(failure.headers ?? {})) out.set(name, value);
   return new Response(JSON.stringify(errorBody(failure, traceId)), { status: statusOf(failure), headers: out });
 }
+
+/** An operation that either produced a value or failed in an expected way. */
+export type Result<T> = { ok: true; value: T } | { ok: false; failure: GatewayFailure };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const err = <T = never>(failure: GatewayFailure): Result<T> => ({ ok: false, failure });

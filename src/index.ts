@@ -1,11 +1,16 @@
 // Worker entry: HTTP (the Hono app), queue consumers, cron; re-exports the Durable Object classes.
+import { buildApp } from "./app";
 import type { Env } from "./env";
+import { handleQueueBatch } from "../queues/dispatch";
+import { handleScheduled } from "./scheduled";
 
 export { TenantGuard } from "../durable-objects/tenant-guard";
 export { UpstreamHealth } from "../durable-objects/upstream-health";
 
+const app = buildApp();
+
 export default {
-  async fetch(_request: Request, _env: Env, _ctx: ExecutionContext): Promise<Response> {
-    return new Response("ok");
-  },
+  fetch: app.fetch,
+  queue: handleQueueBatch,
+  scheduled: handleScheduled,
 } satisfies ExportedHandler<Env>;

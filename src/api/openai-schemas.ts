@@ -37,7 +37,8 @@ export const ToolSchema = z.looseObject({
 
 export const ChatCompletionRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
-  messages: z.array(ChatMessageSchema).min(1),
+  /** May be empty only when a template supplies the messages. */
+  messages: z.array(ChatMessageSchema),
   stream: z.boolean().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   max_tokens: z.number().int().positive().nullish(),

@@ -69,6 +69,8 @@ export const TenantRecordSchema = z.object({
   rate_limits: RateLimitsSchema.optional(),
   created_at: z.string(),
   updated_at: z.string().optional(),
+  /** Bumped on every write; caches never go back to a lower version. */
+  version: z.number().int().nonnegative().default(0),
 });
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
 
@@ -84,7 +86,13 @@ export const ApiKeyRecordSchema = z.object({
   expires_at: z.string().optional(),
   signature: z.enum(["required", "optional"]).default("required"),
   rate_limits: RateLimitsSchema.optional(),
+  /** The HMAC signing secret, sealed with MASTER_KEY (AES-GCM); never stored in plaintext. */
+  signing_secret_sealed: z.string().optional(),
+  /** The previous signing secret, accepted until `previous_secret_expires_at` after a rotation. */
+  previous_signing_secret_sealed: z.string().optional(),
+  previous_secret_expires_at: z.string().optional(),
   created_at: z.string(),
+  version: z.number().int().nonnegative().default(0),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
@@ -95,5 +103,6 @@ export const ServiceRecordSchema = z.object({
   scopes: ScopesSchema.default({}),
   rate_limits: RateLimitsSchema.optional(),
   created_at: z.string(),
+  version: z.number().int().nonnegative().default(0),
 });
 export type ServiceRecord = z.infer<typeof ServiceRecordSchema>;

@@ -1,9 +1,170 @@
 import { describe, expect, it } from "vitest";
-import { env } from "cloudflare:test";
-import { compileWorkflow } from "./engine";
-describe("smoke", () => {
-  it("compiles", () => {
-    expect(compileWorkflow("x", []).layers).toEqual([]);
-    expect(typeof env.MOCK_PROVIDER_URL).toBe("string");
+import { fail } from "../errors";
+import { compileWorkflow, runWorkflow, WorkflowDefinitionError } from "./engine";
+import { reject, type Step } from "./step";
+import { EXTERNAL_WORKFLOW, INTERNAL_WORKFLOW } from "./workflows";
+
+interface TestCtx {
+  log: string[];
+  active: number;
+  maxActive: number;
+  degraded?: string;
+}
+
+const newCtx = (): TestCtx => ({ log: [], active: 0, maxActive: 0 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function step(name: string, after: string[] = [], extra: Partial<Step<TestCtx>> = {}): Step<TestCtx> {
+  return {
+    name,
+    after,
+    onFailure: "abort",
+    timeoutMs: 1_000,
+    retries: 0,
+    async run(ctx) {
+      ctx.active++;
+      ctx.maxActive = Math.max(ctx.maxActive, ctx.active);
+      await sleep(5);
+      ctx.log.push(name);
+      ctx.active--;
+    },
+    ...extra,
+  };
+}
+
+describe("compileWorkflow", () => {
+  it("orders steps into layers with Kahn's algorithm", () => {
+    const wf = compileWorkflow("t", [step("d", ["b", "c"]), step("b", ["a"]), step("c", ["a"]), step("a")]);
+    expect(wf.layers.map((l) => l.map((s) => s.name).sort())).toEqual([["a"], ["b", "c"], ["d"]]);
+  });
+
+  it("rejects a cycle, naming the steps in it", () => {
+    expect(() => compileWorkflow("t", [step("a", ["c"]), step("b", ["a"]), step("c", ["b"]), step("x")])).toThrow(/cycle among a, b, c/);
+  });
+
+  it("rejects a self-dependency and an unknown dependency", () => {
+    expect(() => compileWorkflow("t", [step("a", ["a"])])).toThrow(WorkflowDefinitionError);
+    expect(() => compileWorkflow("t", [step("a", ["missing"])])).toThrow(/unknown step "missing"/);
+  });
+
+  it("rejects a step defined twice", () => {
+    expect(() => compileWorkflow("t", [step("a"), step("a")])).toThrow(/defined twice/);
+  });
+
+  it("accepts both channel workflows, with every seed step present", () => {
+    const names = (steps: readonly { name: string }[]) => steps.map((s) => s.name);
+    expect(compileWorkflow("external", EXTERNAL_WORKFLOW).layers.length).toBeGreaterThan(3);
+    expect(compileWorkflow("internal", INTERNAL_WORKFLOW).layers.length).toBeGreaterThan(3);
+    const all = new Set([...names(EXTERNAL_WORKFLOW), ...names(INTERNAL_WORKFLOW)]);
+    for (const seed of ["validate_request", "verify_signature", "check_quota", "enforce_rate_limit", "route_request", "render_template", "call_upstream", "transform_response", "sanitize_response", "record_billing", "write_audit"]) {
+      expect(all.has(seed), seed).toBe(true);
+    }
+    // admission happens strictly before the upstream call on both channels
+    for (const wf of [EXTERNAL_WORKFLOW, INTERNAL_WORKFLOW]) {
+      const layers = compileWorkflow("x", wf).layers.map((l) => l.map((s) => s.name));
+      const layerOf = (n: string) => layers.findIndex((l) => l.includes(n));
+      expect(layerOf("check_quota")).toBeLessThan(layerOf("call_upstream"));
+      expect(layerOf("enforce_rate_limit")).toBe(layerOf("check_quota"));
+    }
+  });
+});
+
+describe("runWorkflow", () => {
+  it("runs the steps of a layer in parallel and layers in order", async () => {
+    const ctx = newCtx();
+    const wf = compileWorkflow("t", [step("a"), step("b", ["a"]), step("c", ["a"]), step("d", ["a"]), step("e", ["b", "c", "d"])]);
+    const result = await runWorkflow(wf, ctx);
+    expect(result.failure).toBeUndefined();
+    expect(ctx.maxActive).toBe(3);
+    expect(ctx.log[0]).toBe("a");
+    expect(ctx.log[4]).toBe("e");
+    expect(result.records.map((r) => r.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  it("aborts on an abort step's failure: later steps do not run, except those marked always", async () => {
+    const ctx = newCtx();
+    const wf = compileWorkflow("t", [
+      step("a"),
+      step("b", ["a"], { run: () => fail("invalid_request", "bad") }),
+      step("c", ["b"]),
+      step("audit", ["c"], { always: true }),
+    ]);
+    const result = await runWorkflow(wf, ctx);
+    expect(result.failure?.kind).toBe("invalid_request");
+    expect(result.abortedBy).toBe("b");
+    expect(ctx.log).toEqual(["a", "audit"]);
+    expect(result.records.find((r) => r.name === "c")?.status).toBe("not_run");
+    expect(result.records.find((r) => r.name === "b")).toMatchObject({ status: "failed", error: "invalid_request" });
+  });
+
+  it("a skip step's failure is recorded and the request goes on", async () => {
+    const ctx = newCtx();
+    const wf = compileWorkflow("t", [step("a", [], { onFailure: "skip", run: () => fail("internal_error", "x") }), step("b", ["a"])]);
+    const result = await runWorkflow(wf, ctx);
+    expect(result.failure).toBeUndefined();
+    expect(result.records[0]).toMatchObject({ name: "a", status: "skipped", error: "internal_error" });
+    expect(ctx.log).toEqual(["b"]);
+  });
+
+  it("a degrade step's failure calls its degrade hook and the request goes on", async () => {
+    const ctx = newCtx();
+    const wf = compileWorkflow("t", [
+      step("a", [], { onFailure: "degrade", run: () => fail("limiter_unavailable", "down"), degrade: (c, f) => void (c.degraded = f.kind) }),
+      step("b", ["a"]),
+    ]);
+    const result = await runWorkflow(wf, ctx);
+    expect(result.failure).toBeUndefined();
+    expect(ctx.degraded).toBe("limiter_unavailable");
+    expect(result.records[0]?.status).toBe("degraded");
+  });
+
+  it("a rejection ends the request even from a degrade step", async () => {
+    const wf = compileWorkflow("t", [step("a", [], { onFailure: "degrade", run: () => reject(fail("rate_limit_exceeded", "slow down")) }), step("b", ["a"])]);
+    const ctx = newCtx();
+    const result = await runWorkflow(wf, ctx);
+    expect(result.failure?.kind).toBe("rate_limit_exceeded");
+    expect(ctx.log).toEqual([]);
+  });
+
+  it("times a step out and reports step_timeout", async () => {
+    const wf = compileWorkflow("t", [step("slow", [], { timeoutMs: 20, run: async () => { await sleep(500); } })]);
+    const result = await runWorkflow(wf, newCtx());
+    expect(result.failure?.kind).toBe("step_timeout");
+    expect(result.records[0]?.durationMs).toBeLessThan(400);
+  });
+
+  it("retries a failing step up to its retry count", async () => {
+    let calls = 0;
+    const flaky = step("flaky", [], { retries: 2, run: () => (++calls < 3 ? fail("upstream_error", "flaky") : undefined) });
+    const result = await runWorkflow(compileWorkflow("t", [flaky]), newCtx());
+    expect(result.failure).toBeUndefined();
+    expect(calls).toBe(3);
+    expect(result.records[0]).toMatchObject({ status: "ok", attempts: 3 });
+
+    calls = -10;
+    const result2 = await runWorkflow(compileWorkflow("t", [flaky]), newCtx());
+    expect(result2.failure?.kind).toBe("upstream_error");
+    expect(result2.records[0]?.attempts).toBe(3);
+  });
+
+  it("does not retry a rejection", async () => {
+    let calls = 0;
+    const wf = compileWorkflow("t", [step("r", [], { retries: 3, run: () => (calls++, reject(fail("replayed_nonce", "again"))) })]);
+    await runWorkflow(wf, newCtx());
+    expect(calls).toBe(1);
+  });
+
+  it("turns a thrown bug into internal_error without leaking the message", async () => {
+    const wf = compileWorkflow("t", [step("boom", [], { run: () => { throw new Error("secret-ish detail"); } })]);
+    const result = await runWorkflow(wf, newCtx());
+    expect(result.failure?.kind).toBe("internal_error");
+    expect(result.failure?.message).not.toContain("secret-ish");
+  });
+
+  it("records a step whose `when` is false as skipped without running it", async () => {
+    const ctx = newCtx();
+    const result = await runWorkflow(compileWorkflow("t", [step("a", [], { when: () => false })]), ctx);
+    expect(ctx.log).toEqual([]);
+    expect(result.records[0]?.status).toBe("skipped");
   });
 });

@@ -1,7 +1,7 @@
 // The orchestration engine: validates a workflow's step DAG (Kahn's algorithm), then runs it
 // layer by layer, the steps of a layer in parallel, with per-step timeout, retry and failure action.
 import { fail, type GatewayFailure } from "../errors";
-import type { Step, StepRecord } from "./step";
+import type { Rejection, Step, StepOutcome, StepRecord } from "./step";
 
 export class WorkflowDefinitionError extends Error {
   override name = "WorkflowDefinitionError";
@@ -85,13 +85,15 @@ async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; 
   const started = Date.now();
   if (step.when && !step.when(ctx)) return { record: { name: step.name, status: "skipped", durationMs: 0, attempts: 0 } };
   let attempts = 0;
-  let failure: GatewayFailure | undefined;
+  let outcome: GatewayFailure | Rejection | undefined;
   do {
     attempts++;
-    failure = await attemptStep(step, ctx);
-  } while (failure && attempts <= step.retries);
+    outcome = await attemptStep(step, ctx);
+  } while (outcome && !("reject" in outcome) && attempts <= step.retries);
   const durationMs = Date.now() - started;
-  if (!failure) return { record: { name: step.name, status: "ok", durationMs, attempts } };
+  if (!outcome) return { record: { name: step.name, status: "ok", durationMs, attempts } };
+  if ("reject" in outcome) return { record: { name: step.name, status: "failed", durationMs, attempts, error: outcome.reject.kind }, abort: outcome.reject };
+  const failure = outcome;
   const base = { name: step.name, durationMs, attempts, error: failure.kind };
   switch (step.onFailure) {
     case "abort":
@@ -104,13 +106,13 @@ async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; 
   }
 }
 
-async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | undefined> {
+async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | Rejection | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<GatewayFailure>((resolve) => {
     timer = setTimeout(() => resolve(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`)), step.timeoutMs);
   });
   try {
-    const outcome = await Promise.race([Promise.resolve().then(() => step.run(ctx)), timeout]);
+    const outcome: StepOutcome = await Promise.race([Promise.resolve().then(() => step.run(ctx)), timeout]);
     return outcome ?? undefined;
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "step threw", step: step.name, error: String(error) }));

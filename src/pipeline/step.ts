@@ -5,8 +5,18 @@ export type FailureAction = "abort" | "skip" | "degrade";
 
 export type StepStatus = "ok" | "failed" | "skipped" | "degraded" | "not_run";
 
-/** A step returns nothing on success, or the expected failure as a value. Throwing means a bug. */
-export type StepOutcome = void | GatewayFailure;
+/**
+ * A decision to refuse the request (a rate limit hit, a replayed nonce): it always ends the request,
+ * whatever the step's onFailure says, because onFailure is about the step itself failing.
+ */
+export interface Rejection {
+  reject: GatewayFailure;
+}
+
+export const reject = (failure: GatewayFailure): Rejection => ({ reject: failure });
+
+/** A step returns nothing on success, the failure of the step as a value, or a rejection. Throwing means a bug. */
+export type StepOutcome = void | GatewayFailure | Rejection;
 
 export interface Step<C, N extends string = string> {
   readonly name: N;

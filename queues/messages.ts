@@ -1,0 +1,50 @@
+// zod schemas of the messages carried by the billing and audit queues (the contract between the
+// Worker that produces them and the consumers that write the ledger).
+import { z } from "zod";
+
+export const BillingMessageSchema = z.object({
+  v: z.literal(1),
+  /** Idempotency key of the ledger row: one debit per request id. */
+  request_id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  key_id: z.string().min(1),
+  channel: z.enum(["external", "internal"]),
+  kind: z.enum(["debit", "credit", "refund", "adjustment"]),
+  /** Integer micro-units; debits are positive amounts charged. */
+  amount_micros: z.number().int(),
+  currency: z.string().length(3),
+  model: z.string().nullable(),
+  upstream: z.string().nullable(),
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+  usage_estimated: z.boolean(),
+  price_version: z.number().int().nullable(),
+  created_at: z.string(),
+});
+export type BillingMessage = z.infer<typeof BillingMessageSchema>;
+
+export const AuditMessageSchema = z.object({
+  v: z.literal(1),
+  trace_id: z.string().min(1),
+  tenant_id: z.string().nullable(),
+  key_id: z.string().nullable(),
+  channel: z.enum(["external", "internal"]),
+  route: z.string(),
+  model: z.string().nullable(),
+  upstream: z.string().nullable(),
+  status: z.number().int(),
+  error_code: z.string().nullable(),
+  error_source: z.enum(["client", "gateway", "upstream"]).nullable(),
+  upstream_status: z.number().int().nullable(),
+  latency_ms: z.number().int().nonnegative(),
+  step_timings: z.array(z.object({ name: z.string(), status: z.string(), duration_ms: z.number(), attempts: z.number().int() })),
+  config_version: z.number().int().nullable(),
+  flags: z.array(z.string()),
+  input_tokens: z.number().int().nullable(),
+  output_tokens: z.number().int().nullable(),
+  usage_estimated: z.boolean().nullable(),
+  cost_micros: z.number().int().nullable(),
+  meta: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+});
+export type AuditMessage = z.infer<typeof AuditMessageSchema>;

@@ -1,0 +1,31 @@
+// Builds the Hono app: trace ids, the two channels, admin and health routes, and the only
+// notFound / onError handlers (every error leaves as one OpenAI-shaped body).
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env";
+import { errorResponse, fail, GatewayError } from "./errors";
+import { traceIdFor } from "./pipeline/trace";
+import { gatewayRoutes } from "./routes/gateway";
+
+export function buildApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    c.set("traceId", traceIdFor(c.req.raw.headers));
+    await next();
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok" }, 200, { "x-trace-id": c.get("traceId") }));
+  app.route("/external/v1", gatewayRoutes("external"));
+  app.route("/internal/v1", gatewayRoutes("internal"));
+
+  app.notFound((c) => errorResponse(fail("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get("traceId") ?? "none"));
+
+  app.onError((error, c) => {
+    const traceId = c.get("traceId") ?? "none";
+    if (error instanceof GatewayError) return errorResponse(error.failure, traceId);
+    console.error(JSON.stringify({ level: "error", msg: "unhandled error", trace_id: traceId, error: String(error), stack: error instanceof Error ? error.stack : undefined }));
+    return errorResponse(fail("internal_error", "The gateway hit an internal error."), traceId);
+  });
+
+  return app;
+}

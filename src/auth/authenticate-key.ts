@@ -1,0 +1,36 @@
+// Authenticates a tenant API key (external channel): format and checksum before any lookup, the
+// key record and its tenant from the config cache, revocation, expiry, ban and IP allowlists.
+// A store failure answers 503 (fail closed), never 401 and never lets the request through.
+import type { Env } from "../env";
+import { configStore } from "../config/store";
+import type { ApiKeyRecord, TenantRecord } from "../config/schemas";
+import { fail, type GatewayFailure } from "../errors";
+import { hashApiKey, isWellFormedApiKey } from "../security/api-keys";
+import { ipInAllowlist } from "../security/ip";
+
+export interface AuthenticatedKey {
+  key: ApiKeyRecord;
+  tenant: TenantRecord;
+}
+
+export async function authenticateApiKey(env: Env, presented: string, clientIp: string | null, now: number): Promise<AuthenticatedKey | GatewayFailure> {
+  if (!isWellFormedApiKey(presented)) return fail("invalid_api_key", "Incorrect API key provided.");
+  const record = await configStore.apiKeyByHash(env, await hashApiKey(presented));
+  if (!record.ok) return fail("auth_unavailable", "The key store is unavailable; try again shortly.");
+  const key = record.value;
+  if (!key) return fail("invalid_api_key", "Incorrect API key provided.");
+  const tenantRead = await configStore.tenant(env, key.tenant_id);
+  if (!tenantRead.ok) return fail("auth_unavailable", "The key store is unavailable; try again shortly.");
+  const tenant = tenantRead.value;
+  if (!tenant) return fail("invalid_api_key", "Incorrect API key provided.");
+  if (tenant.status === "banned") return fail("tenant_banned", "This tenant is banned.");
+  if (key.status === "revoked") return fail("key_revoked", "This API key has been revoked.");
+  if (key.expires_at && Date.parse(key.expires_at) <= now) return fail("key_expired", "This API key has expired.");
+  // Only CF-Connecting-IP counts (set by Cloudflare's edge); X-Forwarded-For is client-controlled.
+  for (const allowlist of [tenant.ip_allowlist, key.ip_allowlist]) {
+    if (allowlist && allowlist.length > 0 && (clientIp === null || !ipInAllowlist(clientIp, allowlist))) {
+      return fail("ip_not_allowed", "Requests from this address are not allowed for this key.");
+    }
+  }
+  return { key, tenant };
+}

@@ -1,0 +1,28 @@
+// Collects a response's token usage as it passes: the upstream's own figures when it reports them,
+// otherwise an estimate counted with a real tokenizer over the text actually delivered.
+import type { Usage } from "../context";
+import { countTokens } from "./tokens";
+
+export class UsageMeter {
+  #reported?: { inputTokens: number; outputTokens: number };
+  #text: string[] = [];
+
+  /** `promptText` is only read when the upstream reports no usage and the prompt must be counted. */
+  constructor(readonly promptText: () => string) {}
+
+  readonly onUsage = (usage: { inputTokens: number; outputTokens: number }): void => {
+    this.#reported = usage;
+  };
+
+  readonly onText = (text: string): void => {
+    this.#text.push(text);
+  };
+
+  /** Usage as known now. `complete` is false when the body ended early (the upstream's figures then describe the whole answer, not what was delivered). */
+  async final(complete = true): Promise<Usage> {
+    if (this.#reported && complete) return { ...this.#reported, estimated: false };
+    const outputTokens = await countTokens(this.#text.join(""));
+    const inputTokens = this.#reported?.inputTokens ?? (await countTokens(this.promptText()));
+    return { inputTokens, outputTokens, estimated: true };
+  }
+}

@@ -1,0 +1,71 @@
+// The one admit() round trip to the tenant's Durable Object, shared by the check_quota and
+// enforce_rate_limit steps (both await the same promise), and the rate-limit headers it yields.
+import type { GatewayContext } from "../context";
+import { costMicros } from "../billing/pricing";
+import { promptText, roughTokenEstimate } from "../billing/tokens";
+import type { AdmissionRequest, AdmissionResult, RateLimitSnapshot } from "./types";
+
+/** How long admission may take before the steps apply their failure policy. */
+export const ADMIT_TIMEOUT_MS = 2_000;
+/** Output allowance reserved when a chat request sets no max_tokens. */
+export const DEFAULT_OUTPUT_ESTIMATE = 1_024;
+
+export function estimateFor(ctx: GatewayContext): AdmissionRequest["estimate"] {
+  const parsed = ctx.parsed!;
+  const inputTokens = roughTokenEstimate(promptText(parsed.body));
+  const outputTokens = parsed.capability === "chat" ? (parsed.body.max_completion_tokens ?? parsed.body.max_tokens ?? DEFAULT_OUTPUT_ESTIMATE) : 0;
+  // Reserve for the most expensive candidate, since a fallback may serve the request.
+  const cost = Math.max(0, ...(ctx.route?.candidates ?? []).map((c) => costMicros(c.pricing, { inputTokens, outputTokens })));
+  return { tokens: inputTokens + outputTokens, costMicros: cost };
+}
+
+/** Starts admission once per request; undefined means the Durable Object could not be reached in time. */
+export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
+  ctx.admission ??= admit(ctx);
+  return ctx.admission;
+}
+
+async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
+  const principal = ctx.principal!;
+  const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
+  const request: AdmissionRequest = {
+    requestId: ctx.traceId,
+    keyId: principal.keyId,
+    channel: ctx.channel,
+    capability: ctx.parsed!.capability,
+    clientIp: ctx.clientIp,
+    nonce: ctx.nonce ? { value: ctx.nonce.nonce, timestamp: ctx.nonce.timestamp } : undefined,
+    limits: { tenant: principal.tenantRateLimits, key: principal.rateLimits },
+    quotas: principal.quotas ?? [],
+    estimate: estimateFor(ctx),
+    chargeBalance: ctx.channel === "external",
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ADMIT_TIMEOUT_MS);
+  });
+  try {
+    const result = await Promise.race([guard.admit(request), timeout]);
+    if (result?.ok) ctx.holdId = result.holdId;
+    return result;
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "admission unavailable", trace_id: ctx.traceId, error: String(error) }));
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** OpenAI's rate-limit header names, from the most restrictive configured level. */
+export function rateLimitHeaders(snapshot: RateLimitSnapshot, headers: Headers): void {
+  const set = (name: string, value: number | undefined, format: (v: number) => string = String) => {
+    if (value !== undefined) headers.set(name, format(value));
+  };
+  const seconds = (ms: number) => `${Math.max(0, Math.ceil(ms / 1000))}s`;
+  set("x-ratelimit-limit-requests", snapshot.limitRequests);
+  set("x-ratelimit-remaining-requests", snapshot.remainingRequests);
+  set("x-ratelimit-reset-requests", snapshot.resetRequestsMs, seconds);
+  set("x-ratelimit-limit-tokens", snapshot.limitTokens);
+  set("x-ratelimit-remaining-tokens", snapshot.remainingTokens);
+  set("x-ratelimit-reset-tokens", snapshot.resetTokensMs, seconds);
+}

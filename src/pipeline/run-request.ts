@@ -1,0 +1,78 @@
+// Runs one gateway request through its channel's workflow and turns the context into the HTTP
+// response: the transformed answer (JSON or a live stream), or one error body; then schedules the
+// completion callbacks (billing, audit) once the body has ended.
+import type { Capability } from "../config/schemas";
+import type { Channel, GatewayContext, IngressFormat, ParsedRequest } from "../context";
+import type { Env } from "../env";
+import { settingsOf } from "../env";
+import { errorResponse, fail, sourceOf, statusOf, type GatewayFailure } from "../errors";
+import { finishRequest } from "./completion";
+import { runWorkflow } from "./engine";
+import { workflowFor } from "./workflows";
+import { readLimited } from "../upstream/read-limited";
+
+export interface GatewayCall {
+  channel: Channel;
+  capability: Capability;
+  ingress: IngressFormat;
+  traceId: string;
+  /** For ingress formats converted before the pipeline (Anthropic Messages): the request in OpenAI form. */
+  convert?: (rawBody: Uint8Array) => ParsedRequest | GatewayFailure;
+}
+
+async function readBody(request: Request, limit: number): Promise<Uint8Array | GatewayFailure> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) return fail("request_too_large", `Request body exceeds ${limit} bytes.`);
+  const read = await readLimited(request.body, limit);
+  if (!read.ok) return read.reason === "too_large" ? fail("request_too_large", `Request body exceeds ${limit} bytes.`) : fail("invalid_request", "Request body could not be read.");
+  return read.bytes;
+}
+
+export async function runGatewayRequest(request: Request, env: Env, exec: ExecutionContext, call: GatewayCall): Promise<Response> {
+  const receivedAt = Date.now();
+  const settings = settingsOf(env);
+  const rawBody = await readBody(request, settings.maxRequestBytes);
+  if (!(rawBody instanceof Uint8Array)) return errorResponse(rawBody, call.traceId);
+  const ctx: GatewayContext = {
+    traceId: call.traceId,
+    channel: call.channel,
+    ingress: call.ingress,
+    capability: call.capability,
+    env,
+    settings,
+    exec,
+    request,
+    rawBody,
+    clientIp: request.headers.get("cf-connecting-ip"),
+    receivedAt,
+    responseHeaders: new Headers({ "x-trace-id": call.traceId }),
+    flags: new Set(),
+    steps: [],
+    attempts: [],
+    onComplete: [],
+  };
+  if (call.convert) {
+    const converted = call.convert(rawBody);
+    if ("kind" in converted) return errorResponse(converted, call.traceId);
+    ctx.parsed = converted;
+  }
+  const result = await runWorkflow(workflowFor(call.channel), ctx);
+  ctx.steps = result.records;
+  if (result.failure) return failedResponse(ctx, result.failure);
+  const pending = ctx.response!;
+  for (const [name, value] of ctx.responseHeaders) pending.headers.set(name, value);
+  ctx.status = pending.status;
+  if (pending.stream) return new Response(pending.stream, { status: pending.status, headers: pending.headers });
+  const body = JSON.stringify(pending.json);
+  finishRequest(ctx, { ending: "complete", bytesSent: body.length });
+  return new Response(body, { status: pending.status, headers: pending.headers });
+}
+
+function failedResponse(ctx: GatewayContext, failure: GatewayFailure): Response {
+  ctx.error = { source: sourceOf(failure.kind), code: failure.kind, upstreamStatus: failure.upstreamStatus };
+  ctx.status = statusOf(failure);
+  finishRequest(ctx, { ending: "complete", bytesSent: 0 });
+  // A stream may have been opened before a later step failed: close it so the upstream call ends.
+  ctx.response?.stream?.cancel().catch(() => {});
+  return errorResponse(failure, ctx.traceId, ctx.responseHeaders);
+}

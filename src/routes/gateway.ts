@@ -1,0 +1,29 @@
+// The gateway API of one channel (/external/v1 or /internal/v1): OpenAI-compatible chat
+// completions, embeddings and models, and the Anthropic-compatible messages endpoint.
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import type { Channel } from "../context";
+import { runGatewayRequest } from "../pipeline/run-request";
+import { listModels } from "./models";
+import { convertAnthropicIngress } from "./anthropic-messages";
+
+export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.post("/chat/completions", (c) =>
+    runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "openai", traceId: c.get("traceId") }),
+  );
+  routes.post("/embeddings", (c) =>
+    runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "embeddings", ingress: "openai", traceId: c.get("traceId") }),
+  );
+  routes.post("/messages", (c) =>
+    runGatewayRequest(c.req.raw, c.env, c.executionCtx, {
+      channel,
+      capability: "chat",
+      ingress: "anthropic",
+      traceId: c.get("traceId"),
+      convert: convertAnthropicIngress,
+    }),
+  );
+  routes.get("/models", (c) => listModels(c, channel));
+  return routes;
+}

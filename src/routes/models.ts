@@ -1,0 +1,40 @@
+// GET /models: the models the caller may use on this channel, in OpenAI's list format.
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import type { Channel } from "../context";
+import { authenticateApiKey } from "../auth/authenticate-key";
+import { authenticateService } from "../auth/authenticate-service";
+import { credentialFrom } from "../auth/credentials";
+import type { Scopes } from "../config/schemas";
+import { configStore } from "../config/store";
+import { errorResponse } from "../errors";
+import { allowedByScopes, visibleTo } from "../steps/route-request";
+
+export async function listModels(c: Context<AppEnv>, channel: Channel): Promise<Response> {
+  const traceId = c.get("traceId");
+  const credential = credentialFrom(c.req.raw, new URL(c.req.url));
+  if (!("ok" in credential)) return errorResponse(credential, traceId);
+  let scopes: Scopes;
+  if (channel === "external") {
+    const auth = await authenticateApiKey(c.env, credential.value, c.req.header("cf-connecting-ip") ?? null, Date.now());
+    if (!("key" in auth)) return errorResponse(auth, traceId);
+    scopes = auth.key.scopes;
+  } else {
+    const auth = await authenticateService(c.env, credential.value);
+    if (!("service" in auth)) return errorResponse(auth, traceId);
+    scopes = auth.service.scopes;
+  }
+  const presets = await configStore.presets(c.env);
+  if (!presets.ok) return errorResponse(presets.failure, traceId);
+  const seen = new Set<string>();
+  const data = [];
+  for (const item of presets.value?.items ?? []) {
+    if (!visibleTo(item, channel) || !allowedByScopes(item, scopes)) continue;
+    for (const id of [item.model, ...item.aliases]) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      data.push({ id, object: "model", created: 0, owned_by: item.provider, capability: item.capability });
+    }
+  }
+  return c.json({ object: "list", data }, 200, { "x-trace-id": traceId });
+}

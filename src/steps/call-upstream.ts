@@ -1,0 +1,141 @@
+// Step call_upstream: sends the request to the routed upstream candidates in order (fallback), each
+// with retries and back-off before the first byte, behind the egress guard, with the gateway's own
+// credential and no client header forwarded. Streaming bodies are handed on unread.
+import type { GatewayContext, UpstreamAttempt } from "../context";
+import type { PresetItem } from "../config/schemas";
+import { secretNamed } from "../env";
+import { fail, type GatewayFailure } from "../errors";
+import type { GatewayStep } from "../pipeline/workflows";
+import { adapterFor } from "../providers";
+import { applyCredential } from "../providers/credentials";
+import type { UpstreamHttpRequest } from "../providers/types";
+import { checkEgressUrl } from "../security/egress";
+import { readLimited } from "../upstream/read-limited";
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
+
+type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNext: boolean };
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+function buildRequest(ctx: GatewayContext, target: PresetItem): UpstreamHttpRequest | GatewayFailure | undefined {
+  const parsed = ctx.parsed!;
+  const adapter = adapterFor(target.provider);
+  if (parsed.capability === "chat") return adapter.buildChatRequest(parsed.body, target, { stream: parsed.stream });
+  return adapter.buildEmbeddingsRequest?.(parsed.body, target);
+}
+
+async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: number): Promise<TargetOutcome> {
+  const request = buildRequest(ctx, target);
+  if (!request) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} does not serve ${ctx.capability}`), tryNext: true };
+  if ("kind" in request) return { ok: false, failure: request, tryNext: true };
+  const egress = checkEgressUrl(request.url, { allowLoopback: ctx.settings.allowLoopbackUpstreams });
+  if (!("ok" in egress)) {
+    ctx.attempts.push({ target: target.id, error: "egress_denied", durationMs: 0 });
+    return { ok: false, failure: egress, tryNext: true };
+  }
+  const headers = new Headers(request.headers);
+  if (target.credential) {
+    const secret = secretNamed(ctx.env, target.credential);
+    if (!secret) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} has no credential configured`), tryNext: true };
+    applyCredential(headers, target.auth, secret);
+  }
+  headers.set("x-request-id", ctx.traceId);
+  const policy = DEFAULT_RETRY_POLICY;
+  let failure: GatewayFailure = fail("upstream_error", "upstream call failed");
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+    const started = Date.now();
+    const record: UpstreamAttempt = { target: target.id, durationMs: 0 };
+    ctx.attempts.push(record);
+    const result = await attemptOnce(ctx, target, egress.url, request, headers, Math.min(ctx.settings.upstreamFirstByteTimeoutMs, deadline - started));
+    record.durationMs = Date.now() - started;
+    if (result.ok) {
+      record.status = result.status;
+      return { ok: true };
+    }
+    record.status = result.status;
+    record.error = result.failure.kind;
+    failure = result.failure;
+    if (!result.retryable) return { ok: false, failure, tryNext: false };
+    const delay = backoffDelayMs(policy, attempt, result.retryAfter);
+    if (attempt === policy.maxAttempts || Date.now() + delay >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  return { ok: false, failure, tryNext: true };
+}
+
+type AttemptResult =
+  | { ok: true; status: number }
+  | { ok: false; failure: GatewayFailure; retryable: boolean; status?: number; retryAfter?: number };
+
+async function attemptOnce(
+  ctx: GatewayContext,
+  target: PresetItem,
+  url: URL,
+  request: UpstreamHttpRequest,
+  headers: Headers,
+  firstByteTimeoutMs: number,
+): Promise<AttemptResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(1, firstByteTimeoutMs));
+  let response: Response;
+  try {
+    response = await fetch(url, { method: request.method, headers, body: request.body, redirect: "manual", signal: controller.signal });
+  } catch {
+    clearTimeout(timer);
+    const timedOut = controller.signal.aborted;
+    return {
+      ok: false,
+      retryable: true,
+      failure: fail(timedOut ? "upstream_timeout" : "upstream_error", timedOut ? "upstream did not answer in time" : "could not reach the upstream"),
+    };
+  }
+  clearTimeout(timer);
+  const status = response.status;
+  if (status >= 200 && status < 300) {
+    if (ctx.parsed!.stream) {
+      ctx.upstream = { target, status, headers: response.headers, stream: response.body ?? undefined };
+      return { ok: true, status };
+    }
+    const read = await readLimited(response.body, ctx.settings.maxResponseBytes);
+    if (!read.ok) {
+      return read.reason === "too_large"
+        ? { ok: false, retryable: false, status, failure: fail("upstream_response_too_large", "upstream response exceeded the size limit", { upstreamStatus: status }) }
+        : { ok: false, retryable: true, status, failure: fail("upstream_error", "upstream response broke off", { upstreamStatus: status }) };
+    }
+    ctx.upstream = { target, status, headers: response.headers, bytes: read.bytes };
+    return { ok: true, status };
+  }
+  const errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
+  const text = errorBody.ok ? new TextDecoder().decode(errorBody.bytes) : "";
+  const message = adapterFor(target.provider).errorMessage(status, text);
+  const retryable = RETRYABLE_STATUSES.has(status);
+  if (status >= 300 && status < 400) {
+    return { ok: false, retryable: false, status, failure: fail("upstream_bad_response", "upstream answered with a redirect, which is not followed", { upstreamStatus: status }) };
+  }
+  const failure =
+    status === 429
+      ? fail("upstream_rate_limited", message, { upstreamStatus: status })
+      : status >= 500
+        ? fail("upstream_error", message, { upstreamStatus: status })
+        : fail("upstream_error", message, { upstreamStatus: status, status: status === 401 || status === 403 ? 502 : status });
+  return { ok: false, retryable, status, failure, retryAfter: retryAfterMs(response.headers.get("retry-after")) };
+}
+
+export const callUpstream: GatewayStep = {
+  name: "call_upstream",
+  after: ["route_request"],
+  onFailure: "abort",
+  timeoutMs: 300_000,
+  retries: 0,
+  async run(ctx: GatewayContext) {
+    const deadline = ctx.receivedAt + ctx.settings.upstreamFirstByteTimeoutMs * 2;
+    let failure: GatewayFailure = fail("no_available_upstream", "no upstream is available for this model");
+    for (const target of ctx.route!.candidates) {
+      const outcome = await callTarget(ctx, target, deadline);
+      if (outcome.ok) return;
+      failure = outcome.failure;
+      if (!outcome.tryNext || Date.now() >= deadline) break;
+    }
+    return failure;
+  },
+};

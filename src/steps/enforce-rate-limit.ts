@@ -1,0 +1,27 @@
+// Step enforce_rate_limit: applies the TenantGuard's admission decision for rate limits (and the
+// key/tenant status and nonce checks made in the same call). If the guard cannot be reached, rate
+// limiting fails open: the request goes on, flagged in its audit record.
+import type { GatewayContext } from "../context";
+import { fail } from "../errors";
+import { admission, rateLimitHeaders } from "../guard/admission";
+import type { GatewayStep } from "../pipeline/workflows";
+import { reject } from "../pipeline/step";
+import { isQuotaFailure } from "./check-quota";
+
+export const enforceRateLimit: GatewayStep = {
+  name: "enforce_rate_limit",
+  after: ["route_request"],
+  onFailure: "degrade",
+  timeoutMs: 3_000,
+  retries: 0,
+  async run(ctx: GatewayContext) {
+    const result = await admission(ctx);
+    if (!result) return fail("limiter_unavailable", "rate limiter unavailable");
+    rateLimitHeaders(result.rateLimit, ctx.responseHeaders);
+    // A refusal is a decision, not a failure of the limiter: it ends the request although this step degrades.
+    if (!result.ok && !isQuotaFailure(result.failure.kind)) return reject(result.failure);
+  },
+  degrade(ctx: GatewayContext) {
+    ctx.flags.add("rate_limit_fail_open");
+  },
+};

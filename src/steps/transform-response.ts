@@ -1,0 +1,91 @@
+// Step transform_response: turns the upstream's answer into the client's wire format (OpenAI or
+// Anthropic), non-streamed or as a live stream, metering token usage on the way.
+import type { GatewayContext } from "../context";
+import { UsageMeter } from "../billing/usage-meter";
+import { promptText } from "../billing/tokens";
+import { fail, type GatewayFailure } from "../errors";
+import type { GatewayStep } from "../pipeline/workflows";
+import { adapterFor } from "../providers";
+import { openAIResponseToAnthropic, openAIStreamToAnthropic } from "../providers/anthropic-ingress";
+import { meteredStream } from "../upstream/metered-stream";
+import { finishRequest } from "../pipeline/completion";
+import { errorEventFor } from "../api/stream-errors";
+
+const decoder = new TextDecoder();
+
+/** Upstream headers worth passing on (the internal channel keeps them; sanitize strips them externally). */
+const FORWARDED_UPSTREAM_HEADERS: Record<string, string> = {
+  "x-request-id": "x-upstream-request-id",
+  "request-id": "x-upstream-request-id",
+  "openai-processing-ms": "openai-processing-ms",
+  "openai-organization": "openai-organization",
+};
+
+function upstreamInfoHeaders(upstream: Headers, base: Record<string, string>): Headers {
+  const headers = new Headers(base);
+  for (const [from, to] of Object.entries(FORWARDED_UPSTREAM_HEADERS)) {
+    const value = upstream.get(from);
+    if (value !== null) headers.set(to, value);
+  }
+  return headers;
+}
+
+export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
+
+function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
+  const parsed = ctx.parsed!;
+  const upstream = ctx.upstream!;
+  const adapter = adapterFor(upstream.target.provider);
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(upstream.bytes));
+  } catch {
+    return fail("upstream_bad_response", "upstream answered with a body that is not JSON", { upstreamStatus: upstream.status });
+  }
+  let body: unknown;
+  if (parsed.capability === "embeddings") {
+    const result = adapter.parseEmbeddingsResponse?.(json, parsed.model);
+    if (!result || "kind" in result) return result ?? fail("upstream_bad_response", "upstream gave no embeddings");
+    if (result.usage) meter.onUsage(result.usage);
+    body = result.body;
+  } else {
+    const result = adapter.parseChatResponse(json, parsed.model);
+    if ("kind" in result) return result;
+    if (result.usage) meter.onUsage(result.usage);
+    else for (const choice of result.body.choices) meter.onText(choice.message.content ?? "");
+    body = ctx.ingress === "anthropic" ? openAIResponseToAnthropic(result.body, parsed.model) : result.body;
+  }
+  ctx.response = { status: 200, headers: upstreamInfoHeaders(upstream.headers, { "content-type": "application/json" }), json: body };
+}
+
+function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
+  const parsed = ctx.parsed!;
+  const upstream = ctx.upstream!;
+  if (parsed.capability !== "chat" || !upstream.stream) return fail("upstream_bad_response", "upstream sent no stream");
+  const adapter = adapterFor(upstream.target.provider);
+  const includeUsage = parsed.body.stream_options?.include_usage === true;
+  let stream = upstream.stream.pipeThrough(
+    adapter.chatStreamTransform({ requestedModel: parsed.model, includeUsage: includeUsage || ctx.ingress === "anthropic", onUsage: meter.onUsage, onText: meter.onText }),
+  );
+  if (ctx.ingress === "anthropic") stream = stream.pipeThrough(openAIStreamToAnthropic({ requestedModel: parsed.model }));
+  const body = meteredStream(stream, {
+    idleTimeoutMs: ctx.settings.upstreamIdleTimeoutMs,
+    maxBytes: ctx.settings.maxResponseBytes,
+    errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId),
+    onEnd: ({ ending, bytesSent, failure }) => finishRequest(ctx, { ending, bytesSent, failure }),
+  });
+  ctx.response = { status: 200, headers: upstreamInfoHeaders(upstream.headers, SSE_HEADERS), stream: body };
+}
+
+export const transformResponse: GatewayStep = {
+  name: "transform_response",
+  after: ["call_upstream"],
+  onFailure: "abort",
+  timeoutMs: 5_000,
+  retries: 0,
+  run(ctx: GatewayContext) {
+    const meter = new UsageMeter(() => promptText(ctx.parsed!.body));
+    ctx.meter = meter;
+    return ctx.parsed!.stream ? transformStream(ctx, meter) : transformBuffered(ctx, meter);
+  },
+};

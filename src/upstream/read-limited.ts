@@ -1,0 +1,32 @@
+// Reads a response body into memory with a byte limit, so a hostile upstream cannot exhaust memory.
+
+export type LimitedRead = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "read_error" };
+
+export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<LimitedRead> {
+  if (!body) return { ok: true, bytes: new Uint8Array(0) };
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        return { ok: false, reason: "too_large" };
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return { ok: false, reason: "read_error" };
+  }
+  if (chunks.length === 1) return { ok: true, bytes: chunks[0]! };
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { ok: true, bytes };
+}
