@@ -16,10 +16,19 @@ export default defineConfig({
               bindings: {
                 ENVIRONMENT: "test",
                 ALLOW_LOOPBACK_UPSTREAMS: "true",
+                // Small limits so hostile-upstream tests run in milliseconds, not minutes.
+                MAX_RESPONSE_BYTES: "2000000",
+                UPSTREAM_IDLE_TIMEOUT_MS: "1000",
+                UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
                 ADMIN_TOKEN: "test-admin-token",
                 MASTER_KEY: "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
                 MOCK_API_KEY: "mock-upstream-key",
                 MOCK_PROVIDER_URL: inject("mockProviderUrl"),
+                DATABASE_URL: inject("databaseUrl"),
+                DB_WS_PROXY: inject("dbWsProxy"),
+                TEST_DB_KIND: inject("dbKind"),
+                TEST_REDIS_REST_URL: inject("redisRestUrl"),
+                TEST_REDIS_REST_TOKEN: inject("redisRestToken"),
               },
             },
           })),
@@ -34,7 +43,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/e2e/**/*.test.ts", "test/mock-provider/**/*.test.ts", "scripts/**/*.test.ts"],
+          include: ["test/e2e/**/*.test.ts", "test/mock-provider/**/*.test.ts", "scripts/**/*.test.ts", "test/setup/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
