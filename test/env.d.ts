@@ -1,11 +1,14 @@
 // Types the `env` of `cloudflare:test` as the Worker's own Env plus test-only bindings.
-import type { Env } from "../src/env";
+import type { Env as WorkerEnv } from "../src/env";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends import("../src/env").Env {
+    interface Env extends WorkerEnv {
       MOCK_PROVIDER_URL: string;
+      TEST_DB_KIND: string;
+      TEST_REDIS_REST_URL: string;
+      TEST_REDIS_REST_TOKEN: string;
     }
   }
 }
-export type { Env };
+export {};

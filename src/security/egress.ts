@@ -1,0 +1,158 @@
+// SSRF guard: decides whether an upstream URL may be fetched (public HTTPS only; loopback only when allowed, for local dev/tests).
+import { fail, type GatewayFailure } from "../errors";
+import { parseCidr, parseIp, type ParsedCidr, type ParsedIp } from "./ip";
+
+export interface EgressOptions {
+  /** Local development and tests: allow loopback hosts (127/8, ::1, localhost), over http or https, on any port. */
+  allowLoopback: boolean;
+  /** When given, the URL's host must equal one of these (case-insensitive, trailing dot ignored). */
+  allowedHosts?: readonly string[];
+}
+
+export type EgressResult = { ok: true; url: URL } | GatewayFailure;
+
+/*
+ * Only globally routable unicast addresses pass. IPv4 ranges from the IANA special-purpose registry;
+ * IPv6 must be inside 2000::/3 (global unicast) and outside the special blocks listed there. DNS
+ * names cannot be resolved here, so a public name pointing at a private address is not caught: the
+ * allowlist of upstream hosts (allowedHosts) is the defence for that.
+ */
+const BLOCKED_V4 = [
+  "0.0.0.0/8", // "this network", unspecified
+  "10.0.0.0/8",
+  "100.64.0.0/10", // CGNAT (also Alibaba's metadata 100.100.100.200)
+  "127.0.0.0/8",
+  "169.254.0.0/16", // link-local, cloud metadata 169.254.169.254
+  "172.16.0.0/12",
+  "192.0.0.0/24", // IETF protocol assignments (Oracle metadata 192.0.0.192)
+  "192.0.2.0/24",
+  "192.88.99.0/24",
+  "192.168.0.0/16",
+  "198.18.0.0/15",
+  "198.51.100.0/24",
+  "203.0.113.0/24",
+  "224.0.0.0/4", // multicast
+  "240.0.0.0/4", // reserved, broadcast
+].map((c) => parseCidr(c)!);
+const GLOBAL_V6 = parseCidr("2000::/3")!;
+const BLOCKED_V6 = [
+  "2001::/23", // IETF protocol assignments, incl. Teredo (embeds IPv4)
+  "2001:db8::/32", // documentation
+  "2002::/16", // 6to4 (embeds IPv4)
+  "3fff::/20", // documentation
+].map((c) => parseCidr(c)!);
+const LOOPBACK_V4 = parseCidr("127.0.0.0/8")!;
+
+const BLOCKED_NAMES = new Set(["metadata.google.internal", "metadata.goog"]);
+const BLOCKED_SUFFIXES = [".internal", ".local", ".localdomain", ".arpa"];
+
+function inRange(ip: ParsedIp, cidr: ParsedCidr): boolean {
+  if (ip.version !== cidr.version) return false;
+  for (let bit = 0; bit < cidr.prefix; bit++) {
+    const mask = 0x80 >> bit % 8;
+    if ((ip.bytes[bit >> 3]! & mask) !== (cidr.bytes[bit >> 3]! & mask)) return false;
+  }
+  return true;
+}
+
+type HostClass = "public" | "loopback" | "blocked";
+
+function classifyIp(ip: ParsedIp): HostClass {
+  if (ip.version === 4) {
+    if (inRange(ip, LOOPBACK_V4)) return "loopback";
+    return BLOCKED_V4.some((c) => inRange(ip, c)) ? "blocked" : "public";
+  }
+  if (ip.bytes.every((b, i) => b === (i === 15 ? 1 : 0))) return "loopback";
+  if (!inRange(ip, GLOBAL_V6)) return "blocked";
+  return BLOCKED_V6.some((c) => inRange(ip, c)) ? "blocked" : "public";
+}
+
+/**
+ * The legacy IPv4 spellings (inet_aton / WHATWG): 1 to 4 parts, each decimal, octal ("0"-prefixed)
+ * or hex ("0x"), the last part filling the remaining bytes: `0x7f.1`, `2130706433`, `0177.0.0.1`.
+ * WHATWG URL already rewrites these to dotted decimal; this is the second line, in case it did not.
+ * Returns "not-ipv4" when the host does not end in a number (a domain name), null when it does but is invalid.
+ */
+export function parseLegacyIpv4(host: string): Uint8Array | null | "not-ipv4" {
+  const parts = host.split(".");
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  const last = parts[parts.length - 1] ?? "";
+  if (!/^(0[xX][0-9a-fA-F]*|[0-9]+)$/.test(last)) return "not-ipv4";
+  if (parts.length > 4) return null;
+  const values: number[] = [];
+  for (const part of parts) {
+    let n: number;
+    if (/^0[xX][0-9a-fA-F]*$/.test(part)) n = part.length === 2 ? 0 : parseInt(part.slice(2), 16);
+    else if (/^0[0-7]+$/.test(part)) n = parseInt(part.slice(1), 8);
+    else if (/^(0|[1-9][0-9]*)$/.test(part)) n = Number(part);
+    else return null;
+    if (!Number.isSafeInteger(n)) return null;
+    values.push(n);
+  }
+  const lastValue = values.pop()!;
+  if (values.some((v) => v > 255) || lastValue >= 256 ** (4 - values.length)) return null;
+  const out = new Uint8Array(4);
+  values.forEach((v, i) => (out[i] = v));
+  for (let i = 3, rest = lastValue; i >= values.length; i--, rest = Math.floor(rest / 256)) out[i] = rest % 256;
+  return out;
+}
+
+function normaliseHost(host: string): string {
+  let h = host.toLowerCase();
+  while (h.endsWith(".")) h = h.slice(0, -1);
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  return h;
+}
+
+function classifyHost(host: string): { cls: HostClass; why?: string } {
+  if (host === "") return { cls: "blocked", why: "empty host" };
+  if (host.includes(":")) {
+    const ip = parseIp(host);
+    return ip ? { cls: classifyIp(ip), why: "non-public IP address" } : { cls: "blocked", why: "unparsable IPv6 address" };
+  }
+  const v4 = parseLegacyIpv4(host);
+  if (v4 === null) return { cls: "blocked", why: "unparsable IPv4 address" };
+  if (v4 !== "not-ipv4") return { cls: classifyIp({ version: 4, bytes: v4 }), why: "non-public IP address" };
+  if (host === "localhost" || host.endsWith(".localhost")) return { cls: "loopback", why: "localhost" };
+  if (!host.includes(".")) return { cls: "blocked", why: "single-label host name" };
+  if (BLOCKED_NAMES.has(host) || BLOCKED_SUFFIXES.some((s) => host.endsWith(s))) {
+    return { cls: "blocked", why: "internal host name" };
+  }
+  return { cls: "public" };
+}
+
+const deny = (why: string) => fail("egress_denied", `Upstream URL rejected: ${why}.`);
+
+/**
+ * Call before every upstream fetch, and fetch the returned `url` (not the original string), so the
+ * checked URL and the fetched URL cannot differ. Rejected: schemes other than https (http only for
+ * allowed loopback), credentials in the URL, ports other than 443 (any port on allowed loopback),
+ * non-public IP literals in any spelling, localhost and internal names, and, with allowedHosts, any other host.
+ */
+export function checkEgressUrl(raw: string, opts: EgressOptions): EgressResult {
+  // The URL parser silently drops tabs/newlines and treats "\" as "/": refuse such strings outright.
+  if (raw.length > 2048 || /[\u0000-\u0020\u007f\\]/.test(raw)) return deny("control characters, spaces or backslashes");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return deny("not a valid absolute URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return deny(`scheme ${url.protocol} is not allowed`);
+  if (url.username !== "" || url.password !== "") return deny("credentials in the URL");
+
+  const host = normaliseHost(url.hostname);
+  const { cls, why } = classifyHost(host);
+  if (cls === "blocked") return deny(why ?? "host not allowed");
+  if (cls === "loopback") {
+    if (!opts.allowLoopback) return deny(why === "localhost" ? "localhost" : "loopback address");
+  } else {
+    if (url.protocol !== "https:") return deny("only https is allowed");
+    // WHATWG drops the default port, so an explicit :443 also leaves port empty.
+    if (url.port !== "") return deny(`port ${url.port} is not allowed`);
+  }
+  if (opts.allowedHosts && !opts.allowedHosts.some((h) => normaliseHost(h) === host)) {
+    return deny("host is not in the allowed list");
+  }
+  return { ok: true, url };
+}
