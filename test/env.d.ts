@@ -5,6 +5,7 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       MOCK_PROVIDER_URL: string;
+      MOCK_API_KEY: string;
       TEST_DB_KIND: string;
       TEST_REDIS_REST_URL: string;
       TEST_REDIS_REST_TOKEN: string;

@@ -2,24 +2,32 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import type { Channel } from "../context";
-import { authenticateApiKey } from "../auth/authenticate-key";
 import { authenticateService } from "../auth/authenticate-service";
 import { credentialFrom } from "../auth/credentials";
 import type { Scopes } from "../config/schemas";
 import { configStore } from "../config/store";
 import { errorResponse } from "../errors";
 import { allowedByScopes, visibleTo } from "../steps/route-request";
+import { verifyExternalCall } from "../steps/verify-signature";
 
 export async function listModels(c: Context<AppEnv>, channel: Channel): Promise<Response> {
   const traceId = c.get("traceId");
-  const credential = credentialFrom(c.req.raw, new URL(c.req.url));
-  if (!("ok" in credential)) return errorResponse(credential, traceId);
   let scopes: Scopes;
   if (channel === "external") {
-    const auth = await authenticateApiKey(c.env, credential.value, c.req.header("cf-connecting-ip") ?? null, Date.now());
-    if (!("key" in auth)) return errorResponse(auth, traceId);
-    scopes = auth.key.scopes;
+    // The same key, allowlist and signature checks as the pipeline (a GET signs an empty body).
+    const verified = await verifyExternalCall({
+      request: c.req.raw,
+      rawBody: new Uint8Array(0),
+      env: c.env,
+      exec: c.executionCtx,
+      clientIp: c.req.header("cf-connecting-ip") ?? null,
+      receivedAt: Date.now(),
+    });
+    if ("kind" in verified) return errorResponse(verified, traceId);
+    scopes = verified.principal.scopes;
   } else {
+    const credential = credentialFrom(c.req.raw, new URL(c.req.url));
+    if (!("ok" in credential)) return errorResponse(credential, traceId);
     const auth = await authenticateService(c.env, credential.value);
     if (!("service" in auth)) return errorResponse(auth, traceId);
     scopes = auth.service.scopes;

@@ -1,7 +1,7 @@
 // Step verify_signature (external channel): authenticates the tenant's API key, then checks the
 // request's HMAC signature (timestamp window, nonce format, signature over the canonical request).
 // The nonce itself is checked for replay by the TenantGuard in the same admit() call as the limits.
-import type { GatewayContext } from "../context";
+import type { GatewayContext, Principal } from "../context";
 import type { ApiKeyRecord } from "../config/schemas";
 import { authenticateApiKey } from "../auth/authenticate-key";
 import { credentialFrom } from "../auth/credentials";
@@ -25,11 +25,11 @@ function openCached(masterKey: string, sealed: string, keyId: string): Promise<s
 }
 
 /** The secrets a signature may be made with: the current one, and the previous one during a rotation's grace period. */
-async function signingSecrets(ctx: GatewayContext, key: ApiKeyRecord): Promise<string[] | GatewayFailure> {
-  const master = ctx.env.MASTER_KEY;
+async function signingSecrets(call: Pick<ExternalCall, "env" | "receivedAt">, key: ApiKeyRecord): Promise<string[] | GatewayFailure> {
+  const master = call.env.MASTER_KEY;
   if (!master) return fail("auth_unavailable", "Request signing is not configured on this gateway.");
   const sealed = [key.signing_secret_sealed];
-  if (key.previous_signing_secret_sealed && key.previous_secret_expires_at && Date.parse(key.previous_secret_expires_at) > ctx.receivedAt) {
+  if (key.previous_signing_secret_sealed && key.previous_secret_expires_at && Date.parse(key.previous_secret_expires_at) > call.receivedAt) {
     sealed.push(key.previous_signing_secret_sealed);
   }
   const secrets: string[] = [];
@@ -42,26 +42,63 @@ async function signingSecrets(ctx: GatewayContext, key: ApiKeyRecord): Promise<s
   return secrets;
 }
 
-async function checkSignature(ctx: GatewayContext, key: ApiKeyRecord): Promise<GatewayFailure | { nonce: string; timestamp: number } | undefined> {
-  const signed = ctx.request.headers.has(SIGNATURE_HEADER);
+/** What a signed-or-bearer external request is checked with; the pipeline's context satisfies it. */
+export interface ExternalCall {
+  request: Request;
+  rawBody: Uint8Array;
+  env: GatewayContext["env"];
+  exec: ExecutionContext;
+  clientIp: string | null;
+  receivedAt: number;
+}
+
+async function checkSignature(call: ExternalCall, key: ApiKeyRecord): Promise<GatewayFailure | { nonce: string; timestamp: number } | undefined> {
+  const signed = call.request.headers.has(SIGNATURE_HEADER);
   if (!signed && key.signature === "optional") return undefined;
-  const headers = parseSignatureHeaders(ctx.request.headers, Math.floor(ctx.receivedAt / 1000));
+  const headers = parseSignatureHeaders(call.request.headers, Math.floor(call.receivedAt / 1000));
   if (!("ok" in headers)) return headers;
-  const secrets = await signingSecrets(ctx, key);
+  const secrets = await signingSecrets(call, key);
   if (!Array.isArray(secrets)) return secrets;
-  const url = new URL(ctx.request.url);
+  const url = new URL(call.request.url);
   const canonical = canonicalRequest({
-    method: ctx.request.method,
+    method: call.request.method,
     path: url.pathname,
     rawQuery: url.search,
     timestamp: headers.timestamp,
     nonce: headers.nonce,
-    bodySha256Hex: await sha256Hex(ctx.rawBody as Uint8Array<ArrayBuffer>),
+    bodySha256Hex: await sha256Hex(call.rawBody as Uint8Array<ArrayBuffer>),
   });
   for (const secret of secrets) {
     if (await verifySignature(secret, canonical, headers.signatureHex)) return { nonce: headers.nonce, timestamp: headers.timestamp };
   }
   return fail("invalid_signature", "The request signature does not match.");
+}
+
+/** Authenticates an external caller: API key, tenant, allowlists, then the request signature. */
+export async function verifyExternalCall(call: ExternalCall): Promise<{ principal: Principal; nonce?: { nonce: string; timestamp: number } } | GatewayFailure> {
+  const credential = credentialFrom(call.request, new URL(call.request.url));
+  if (!("ok" in credential)) return credential;
+  const auth = await authenticateApiKey(call.env, credential.value, call.clientIp, call.receivedAt);
+  if (!("key" in auth)) return auth;
+  const { key, tenant } = auth;
+  const principal: Principal = {
+    kind: "api_key",
+    tenantId: tenant.id,
+    keyId: key.id,
+    scopes: key.scopes,
+    rateLimits: key.rate_limits,
+    tenantRateLimits: tenant.rate_limits,
+  };
+  const signature = await checkSignature(call, key);
+  if (signature && "kind" in signature) {
+    if (signature.kind === "invalid_signature" || signature.kind === "stale_timestamp") {
+      // Counts toward the key's automatic freeze; off the response path.
+      const guard = call.env.TENANT_GUARD.get(call.env.TENANT_GUARD.idFromName(tenant.id));
+      call.exec.waitUntil(guard.recordSignatureFailure(key.id, {}).then(() => undefined, () => undefined));
+    }
+    return signature;
+  }
+  return { principal, nonce: signature };
 }
 
 export const verifySignatureStep: GatewayStep = {
@@ -71,28 +108,9 @@ export const verifySignatureStep: GatewayStep = {
   timeoutMs: 3_000,
   retries: 0,
   async run(ctx: GatewayContext) {
-    const credential = credentialFrom(ctx.request, new URL(ctx.request.url));
-    if (!("ok" in credential)) return credential;
-    const auth = await authenticateApiKey(ctx.env, credential.value, ctx.clientIp, ctx.receivedAt);
-    if (!("key" in auth)) return auth;
-    const { key, tenant } = auth;
-    ctx.principal = {
-      kind: "api_key",
-      tenantId: tenant.id,
-      keyId: key.id,
-      scopes: key.scopes,
-      rateLimits: key.rate_limits,
-      tenantRateLimits: tenant.rate_limits,
-    };
-    const signature = await checkSignature(ctx, key);
-    if (signature && "kind" in signature) {
-      if (signature.kind === "invalid_signature" || signature.kind === "stale_timestamp") {
-        // Counts toward the key's automatic freeze; off the response path.
-        const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(tenant.id));
-        ctx.exec.waitUntil(guard.recordSignatureFailure(key.id, {}).then(() => undefined, () => undefined));
-      }
-      return signature;
-    }
-    if (signature) ctx.nonce = signature;
+    const verified = await verifyExternalCall(ctx);
+    if ("kind" in verified) return verified;
+    ctx.principal = verified.principal;
+    ctx.nonce = verified.nonce;
   },
 };
