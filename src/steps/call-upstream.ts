@@ -37,7 +37,8 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
   if (target.credential) {
     const secret = secretNamed(ctx.env, target.credential);
     if (!secret) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} has no credential configured`), tryNext: true };
-    applyCredential(headers, target.auth, secret);
+    const unusable = applyCredential(headers, target.auth, secret);
+    if (unusable) return { ok: false, failure: unusable, tryNext: true };
   }
   headers.set("x-request-id", ctx.traceId);
   const policy = DEFAULT_RETRY_POLICY;

@@ -64,15 +64,20 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
   if (parsed.capability !== "chat" || !upstream.stream) return fail("upstream_bad_response", "upstream sent no stream");
   const adapter = adapterFor(upstream.target.provider);
   const includeUsage = parsed.body.stream_options?.include_usage === true;
+  // The adapters end a stream they find broken (an upstream error event, malformed data, no end) with
+  // their own error event and a normal close; this remembers it so the request is not taken as complete.
+  let brokenBy: GatewayFailure | undefined;
+  const onError = (failure: GatewayFailure) => void (brokenBy ??= failure);
   let stream = upstream.stream.pipeThrough(
-    adapter.chatStreamTransform({ requestedModel: parsed.model, includeUsage: includeUsage || ctx.ingress === "anthropic", onUsage: meter.onUsage, onText: meter.onText }),
+    adapter.chatStreamTransform({ requestedModel: parsed.model, includeUsage: includeUsage || ctx.ingress === "anthropic", onUsage: meter.onUsage, onText: meter.onText, onError }),
   );
-  if (ctx.ingress === "anthropic") stream = stream.pipeThrough(openAIStreamToAnthropic({ requestedModel: parsed.model }));
+  if (ctx.ingress === "anthropic") stream = stream.pipeThrough(openAIStreamToAnthropic({ requestedModel: parsed.model, onError }));
   const body = meteredStream(stream, {
     idleTimeoutMs: ctx.settings.upstreamIdleTimeoutMs,
     maxBytes: ctx.settings.maxResponseBytes,
     errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId),
-    onEnd: ({ ending, bytesSent, failure }) => finishRequest(ctx, { ending, bytesSent, failure }),
+    onEnd: ({ ending, bytesSent, failure }) =>
+      finishRequest(ctx, brokenBy && ending === "complete" ? { ending: "upstream_failed", bytesSent, failure: brokenBy } : { ending, bytesSent, failure }),
   });
   ctx.response = { status: 200, headers: upstreamInfoHeaders(upstream.headers, SSE_HEADERS), stream: body };
 }

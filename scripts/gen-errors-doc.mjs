@@ -1,0 +1,117 @@
+// Writes docs/api/errors.md from the error model in src/errors.ts plus the descriptions below, so
+// the reference can never miss a code (scripts/docs.test.ts fails when the file is out of date).
+// Run: node scripts/gen-errors-doc.mjs
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export const DESCRIPTIONS = {
+  invalid_request: "The body failed validation; `param` names the field.",
+  invalid_json: "The body is not valid JSON.",
+  malformed_header: "A header the gateway reads is malformed.",
+  api_key_in_query: "A credential was sent in the URL query string (it is never logged or used).",
+  request_too_large: "The body is over `MAX_REQUEST_BYTES` (declared or streamed).",
+  unsupported_media_type: "The body is not `application/json`.",
+  not_found: "No such route, or no such resource (including another tenant's ids).",
+  method_not_allowed: "The route exists but not for this method.",
+  model_not_found: "No enabled preset serves this model on this channel.",
+  template_not_found: "The named prompt template (or version) does not exist.",
+  template_error: "The template could not be rendered (a missing variable, a Jinja error).",
+  idempotency_key_conflict: "The `Idempotency-Key` was used before with a different body.",
+  idempotency_key_in_use: "A request with this `Idempotency-Key` is still in flight; retry after `Retry-After`.",
+  invalid_state: "An admin action the resource's current state forbids (e.g. unfreezing a revoked key).",
+  missing_api_key: "No `Authorization: Bearer` (or `x-api-key`) header.",
+  invalid_api_key: "The key is malformed, unknown, or belongs to no tenant.",
+  key_expired: "The key is past its `expires_at`.",
+  missing_signature: "The key requires signed requests and the request carries no signature.",
+  invalid_signature: "The signature, its format or the nonce format is wrong.",
+  stale_timestamp: "`X-Gateway-Timestamp` is missing, malformed or more than 300 s from the gateway clock.",
+  replayed_nonce: "This nonce was already used within its lifetime.",
+  invalid_service_token: "The internal channel's service token is malformed or unknown.",
+  admin_unauthorized: "Missing or wrong admin token.",
+  ip_not_allowed: "`CF-Connecting-IP` is outside the key's or tenant's allowlist.",
+  key_frozen: "The key was frozen (repeated signature failures, or by an admin).",
+  key_revoked: "The key or service token was revoked.",
+  tenant_banned: "The tenant is banned; all its keys are refused.",
+  scope_denied: "The key may not use this capability or model.",
+  rate_limit_exceeded: "Requests-per-minute limit reached (tenant, key or IP level); see `Retry-After`.",
+  tokens_rate_limit_exceeded: "Tokens-per-minute limit reached; see `Retry-After`.",
+  global_rate_limit_exceeded: "The gateway-wide bucket is saturated; capacity is shared by tenant weight.",
+  daily_quota_exceeded: "A daily quota (tokens, requests or cost) ran out; resets at the day boundary.",
+  monthly_quota_exceeded: "A monthly quota ran out; resets at the month boundary.",
+  quota_exceeded: "A never-resetting quota ran out.",
+  insufficient_balance: "The prepaid balance cannot cover the request's reservation.",
+  internal_error: "A bug in the gateway; report the `trace_id`.",
+  auth_unavailable: "The key or nonce store could not be read: the gateway fails closed.",
+  limiter_unavailable: "The rate limiter could not be reached (normally the request is let through and flagged instead).",
+  balance_unavailable: "The balance could not be checked: the gateway fails closed.",
+  config_unavailable: "Configuration could not be read.",
+  step_timeout: "A pipeline step took longer than its timeout.",
+  no_available_upstream: "No upstream candidate could take the request (none configured, none with a credential).",
+  circuit_open: "Every candidate upstream's circuit breaker is open.",
+  egress_denied: "The upstream URL is not allowed (not HTTPS, a private or loopback address, not allowlisted).",
+  upstream_error: "The upstream failed (5xx, connection error, or its own 4xx passed through with its status).",
+  upstream_timeout: "The upstream sent no first byte, or went idle mid-stream, past the timeout.",
+  upstream_response_too_large: "The upstream's answer exceeded `MAX_RESPONSE_BYTES`.",
+  upstream_rate_limited: "The upstream answered 429 after the gateway's retries.",
+  upstream_bad_response: "The upstream answered with something invalid for its format, or a redirect.",
+};
+
+const INTRO = `# Errors
+
+Every failure, on every route, answers with the right HTTP status and one body shape (OpenAI's, plus
+the trace id):
+
+\`\`\`json
+{
+  "error": { "message": "Incorrect API key provided.", "type": "authentication_error", "code": "invalid_api_key", "param": null },
+  "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"
+}
+\`\`\`
+
+- \`code\` is stable and machine-readable (the tables below); \`message\` is for people and may change.
+- \`param\` names the offending field or header when there is one.
+- \`trace_id\` equals the \`x-trace-id\` response header; quote it when asking for help. An incoming
+  \`traceparent\` (W3C) or \`x-request-id\` is honoured as the trace id.
+- \`Retry-After\` is set on 429s, on \`idempotency_key_in_use\` and wherever a retry makes sense.
+- The audit record of each request attributes the error: \`source\` (client / gateway / upstream),
+  \`code\`, and the upstream's own status when there was one.
+
+A stream that has already started cannot change its status: if the upstream breaks, goes idle or
+grows past the size limit mid-stream, the stream ends with one error event in the client's format
+(\`data: {"error":{...},"trace_id":"..."}\` for OpenAI clients, \`event: error\` for Anthropic clients),
+never with a clean \`[DONE]\`.
+
+Errors whose source is "client" fail again when retried unchanged; gateway and upstream errors may
+succeed on a retry.
+
+<!-- generated by scripts/gen-errors-doc.mjs from src/errors.ts -->
+`;
+
+export function renderErrorsDoc(source) {
+  const block = source.slice(source.indexOf("export const ERROR_KINDS"), source.indexOf("} as const satisfies"));
+  const out = [INTRO];
+  const sources = { c: "client", g: "gateway", u: "upstream" };
+  for (const line of block.split("\n")) {
+    const section = /^\s*\/\/ (.*)$/.exec(line);
+    if (section) {
+      out.push(`\n## ${section[1][0].toUpperCase()}${section[1].slice(1)}\n\n| code | status | type | source | meaning |\n|---|---|---|---|---|`);
+      continue;
+    }
+    const kind = /^\s+(\w+): ([cgu])\((\d+), "(\w+)"\),$/.exec(line);
+    if (!kind) continue;
+    const [, name, src, status, type] = kind;
+    const description = DESCRIPTIONS[name];
+    if (!description) throw new Error(`scripts/gen-errors-doc.mjs: describe the error kind "${name}"`);
+    out.push(`| \`${name}\` | ${status} | \`${type}\` | ${sources[src]} | ${description} |`);
+  }
+  return out.join("\n") + "\n";
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const doc = renderErrorsDoc(readFileSync(path.join(ROOT, "src/errors.ts"), "utf8"));
+  writeFileSync(path.join(ROOT, "docs/api/errors.md"), doc);
+  console.log("wrote docs/api/errors.md");
+}

@@ -1,0 +1,53 @@
+// Upstream credentials: the right header per auth scheme, client-sent credentials cleared, bad secrets refused.
+import { describe, expect, it } from "vitest";
+import { applyCredential } from "./credentials";
+
+const fresh = () => new Headers({ "content-type": "application/json", Authorization: "Bearer client-key", "x-api-key": "client", "api-key": "client" });
+
+describe("applyCredential", () => {
+  it("sets exactly one credential header per scheme", () => {
+    const cases = [
+      ["bearer", "sk-live-1", { authorization: "Bearer sk-live-1" }],
+      ["api-key", "azure-key", { "api-key": "azure-key" }],
+      ["x-api-key", "sk-ant-1", { "x-api-key": "sk-ant-1" }],
+      ["none", undefined, {}],
+    ] as const;
+    for (const [auth, secret, expected] of cases) {
+      const h = fresh();
+      expect(applyCredential(h, auth, secret)).toBeUndefined();
+      expect(Object.fromEntries(h)).toEqual({ "content-type": "application/json", ...expected });
+    }
+  });
+
+  it("encodes basic credentials as UTF-8 base64 of user:password", () => {
+    const h = fresh();
+    expect(applyCredential(h, "basic", "gateway:pässword:with:colons")).toBeUndefined();
+    const encoded = h.get("authorization")!.replace(/^Basic /, "");
+    const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+    expect(new TextDecoder().decode(bytes)).toBe("gateway:pässword:with:colons");
+    expect(h.get("x-api-key")).toBeNull();
+  });
+
+  it("trims a pasted trailing newline", () => {
+    const h = new Headers();
+    applyCredential(h, "bearer", "sk-abc\n");
+    expect(h.get("authorization")).toBe("Bearer sk-abc");
+  });
+
+  it("refuses missing or header-breaking secrets without echoing them", () => {
+    const bad = [
+      ["bearer", undefined],
+      ["bearer", "  "],
+      ["api-key", "abc\r\nx-evil: 1"],
+      ["basic", "no-colon-secret"],
+    ] as const;
+    for (const [auth, secret] of bad) {
+      const h = fresh();
+      const failure = applyCredential(h, auth, secret);
+      expect(failure?.kind).toBe("config_unavailable");
+      expect(failure?.message).not.toContain("abc");
+      expect(failure?.message).not.toContain("no-colon-secret");
+      expect(h.get("authorization")).toBeNull();
+    }
+  });
+});

@@ -1,0 +1,106 @@
+// The provider adapter contract and the OpenAI wire shapes the gateway answers with.
+import type { ChatCompletionRequest, EmbeddingsRequest, OpenAIUsage } from "../api/openai-schemas";
+import type { PresetItem, ProviderKind } from "../config/schemas";
+import type { GatewayFailure } from "../errors";
+
+/** An upstream call, fully described but without credentials (see credentials.ts). */
+export interface UpstreamHttpRequest {
+  url: string;
+  method: "POST" | "GET";
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** OpenAI usage; `cached_tokens` are prompt tokens served from a prompt cache (already counted in prompt_tokens). */
+export type OpenAIUsageWithDetails = OpenAIUsage & { prompt_tokens_details?: { cached_tokens?: number } };
+
+export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "function_call";
+
+export interface OpenAIToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export interface OpenAIChatCompletion {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  choices: Array<{
+    index: number;
+    message: { role: "assistant"; content: string | null; tool_calls?: OpenAIToolCall[]; refusal?: string | null };
+    finish_reason: FinishReason | null;
+    logprobs?: unknown;
+  }>;
+  usage?: OpenAIUsageWithDetails;
+  system_fingerprint?: string;
+}
+
+export interface OpenAIToolCallDelta {
+  index: number;
+  id?: string;
+  type?: "function";
+  function?: { name?: string; arguments?: string };
+}
+
+export interface OpenAIChatChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  choices: Array<{
+    index: number;
+    delta: { role?: "assistant"; content?: string | null; tool_calls?: OpenAIToolCallDelta[]; refusal?: string | null };
+    finish_reason: FinishReason | null;
+    logprobs?: unknown;
+  }>;
+  usage?: OpenAIUsageWithDetails | null;
+}
+
+export interface OpenAIEmbeddingsResponse {
+  object: "list";
+  data: Array<{ object: "embedding"; index: number; embedding: number[] | string }>;
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+export interface ChatStreamOptions {
+  /** The model name the client asked for; every chunk carries it. */
+  requestedModel: string;
+  /** The client asked for `stream_options.include_usage`: keep (or synthesize) the usage chunk. */
+  includeUsage: boolean;
+  /** Called once when the upstream reports usage. */
+  onUsage(u: TokenUsage): void;
+  /** Generated text (content, tool names and arguments), so the caller can count tokens when no usage comes. */
+  onText(t: string): void;
+  /**
+   * The upstream stream failed (error event, malformed or cut short). The client has already been sent
+   * an OpenAI-style error event (`data: {"error":{...}}`) and no `[DONE]`.
+   */
+  onError?(f: GatewayFailure): void;
+}
+
+export interface ProviderAdapter {
+  kind: ProviderKind;
+  /** Request to send upstream, without credentials; a failure when the request cannot be expressed there. */
+  buildChatRequest(body: ChatCompletionRequest, target: PresetItem, opts: { stream: boolean }): UpstreamHttpRequest | GatewayFailure;
+  buildEmbeddingsRequest?(body: EmbeddingsRequest, target: PresetItem): UpstreamHttpRequest | GatewayFailure;
+  /** Upstream JSON body -> OpenAI chat.completion object (model = the client's requested model). */
+  parseChatResponse(json: unknown, requestedModel: string): { body: OpenAIChatCompletion; usage?: TokenUsage } | GatewayFailure;
+  /** Upstream SSE -> OpenAI chat.completion.chunk SSE bytes, reporting usage when seen. */
+  chatStreamTransform(opts: ChatStreamOptions): TransformStream<Uint8Array, Uint8Array>;
+  parseEmbeddingsResponse?(json: unknown, requestedModel: string): { body: OpenAIEmbeddingsResponse; usage?: TokenUsage } | GatewayFailure;
+  /** Upstream error body -> message for the client (never echoes credentials). */
+  errorMessage(status: number, bodyText: string): string;
+}
+
+/** Tells a failure from the success values above (none of which has both `kind` and `message`). */
+export function isFailure(x: object): x is GatewayFailure {
+  return "kind" in x && "message" in x && typeof (x as { kind: unknown }).kind === "string";
+}
