@@ -41,6 +41,8 @@ export const ERROR_KINDS = {
   template_error: c(400, "invalid_request_error"),
   idempotency_key_conflict: c(409, "conflict_error"),
   idempotency_key_in_use: c(409, "conflict_error"),
+  /** An admin action the resource's state forbids (e.g. unfreezing a revoked key). */
+  invalid_state: c(409, "conflict_error"),
   // credentials and signatures
   missing_api_key: c(401, "authentication_error"),
   invalid_api_key: c(401, "authentication_error"),
