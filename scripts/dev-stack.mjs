@@ -67,7 +67,7 @@ export async function startDevStack(options = {}) {
 
 async function startDatabase(stateDir, log) {
   const proxy = await startDbProxy({ port: 0 });
-  const wsProxy = `127.0.0.1:${proxy.port}/v1`;
+  const wsProxy = `127.0.0.1:${proxy.port}`;
   if (process.env.DATABASE_URL) {
     await migrate(process.env.DATABASE_URL, { wsProxy });
     log(`database        ${redact(process.env.DATABASE_URL)} (DATABASE_URL)`);

@@ -22,6 +22,8 @@ export interface Env {
   ADMIN_TOKEN?: string;
   MASTER_KEY?: string;
   DATABASE_URL?: string;
+  /** host:port of the local WebSocket-to-TCP proxy the Neon driver uses for a local Postgres; unset in production. */
+  DB_WS_PROXY?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   // Upstream credentials are further secrets named by provider presets (e.g. MOCK_API_KEY): see secretNamed.

@@ -6,7 +6,9 @@ declare global {
     interface Env extends WorkerEnv {
       MOCK_PROVIDER_URL: string;
       MOCK_API_KEY: string;
-      TEST_DB_KIND: string;
+      DATABASE_URL: string;
+      DB_WS_PROXY: string;
+      TEST_DB_KIND: "postgres" | "pglite";
       TEST_REDIS_REST_URL: string;
       TEST_REDIS_REST_TOKEN: string;
     }
