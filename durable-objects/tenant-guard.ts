@@ -1,9 +1,319 @@
-// TenantGuard: one Durable Object per tenant holding its limits, quotas, nonces and holds.
+// TenantGuard: one Durable Object per tenant holding its limits, quotas, nonces, balance holds and freezes.
+//
+// Every RPC method runs synchronously against SQLite plus in-memory caches loaded in the constructor, so
+// each call is atomic: no other call interleaves between a read and the write that depends on it. Writes
+// of one decision go in one transaction; the only awaits are alarm scheduling, after the state changed.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
+import { fail, type GatewayFailure } from "../src/errors";
+import type {
+  AdmissionRequest,
+  AdmissionResult,
+  CreditResult,
+  GuardSnapshot,
+  KeyStatus,
+  RateLimitSnapshot,
+  ReleaseResult,
+  SettleResult,
+  Settlement,
+  SignatureFailureOptions,
+  SignatureFailureResult,
+  TenantStatus,
+} from "../src/guard/types";
+import { AccessBook, NONCE_TTL_MS } from "./tenant-guard/access";
+import { CLOSED_RETENTION_MS, HOLD_TTL_MS, HoldBook, HoldState, type Hold, type HoldStateValue } from "./tenant-guard/holds";
+import { QuotaBook, actualAmount } from "./tenant-guard/quotas";
+import { RateWindows, WINDOW_MS, levelsOf, type Level } from "./tenant-guard/rate-windows";
+import { ensureSchema } from "./tenant-guard/schema";
+import { checkAdmission, checkCredit, checkSettlement } from "./tenant-guard/validate";
+
+export { HOLD_TTL_MS, NONCE_TTL_MS };
+
+/** Rejections are remembered briefly so a retried admit gets the same answer (they changed no counter). */
+const REJECTION_MEMORY = 1024;
+const REJECTION_TTL_MS = 60_000;
+/** Pruning (nonces, closed rows) is batched: the alarm wakes for it at most this often. */
+const HOUSEKEEPING_GAP_MS = 60_000;
+const MIN_ALARM_GAP_MS = 1_000;
+/** The alarm re-arms itself this far ahead before working, so a crash mid-run is retried. */
+const ALARM_RETRY_MS = 30_000;
 
 export class TenantGuard extends DurableObject<Env> {
-  async ping(): Promise<string> {
-    return "pong";
+  #sql: SqlStorage;
+  /** Milliseconds; never goes backwards, so the sliding logs stay time-ordered whatever clocks callers pass. */
+  #clock = 0;
+  #balance = 0;
+  #access: AccessBook;
+  #quotas: QuotaBook;
+  #holds: HoldBook;
+  #windows = new RateWindows();
+  #rejections = new Map<string, { result: AdmissionResult; at: number }>();
+  #alarmAt: number | null = null;
+  #failNextAlarms = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#access = new AccessBook(this.#sql);
+    this.#quotas = new QuotaBook(this.#sql);
+    this.#holds = new HoldBook(this.#sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      ensureSchema(ctx.storage);
+      this.#load();
+      this.#alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  /** One call before the upstream request: status, nonce, rate limits, quotas and balance, all or nothing. */
+  async admit(req: AdmissionRequest): Promise<AdmissionResult> {
+    checkAdmission(req);
+    const now = this.#tick(req.now);
+    this.#expireDue(now);
+    this.#windows.prune(now);
+    const levels = levelsOf(req.channel, req.keyId, req.clientIp, req.limits);
+
+    const prior = this.#holds.find(req.requestId);
+    if (prior !== undefined) return this.#admitted(prior, this.#windows.snapshot(levels, now, 0, 0), true);
+    const remembered = this.#rejections.get(req.requestId);
+    if (remembered !== undefined && now - remembered.at < REJECTION_TTL_MS) return remembered.result;
+
+    const result = this.#decide(req, levels, now);
+    if (!result.ok) this.#remember(req.requestId, result, now);
+    if (result.ok) await this.#ensureAlarm(HOLD_TTL_MS);
+    else if (req.nonce !== undefined) await this.#ensureAlarm(NONCE_TTL_MS);
+    return result;
+  }
+
+  /** Replaces the hold's estimate by the real usage. A settle after expiry or release still charges: the tokens were used. */
+  async settle(s: Settlement): Promise<SettleResult> {
+    checkSettlement(s);
+    const hold = this.#holds.find(s.holdId);
+    if (hold === undefined) return { balanceMicros: this.#balance, alreadySettled: false, unknownHold: true };
+    if (hold.state === HoldState.settled) return { balanceMicros: this.#balance, alreadySettled: true };
+    const wasOpen = hold.state === HoldState.open;
+    const charge = hold.charge ? s.costMicros : 0;
+    this.#mutate(() => {
+      this.#holds.close(hold, HoldState.settled, s.tokens, charge);
+      // An open hold still counts its reservation; a released or expired one already gave it back.
+      for (const r of hold.reservations) this.#quotas.adjust(r, actualAmount(r.t, s.tokens, s.costMicros) - (wasOpen ? r.n : 0));
+      if (charge !== 0) this.#setBalance(this.#balance - charge);
+    });
+    this.#windows.setTokens(hold.id, s.tokens);
+    return { balanceMicros: this.#balance, alreadySettled: false };
+  }
+
+  /** Frees a hold with no charge (upstream failed before any byte). The request still counts in RPM. */
+  async release(holdId: string): Promise<ReleaseResult> {
+    const hold = this.#holds.open.get(holdId);
+    if (hold === undefined) return { released: false, balanceMicros: this.#balance };
+    this.#closeUncharged(hold, HoldState.released);
+    return { released: true, balanceMicros: this.#balance };
+  }
+
+  /** A top-up, applied once per idempotency key. */
+  async credit(amountMicros: number, idempotencyKey: string, opts: { now?: number } = {}): Promise<CreditResult> {
+    checkCredit(amountMicros, idempotencyKey);
+    const now = opts.now ?? Date.now();
+    const seen = this.#sql.exec(`SELECT 1 FROM credits WHERE idempotency_key = ?`, idempotencyKey).toArray().length > 0;
+    if (seen) return { balanceMicros: this.#balance, applied: false };
+    this.#mutate(() => {
+      this.#sql.exec(`INSERT INTO credits (idempotency_key, amount, at) VALUES (?, ?, ?)`, idempotencyKey, amountMicros, now);
+      this.#setBalance(this.#balance + amountMicros);
+    });
+    return { balanceMicros: this.#balance, applied: true };
+  }
+
+  async setKeyStatus(keyId: string, status: KeyStatus): Promise<{ status: KeyStatus }> {
+    if (status !== "active" && status !== "frozen" && status !== "revoked") throw new TypeError("invalid key status");
+    this.#mutate(() => this.#access.setKeyStatus(keyId, status));
+    return { status };
+  }
+
+  async setTenantStatus(status: TenantStatus): Promise<{ status: TenantStatus }> {
+    if (status !== "active" && status !== "banned") throw new TypeError("invalid tenant status");
+    this.#mutate(() => this.#access.setTenantStatus(status));
+    return { status };
+  }
+
+  /** Counts a bad signature; the key freezes at `threshold` failures inside `windowMs` (an admin unfreezes it). */
+  async recordSignatureFailure(keyId: string, opts: SignatureFailureOptions = {}): Promise<SignatureFailureResult> {
+    const now = opts.now ?? Date.now();
+    const threshold = opts.threshold ?? 20;
+    const windowMs = opts.windowMs ?? 600_000;
+    let failures = 0;
+    let frozenNow = false;
+    this.#mutate(() => {
+      failures = this.#access.recordSignatureFailure(keyId, now, windowMs);
+      if (failures >= threshold && this.#access.keyStatus(keyId) === "active") {
+        this.#access.setKeyStatus(keyId, "frozen");
+        frozenNow = true;
+      }
+    });
+    return { frozen: this.#access.keyStatus(keyId) === "frozen", frozenNow, failures };
+  }
+
+  async snapshot(opts: { now?: number } = {}): Promise<GuardSnapshot> {
+    const now = opts.now ?? Math.max(Date.now(), this.#clock);
+    return {
+      tenantStatus: this.#access.tenantStatus,
+      balanceMicros: this.#balance,
+      openHolds: this.#holds.open.size,
+      holdMicros: this.#holds.heldMicros,
+      quotas: this.#quotas.usage(now),
+      keys: this.#access.keys(),
+    };
+  }
+
+  /** Test-only: the next `count` alarm runs throw after doing part of their work. */
+  async __testFailNextAlarms(count: number): Promise<void> {
+    if (this.env.ENVIRONMENT !== "test") throw new Error("__testFailNextAlarms is only available when ENVIRONMENT is test");
+    this.#failNextAlarms = count;
+  }
+
+  /** Expires unsettled holds and prunes old rows. Every effect is per row and happens once, so a retried run is harmless. */
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    // Real time or the latest clock a caller gave, whichever is later (tests drive the clock).
+    const now = Math.max(Date.now(), this.#clock);
+    await this.#setAlarm(Date.now() + ALARM_RETRY_MS);
+    const injectFailure = this.#failNextAlarms > 0;
+    if (injectFailure) this.#failNextAlarms -= 1;
+    for (const hold of this.#holds.due(now)) {
+      this.#closeUncharged(hold, HoldState.expired);
+      if (injectFailure) throw new Error("injected alarm failure (test)");
+    }
+    if (injectFailure) throw new Error("injected alarm failure (test)");
+    const nextInMs = this.#mutate(() => this.#housekeep(now));
+    if (nextInMs !== null) return this.#setAlarm(Date.now() + nextInMs);
+    this.#alarmAt = null;
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  /** Prunes expired nonces and old closed rows; returns how long until the alarm has work again (null: none). */
+  #housekeep(now: number): number | null {
+    const nonceDue = this.#access.prune(now);
+    this.#holds.prune(now);
+    const oldestClosed = this.#holds.oldestClosed();
+    const dues: number[] = [];
+    const firstHold = this.#holds.open.values().next().value;
+    if (firstHold !== undefined) dues.push(Math.max(firstHold.expiresAt - now, MIN_ALARM_GAP_MS));
+    if (nonceDue !== null) dues.push(Math.max(nonceDue - now, HOUSEKEEPING_GAP_MS));
+    if (oldestClosed !== null) dues.push(Math.max(oldestClosed + HOLD_TTL_MS + CLOSED_RETENTION_MS - now, HOUSEKEEPING_GAP_MS));
+    return dues.length === 0 ? null : Math.min(...dues);
+  }
+
+  #decide(req: AdmissionRequest, levels: Level[], now: number): AdmissionResult {
+    const statusFailure = this.#access.statusFailure(req.keyId);
+    // The nonce burns even when the request is then rejected: a replay of a rejected request is still a replay.
+    const claim = req.nonce === undefined ? "fresh" : this.#access.claimNonce(req.nonce.value, req.nonce.timestamp, req.requestId, now);
+    const reject = (failure: GatewayFailure, rateLimit?: RateLimitSnapshot): AdmissionResult => ({
+      ok: false,
+      failure,
+      rateLimit: rateLimit ?? this.#windows.snapshot(levels, now, 0, 0),
+    });
+    if (statusFailure !== undefined) return reject(statusFailure);
+    if (claim === "replay") return reject(fail("replayed_nonce", "This request's nonce was already used; sign every request with a fresh nonce."));
+
+    const verdict = this.#windows.evaluate(levels, req.estimate.tokens, now);
+    if (!verdict.ok) return reject(verdict.failure, verdict.snapshot);
+    const quota = this.#quotas.plan(req.quotas, req.keyId, req.capability, req.estimate, now);
+    if (!quota.ok) return reject(quota.failure);
+    const available = this.#balance - this.#holds.heldMicros;
+    if (req.chargeBalance && available < req.estimate.costMicros) {
+      return reject(fail("insufficient_balance", `The prepaid balance cannot cover this request (available ${available} micro-units, estimated cost ${req.estimate.costMicros}). Top up to continue.`));
+    }
+
+    const hold: Hold = {
+      id: req.requestId,
+      keyId: req.keyId,
+      channel: req.channel,
+      ip: req.clientIp,
+      at: now,
+      expiresAt: now + HOLD_TTL_MS,
+      state: HoldState.open,
+      estTokens: req.estimate.tokens,
+      estCost: req.estimate.costMicros,
+      charge: req.chargeBalance,
+      reservations: quota.reservations,
+    };
+    this.#mutate(() => {
+      this.#holds.insert(hold);
+      this.#quotas.commit(quota.counters);
+    });
+    this.#windows.add(hold.id, now, hold.estTokens, levels.map((l) => l.subject));
+    return this.#admitted(hold, verdict.snapshot, false);
+  }
+
+  #admitted(hold: Hold, rateLimit: RateLimitSnapshot, replayed: boolean): AdmissionResult {
+    const result: AdmissionResult = { ok: true, holdId: hold.id, rateLimit };
+    if (replayed) result.replayed = true;
+    if (hold.charge) {
+      result.balanceMicros = this.#balance;
+      result.availableMicros = this.#balance - this.#holds.heldMicros;
+    }
+    return result;
+  }
+
+  #closeUncharged(hold: Hold, state: HoldStateValue): void {
+    this.#mutate(() => {
+      this.#holds.close(hold, state, 0, 0);
+      for (const r of hold.reservations) this.#quotas.adjust(r, -r.n);
+    });
+    this.#windows.setTokens(hold.id, 0);
+  }
+
+  #expireDue(now: number): void {
+    for (const hold of this.#holds.due(now)) this.#closeUncharged(hold, HoldState.expired);
+  }
+
+  #remember(requestId: string, result: AdmissionResult, now: number): void {
+    this.#rejections.set(requestId, { result, at: now });
+    if (this.#rejections.size > REJECTION_MEMORY) this.#rejections.delete(this.#rejections.keys().next().value!);
+  }
+
+  #setBalance(value: number): void {
+    this.#sql.exec(`UPDATE meta SET value = ? WHERE name = 'balance'`, value);
+    this.#balance = value;
+  }
+
+  /** Only admissions move the clock: they are what the sliding logs order. */
+  #tick(now: number | undefined): number {
+    const t = now ?? Date.now();
+    if (!Number.isFinite(t)) throw new TypeError("now must be a finite number of milliseconds");
+    this.#clock = Math.max(this.#clock, t);
+    return this.#clock;
+  }
+
+  /** Runs writes in one transaction; if anything throws, the caches are rebuilt from what SQLite kept. */
+  #mutate<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (error) {
+      this.#load();
+      throw error;
+    }
+  }
+
+  #load(): void {
+    this.#balance = this.#sql.exec<{ value: number }>(`SELECT value FROM meta WHERE name = 'balance'`).one().value;
+    this.#access.load();
+    this.#quotas.load();
+    this.#holds.load();
+    this.#clock = Math.max(this.#clock, this.#holds.latestAdmission());
+    this.#windows = new RateWindows();
+    for (const row of this.#holds.recent(this.#clock - WINDOW_MS)) {
+      this.#windows.add(row.id, row.at, row.tokens, levelsOf(row.channel, row.keyId, row.ip, {}).map((l) => l.subject));
+    }
+  }
+
+  async #ensureAlarm(dueInMs: number): Promise<void> {
+    const at = Date.now() + dueInMs;
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    await this.#setAlarm(at);
+  }
+
+  async #setAlarm(at: number): Promise<void> {
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 }

@@ -1,0 +1,48 @@
+// TenantGuard SQLite schema: versioned migrations applied once in blockConcurrencyWhile.
+
+/** Each entry moves the schema one version up; entries are frozen once released (append, never edit). */
+const MIGRATIONS: readonly string[][] = [
+  [
+    `CREATE TABLE meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID`,
+    `INSERT INTO meta (name, value) VALUES ('balance', 0), ('tenant_status', 'active')`,
+    // One row per admitted request: the hold, the idempotency record of admit, and the sliding-log entry.
+    // state: 0 open, 1 settled, 2 released, 3 expired.
+    `CREATE TABLE admissions (
+       id TEXT PRIMARY KEY, key_id TEXT NOT NULL, channel TEXT NOT NULL, ip TEXT,
+       at INTEGER NOT NULL, expires_at INTEGER NOT NULL, state INTEGER NOT NULL,
+       est_tokens INTEGER NOT NULL, est_cost INTEGER NOT NULL, charge INTEGER NOT NULL,
+       tokens INTEGER NOT NULL, cost INTEGER NOT NULL, reservations TEXT NOT NULL
+     ) WITHOUT ROWID`,
+    `CREATE INDEX admissions_at ON admissions (at)`,
+    `CREATE INDEX admissions_open ON admissions (expires_at) WHERE state = 0`,
+    `CREATE TABLE nonces (value TEXT PRIMARY KEY, request_id TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+    `CREATE INDEX nonces_expiry ON nonces (expires_at)`,
+    `CREATE TABLE keys (key_id TEXT PRIMARY KEY, status TEXT NOT NULL) WITHOUT ROWID`,
+    `CREATE TABLE signature_failures (key_id TEXT NOT NULL, at INTEGER NOT NULL)`,
+    `CREATE INDEX signature_failures_key ON signature_failures (key_id, at)`,
+    `CREATE TABLE quota_counters (
+       rule_id TEXT NOT NULL, subject TEXT NOT NULL, type TEXT NOT NULL, period TEXT NOT NULL,
+       time_zone TEXT NOT NULL, period_start INTEGER NOT NULL, used INTEGER NOT NULL, limit_value INTEGER NOT NULL,
+       PRIMARY KEY (rule_id, subject)
+     ) WITHOUT ROWID`,
+    `CREATE TABLE credits (idempotency_key TEXT PRIMARY KEY, amount INTEGER NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID`,
+  ],
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the object's database up to SCHEMA_VERSION; a no-op when it already is. */
+export function ensureSchema(storage: DurableObjectStorage): void {
+  const sql = storage.sql;
+  sql.exec(`CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)`);
+  const row = sql.exec<{ version: number }>(`SELECT version FROM _schema`).toArray()[0];
+  let version = row?.version ?? 0;
+  if (row === undefined) sql.exec(`INSERT INTO _schema (version) VALUES (0)`);
+  if (version >= SCHEMA_VERSION) return;
+  storage.transactionSync(() => {
+    for (; version < SCHEMA_VERSION; version++) {
+      for (const statement of MIGRATIONS[version]!) sql.exec(statement);
+    }
+    sql.exec(`UPDATE _schema SET version = ?`, version);
+  });
+}

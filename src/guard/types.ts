@@ -1,0 +1,138 @@
+// Wire types of the TenantGuard Durable Object's RPC surface, shared by the DO and the pipeline steps.
+import type { GatewayFailure } from "../errors";
+
+export type GuardChannel = "external" | "internal";
+export type GuardCapability = "chat" | "embeddings";
+
+export interface LimitRule {
+  requests_per_minute?: number;
+  tokens_per_minute?: number;
+}
+
+export interface QuotaRule {
+  id: string;
+  scope: "tenant" | "key";
+  type: "tokens" | "requests" | "cost";
+  period: "daily" | "monthly" | "never";
+  /** Tokens, requests, or micro-units of currency, per period. */
+  limit: number;
+  /** Absent: counts every capability. */
+  capability?: GuardCapability;
+  /** IANA time zone whose midnight starts a period (e.g. "Asia/Shanghai"); absent = UTC. */
+  timeZone?: string;
+}
+
+export interface AdmissionRequest {
+  /** Trace id: admit is idempotent per requestId (a retry returns the same decision). It is also the hold id. */
+  requestId: string;
+  keyId: string;
+  channel: GuardChannel;
+  capability: GuardCapability;
+  clientIp: string | null;
+  /** Signed external requests: the nonce and the signature timestamp (unix seconds, as signed). */
+  nonce?: { value: string; timestamp: number };
+  /** Already resolved for the channel. */
+  limits: { tenant?: LimitRule; key?: LimitRule; ip?: LimitRule };
+  quotas: QuotaRule[];
+  /** Upper-bound estimates reserved until settlement; integers. */
+  estimate: { tokens: number; costMicros: number };
+  /** External: reserve estimate.costMicros from the prepaid balance. */
+  chargeBalance: boolean;
+  /** Milliseconds; tests inject the clock (production omits it: Date.now()). */
+  now?: number;
+}
+
+/** The most restrictive configured level for requests and for tokens; absent fields = no such limit. */
+export interface RateLimitSnapshot {
+  limitRequests?: number;
+  remainingRequests?: number;
+  /** Milliseconds until the oldest counted request leaves the window (one more request fits then). */
+  resetRequestsMs?: number;
+  limitTokens?: number;
+  remainingTokens?: number;
+  /** Milliseconds until the oldest counted tokens leave the window. */
+  resetTokensMs?: number;
+}
+
+export type AdmissionResult =
+  | {
+      ok: true;
+      holdId: string;
+      rateLimit: RateLimitSnapshot;
+      /** Balance of record in the DO (holds not subtracted); only when chargeBalance. */
+      balanceMicros?: number;
+      /** balanceMicros minus every open hold, this one included; only when chargeBalance. */
+      availableMicros?: number;
+      /** True when this is the stored decision of an earlier call with the same requestId. */
+      replayed?: boolean;
+    }
+  | { ok: false; failure: GatewayFailure; rateLimit: RateLimitSnapshot };
+
+export interface Settlement {
+  holdId: string;
+  /** Real total tokens (replaces the TPM estimate). */
+  tokens: number;
+  /** Real cost in micro-units (charged when the hold reserved balance). */
+  costMicros: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Accepted for symmetry with admit; settlement needs no clock (quota corrections follow the admission's period). */
+  now?: number;
+}
+
+export interface SettleResult {
+  balanceMicros: number;
+  alreadySettled: boolean;
+  /** No hold with this id is known (never issued, or closed longer ago than the retention): nothing charged here. */
+  unknownHold?: boolean;
+}
+
+export interface ReleaseResult {
+  /** False when the hold was already closed (settled, released, expired) or unknown. */
+  released: boolean;
+  balanceMicros: number;
+}
+
+export interface CreditResult {
+  balanceMicros: number;
+  applied: boolean;
+}
+
+export type KeyStatus = "active" | "frozen" | "revoked";
+export type TenantStatus = "active" | "banned";
+
+export interface SignatureFailureOptions {
+  now?: number;
+  threshold?: number;
+  windowMs?: number;
+}
+
+export interface SignatureFailureResult {
+  frozen: boolean;
+  /** True only for the failure that froze the key: the caller audits the freeze once. */
+  frozenNow: boolean;
+  /** Failures inside the window, this one included. */
+  failures: number;
+}
+
+export interface QuotaUsage {
+  id: string;
+  scope: "tenant" | "key";
+  /** The key id for key-scoped quotas; null for tenant scope. */
+  subject: string | null;
+  type: QuotaRule["type"];
+  period: QuotaRule["period"];
+  used: number;
+  limit: number;
+  /** Start of the current period (ms); 0 for "never". */
+  periodStart: number;
+}
+
+export interface GuardSnapshot {
+  tenantStatus: TenantStatus;
+  balanceMicros: number;
+  openHolds: number;
+  holdMicros: number;
+  quotas: QuotaUsage[];
+  keys: Record<string, { status: KeyStatus }>;
+}
