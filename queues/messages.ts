@@ -10,7 +10,7 @@ export const BillingMessageSchema = z.object({
   key_id: z.string().min(1),
   channel: z.enum(["external", "internal"]),
   kind: z.enum(["debit", "credit", "refund", "adjustment"]),
-  /** Integer micro-units; debits are positive amounts charged. */
+  /** Integer micro-units, signed from the tenant's balance point of view: debits <= 0, credits and refunds > 0. */
   amount_micros: z.number().int(),
   currency: z.string().length(3),
   model: z.string().nullable(),
@@ -28,7 +28,8 @@ export const AuditMessageSchema = z.object({
   trace_id: z.string().min(1),
   tenant_id: z.string().nullable(),
   key_id: z.string().nullable(),
-  channel: z.enum(["external", "internal"]),
+  /** "admin": a write through the admin API (actor, action and resource id in `meta`). */
+  channel: z.enum(["external", "internal", "admin"]),
   route: z.string(),
   model: z.string().nullable(),
   upstream: z.string().nullable(),

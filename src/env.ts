@@ -9,6 +9,8 @@ export interface Env {
   UPSTREAM_HEALTH: DurableObjectNamespace<UpstreamHealth>;
   BILLING_QUEUE: Queue<unknown>;
   AUDIT_QUEUE: Queue<unknown>;
+  BILLING_DLQ: Queue<unknown>;
+  AUDIT_DLQ: Queue<unknown>;
   // vars
   ENVIRONMENT?: string;
   ALLOW_LOOPBACK_UPSTREAMS?: string;

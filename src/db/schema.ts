@@ -75,7 +75,19 @@ export interface SchemaMigrationsTable {
   applied_at: Timestamptz;
 }
 
+export interface DeadLetterTable {
+  id: Int8Id;
+  queue: string;
+  message_id: string;
+  attempts: number;
+  body: Jsonb<unknown>;
+  reason: string | null;
+  replayed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: Timestamptz;
+}
+
 export interface Database {
+  dead_letter: DeadLetterTable;
   billing_transaction: BillingTransactionTable;
   usage_daily: UsageDailyTable;
   audit_log: AuditLogTable;

@@ -28,7 +28,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
     key_id: principal.keyId,
     channel: ctx.channel,
     kind: "debit",
-    amount_micros: cost,
+    amount_micros: -cost,
     currency: target.pricing.currency,
     model: ctx.parsed?.model ?? null,
     upstream: target.id,
