@@ -21,7 +21,7 @@ import type {
   TenantStatus,
 } from "../src/guard/types";
 import { AccessBook, NONCE_TTL_MS } from "./tenant-guard/access";
-import { CLOSED_RETENTION_MS, HOLD_TTL_MS, HoldBook, HoldState, type Hold, type HoldStateValue } from "./tenant-guard/holds";
+import { CLOSED_RETENTION_MS, HOLD_TTL_MS, HoldBook, HoldState, isRetryOf, type Hold, type HoldStateValue } from "./tenant-guard/holds";
 import { QuotaBook, actualAmount } from "./tenant-guard/quotas";
 import { RateWindows, WINDOW_MS, levelsOf, type Level } from "./tenant-guard/rate-windows";
 import { ensureSchema } from "./tenant-guard/schema";
@@ -73,7 +73,14 @@ export class TenantGuard extends DurableObject<Env> {
     const levels = levelsOf(req.channel, req.keyId, req.clientIp, req.limits);
 
     const prior = this.#holds.find(req.requestId);
-    if (prior !== undefined) return this.#admitted(prior, this.#windows.snapshot(levels, now, 0, 0), true);
+    if (prior !== undefined) {
+      const snapshot = this.#windows.snapshot(levels, now, 0, 0);
+      // A genuine retry can only arrive while its hold is open (nobody settles a hold it never heard of).
+      // Anything else reusing the id is another request, and must not ride on the first one's hold.
+      const sameNonce = req.nonce === undefined || this.#access.nonceHolder(req.nonce.value) === req.requestId;
+      if (prior.state === HoldState.open && sameNonce && isRetryOf(prior, req)) return this.#admitted(prior, snapshot, true);
+      return { ok: false, failure: fail("idempotency_key_conflict", "This request id was already used by another request."), rateLimit: snapshot };
+    }
     const remembered = this.#rejections.get(req.requestId);
     if (remembered !== undefined && now - remembered.at < REJECTION_TTL_MS) return remembered.result;
 

@@ -78,8 +78,12 @@ export class AccessBook {
     const signedAt = Number.isFinite(timestampSeconds) ? Math.min(timestampSeconds * 1000, now + SIGNATURE_TOLERANCE_MS) : now;
     const expiresAt = Math.max(now, signedAt) + NONCE_TTL_MS;
     if (this.#sql.exec(CLAIM_NONCE, value, requestId, expiresAt, now).toArray().length > 0) return "fresh";
-    const holder = this.#sql.exec<{ request_id: string }>(`SELECT request_id FROM nonces WHERE value = ?`, value).one();
-    return holder.request_id === requestId ? "retry" : "replay";
+    return this.nonceHolder(value) === requestId ? "retry" : "replay";
+  }
+
+  /** The request id that burnt this nonce, if it is still kept. */
+  nonceHolder(value: string): string | undefined {
+    return this.#sql.exec<{ request_id: string }>(`SELECT request_id FROM nonces WHERE value = ?`, value).toArray()[0]?.request_id;
   }
 
   /** Deletes expired nonces and old signature failures; returns the earliest remaining nonce expiry. */

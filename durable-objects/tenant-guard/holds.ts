@@ -1,4 +1,5 @@
 // Balance holds: the admissions table (one row per admitted request) and the in-memory open holds.
+import type { AdmissionRequest } from "../../src/guard/types";
 import type { Reservation } from "./quotas";
 
 /** An unsettled hold is released (its estimate returned) this long after admission. */
@@ -118,6 +119,18 @@ export class HoldBook {
     this.open.set(hold.id, hold);
     if (hold.charge) this.heldMicros += hold.estCost;
   }
+}
+
+/** Whether an admit call describes the same request as the hold (its retry), not another one reusing the id. */
+export function isRetryOf(hold: Hold, req: AdmissionRequest): boolean {
+  return (
+    hold.keyId === req.keyId &&
+    hold.channel === req.channel &&
+    hold.ip === req.clientIp &&
+    hold.estTokens === req.estimate.tokens &&
+    hold.estCost === req.estimate.costMicros &&
+    hold.charge === req.chargeBalance
+  );
 }
 
 function fromRow(row: AdmissionRow): Hold {

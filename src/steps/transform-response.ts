@@ -76,6 +76,7 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
     idleTimeoutMs: ctx.settings.upstreamIdleTimeoutMs,
     maxBytes: ctx.settings.maxResponseBytes,
     errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId),
+    clientSignal: ctx.request.signal,
     onEnd: ({ ending, bytesSent, failure }) =>
       finishRequest(ctx, brokenBy && ending === "complete" ? { ending: "upstream_failed", bytesSent, failure: brokenBy } : { ending, bytesSent, failure }),
   });

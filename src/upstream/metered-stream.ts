@@ -11,6 +11,8 @@ export interface MeterOptions {
   /** The bytes of an error event in the client's wire format. */
   errorEvent(failure: GatewayFailure): Uint8Array;
   onEnd(outcome: { ending: StreamEnding; bytesSent: number; failure?: GatewayFailure }): void;
+  /** Aborted when the client disconnects (request.signal); the upstream read is cancelled at once. */
+  clientSignal?: AbortSignal;
 }
 
 type ReadOutcome = { kind: "chunk"; value: Uint8Array } | { kind: "done" } | { kind: "error" } | { kind: "idle" };
@@ -38,6 +40,7 @@ export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOpt
   const finish = (ending: StreamEnding, failure?: GatewayFailure) => {
     if (ended) return;
     ended = true;
+    opts.clientSignal?.removeEventListener("abort", onClientGone);
     opts.onEnd({ ending, bytesSent, failure });
   };
   const abortWith = (controller: ReadableStreamDefaultController<Uint8Array>, failure: GatewayFailure) => {
@@ -48,6 +51,11 @@ export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOpt
     controller.close();
     finish("upstream_failed", failure);
   };
+  const onClientGone = () => {
+    finish("client_aborted");
+    reader.cancel().catch(() => {});
+  };
+  opts.clientSignal?.addEventListener("abort", onClientGone, { once: true });
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {

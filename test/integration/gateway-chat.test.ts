@@ -86,7 +86,7 @@ describe("streaming", () => {
   it("passes chunks through as the upstream produces them (first chunk before the upstream's last)", async () => {
     const slow = "gw-chat-slow";
     await mockScenario(slow, { chunks: 5, chunk_delay_ms: 150 });
-    await seedPresets(mockPresets(slow), 2);
+    await seedPresets(mockPresets(slow));
     const started = Date.now();
     const res = await post("/internal/v1/chat/completions", service.token, chatBody({ stream: true }));
     const reader = res.body!.getReader();
@@ -98,7 +98,7 @@ describe("streaming", () => {
     // the upstream needs >= 4 x 150 ms between its first and last chunk
     expect(lastAt).toBeGreaterThanOrEqual(600);
     expect(firstAt).toBeLessThan(lastAt - 400);
-    await seedPresets(mockPresets(SCENARIO), 3);
+    await seedPresets(mockPresets(SCENARIO));
   });
 });
 

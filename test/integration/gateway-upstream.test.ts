@@ -26,7 +26,7 @@ async function route(primary: string, fallback?: string) {
     const second = mockPresets(fallback).find((p) => p.model === "mock-openai-chat")!;
     items.push({ ...second, priority: 1 });
   }
-  await seedPresets(items, Date.now());
+  await seedPresets(items);
 }
 
 beforeAll(async () => {

@@ -70,6 +70,8 @@ export class Scenario {
     this.settings = {};
     /** requests received since the last reset; also numbers the response ids */
     this.count = 0;
+    /** responses whose client hung up before they were complete */
+    this.disconnects = 0;
     /** @type {LoggedRequest[]} ring buffer of the last LOG_SIZE requests */
     this.log = [];
     this.resetSettingsState();
@@ -124,7 +126,7 @@ export class Scenario {
       const e = /** @type {LoggedRequest} */ (this.log[i % LOG_SIZE]);
       out.push({ method: e.method, path: e.path, query: Object.fromEntries(new URLSearchParams(e.query)), headers: e.headers, body: parseBody(e.body) });
     }
-    return { count: this.count, requests: out };
+    return { count: this.count, disconnects: this.disconnects, requests: out };
   }
 }
 

@@ -83,6 +83,10 @@ async function handle(req, res, store, apiKey) {
   if (raw === null) return sendJson(res, 413, {}, openaiError(413, "Request body too large for the mock provider."));
   const scenario = store.get(name);
   const n = scenario.record({ method: req.method ?? "GET", path: pathname, query, headers: req.headers, body: raw });
+  // A client (the gateway) that hangs up before the answer is complete: shows that cancellation reached the upstream.
+  res.on("close", () => {
+    if (!res.writableFinished) scenario.disconnects++;
+  });
   const s = scenario.settings;
   const id = `mock-${name}-${n}`;
 
