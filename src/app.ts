@@ -2,6 +2,7 @@
 // notFound / onError handlers (every error leaves as one OpenAI-shaped body).
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
+import { adminApi } from "./admin";
 import { errorResponse, fail, GatewayError } from "./errors";
 import { traceIdFor } from "./pipeline/trace";
 import { gatewayRoutes } from "./routes/gateway";
@@ -17,6 +18,7 @@ export function buildApp(): Hono<AppEnv> {
   app.get("/health", (c) => c.json({ status: "ok" }, 200, { "x-trace-id": c.get("traceId") }));
   app.route("/external/v1", gatewayRoutes("external"));
   app.route("/internal/v1", gatewayRoutes("internal"));
+  app.route("/", adminApi());
 
   app.notFound((c) => errorResponse(fail("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get("traceId") ?? "none"));
 

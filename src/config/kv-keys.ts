@@ -7,6 +7,14 @@ export const kvKeys = {
   serviceByHash: (tokenHash: string) => `service:${tokenHash}`,
   serviceIndex: (serviceId: string) => `services:${serviceId}`,
   presets: () => "config:presets",
+  globalLimits: () => "config:global-limits",
   template: (name: string, version: number) => `template:${name}:${version}`,
   templateLatest: (name: string) => `template:${name}:latest`,
+} as const;
+
+/** Prefixes the admin API lists (KV list is lexicographic, so pages come in key order). */
+export const kvPrefixes = {
+  tenantIndex: "tenants:",
+  apiKeyIndex: (tenantId: string) => `tenantkey:${tenantId}:`,
+  serviceIndex: "services:",
 } as const;

@@ -1,5 +1,6 @@
 // Shapes of the configuration stored in KV (see docs/storage-schema.md), checked with zod when read.
 import { z } from "zod";
+import type { QuotaRule } from "../guard/types";
 
 export const CapabilitySchema = z.enum(["chat", "embeddings"]);
 export type Capability = z.infer<typeof CapabilitySchema>;
@@ -17,6 +18,21 @@ export const PricingSchema = z.object({
   currency: z.string().length(3).default("USD"),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
+
+/** Per-preset overrides of the circuit-breaker defaults (durable-objects/upstream-health/config.ts). */
+export const BreakerSettingsSchema = z.strictObject({
+  /** Failure share (0..1] of the calls in the window that opens the breaker. */
+  failure_rate_threshold: z.number().gt(0).max(1).optional(),
+  /** Fewer calls than this in the window never open the breaker. */
+  minimum_calls: z.number().int().positive().optional(),
+  window_ms: z.number().int().min(1_000).max(3_600_000).optional(),
+  /** How long an open breaker refuses calls before it lets probes through. */
+  open_ms: z.number().int().positive().max(3_600_000).optional(),
+  half_open_probes: z.number().int().positive().max(100).optional(),
+  /** A probe permit whose outcome never arrives is handed out again after this long. */
+  probe_timeout_ms: z.number().int().positive().max(600_000).optional(),
+});
+export type BreakerSettings = z.infer<typeof BreakerSettingsSchema>;
 
 export const PresetItemSchema = z.object({
   id: z.string().min(1),
@@ -38,6 +54,7 @@ export const PresetItemSchema = z.object({
   priority: z.number().int().default(0),
   weight: z.number().nonnegative().default(1),
   enabled: z.boolean().default(true),
+  breaker: BreakerSettingsSchema.optional(),
 });
 export type PresetItem = z.infer<typeof PresetItemSchema>;
 
@@ -61,12 +78,60 @@ export const ScopesSchema = z.object({
 });
 export type Scopes = z.infer<typeof ScopesSchema>;
 
+export const QuotaTypeSchema = z.enum(["tokens", "requests", "cost"]);
+export const QuotaPeriodSchema = z.enum(["daily", "monthly", "never"]);
+
+/** A quota as stored on a tenant or key; its scope is where it is stored. */
+export const QuotaSchema = z.object({
+  /** `<type>-<period>-<capability|all>`: stable across limit changes, so the TenantGuard keeps counting. */
+  id: z.string().min(1),
+  type: QuotaTypeSchema,
+  period: QuotaPeriodSchema,
+  /** Tokens, requests, or micro-units of currency per period. */
+  limit: z.number().int().nonnegative(),
+  /** Absent: counts every capability. */
+  capability: CapabilitySchema.optional(),
+});
+export type Quota = z.infer<typeof QuotaSchema>;
+
+export function quotaId(q: Pick<Quota, "type" | "period" | "capability">): string {
+  return `${q.type}-${q.period}-${q.capability ?? "all"}`;
+}
+
+/** The TenantGuard's rules for quotas stored on a tenant (scope "tenant") or a key (scope "key"). */
+export function quotaRules(scope: QuotaRule["scope"], quotas: readonly Quota[] | undefined, timeZone?: string): QuotaRule[] {
+  return (quotas ?? []).map((q) => ({
+    id: q.id,
+    scope,
+    type: q.type,
+    period: q.period,
+    limit: q.limit,
+    ...(q.capability ? { capability: q.capability } : {}),
+    ...(timeZone ? { timeZone } : {}),
+  }));
+}
+
+/** What the gateway does when the tenant's Durable Object cannot be reached in time. */
+export const FailPolicySchema = z.object({
+  rate_limit: z.enum(["open", "closed"]).default("open"),
+  balance: z.enum(["open", "closed"]).default("closed"),
+});
+export type FailPolicy = z.infer<typeof FailPolicySchema>;
+
 export const TenantRecordSchema = z.object({
   id: z.string().min(1),
   name: z.string().min(1),
   status: z.enum(["active", "banned"]).default("active"),
   ip_allowlist: z.array(z.string()).optional(),
   rate_limits: RateLimitsSchema.optional(),
+  /** Limits per client IP (CF-Connecting-IP) across this tenant's keys. */
+  ip_rate_limits: RateLimitsSchema.optional(),
+  quotas: z.array(QuotaSchema).optional(),
+  /** Share of the global bucket when it is saturated (relative to other tenants; default 1). */
+  weight: z.number().positive().optional(),
+  /** IANA time zone whose midnight starts daily and monthly quota periods; absent = UTC. */
+  time_zone: z.string().optional(),
+  fail_policy: FailPolicySchema.optional(),
   created_at: z.string(),
   updated_at: z.string().optional(),
   /** Bumped on every write; caches never go back to a lower version. */
@@ -91,7 +156,10 @@ export const ApiKeyRecordSchema = z.object({
   /** The previous signing secret, accepted until `previous_secret_expires_at` after a rotation. */
   previous_signing_secret_sealed: z.string().optional(),
   previous_secret_expires_at: z.string().optional(),
+  secret_rotated_at: z.string().optional(),
+  quotas: z.array(QuotaSchema).optional(),
   created_at: z.string(),
+  updated_at: z.string().optional(),
   version: z.number().int().nonnegative().default(0),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
@@ -102,7 +170,19 @@ export const ServiceRecordSchema = z.object({
   status: z.enum(["active", "revoked"]).default("active"),
   scopes: ScopesSchema.default({}),
   rate_limits: RateLimitsSchema.optional(),
+  /** First characters of the token, for display only. */
+  prefix: z.string().optional(),
   created_at: z.string(),
+  updated_at: z.string().optional(),
   version: z.number().int().nonnegative().default(0),
 });
 export type ServiceRecord = z.infer<typeof ServiceRecordSchema>;
+
+/** Limits of the global bucket shared by every tenant (`gw:rl:global`), per channel. */
+export const GlobalLimitsDocumentSchema = z.object({
+  version: z.number().int().nonnegative(),
+  external: RateLimitsSchema.optional(),
+  internal: RateLimitsSchema.optional(),
+  updated_at: z.string().optional(),
+});
+export type GlobalLimitsDocument = z.infer<typeof GlobalLimitsDocumentSchema>;

@@ -1,0 +1,57 @@
+// Audit records of admin writes (channel "admin"): who did what to which resource. Never secrets:
+// only ids, the action, and the names of the fields that changed.
+import type { Context } from "hono";
+import type { AuditMessage } from "../../queues/messages";
+import type { AdminEnv } from "./types";
+
+export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits";
+
+export interface AdminAuditEvent {
+  /** e.g. "tenant.create", "api_key.freeze". */
+  action: string;
+  resource: AdminResource;
+  resourceId: string;
+  tenantId?: string | null;
+  keyId?: string | null;
+  status: number;
+  configVersion?: number | null;
+  /** Non-secret context: changed field names, amounts, grace periods. */
+  details?: Record<string, unknown>;
+}
+
+export function adminAuditMessage(c: Context<AdminEnv>, event: AdminAuditEvent, now = Date.now()): AuditMessage {
+  const startedAt = c.get("adminStartedAt") ?? now;
+  return {
+    v: 1,
+    trace_id: c.get("traceId"),
+    tenant_id: event.tenantId ?? null,
+    key_id: event.keyId ?? null,
+    channel: "admin",
+    route: `${c.req.method} ${c.req.routePath}`,
+    model: null,
+    upstream: null,
+    status: event.status,
+    error_code: null,
+    error_source: null,
+    upstream_status: null,
+    latency_ms: Math.max(0, now - startedAt),
+    step_timings: [],
+    config_version: event.configVersion ?? null,
+    flags: [],
+    input_tokens: null,
+    output_tokens: null,
+    usage_estimated: null,
+    cost_micros: null,
+    meta: { actor: "admin", action: event.action, resource: event.resource, resource_id: event.resourceId, ...event.details },
+    created_at: new Date(now).toISOString(),
+  };
+}
+
+/** Sends the record off the response path; a failed send is logged (without the record), never fatal to the write. */
+export function auditAdminWrite(c: Context<AdminEnv>, event: AdminAuditEvent): void {
+  const message = adminAuditMessage(c, event);
+  const sent = c.env.AUDIT_QUEUE.send(message, { contentType: "json" }).catch((error: unknown) => {
+    console.error(JSON.stringify({ level: "error", msg: "admin audit send failed", trace_id: message.trace_id, action: event.action, error: String(error) }));
+  });
+  c.executionCtx.waitUntil(sent);
+}

@@ -1,0 +1,28 @@
+// The admin API under /admin/v1 (bearer ADMIN_TOKEN) and the generated OpenAPI document at /openapi.json.
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { adminAuth } from "./auth";
+import { creditRoutes } from "./credits";
+import { keyActionRoutes } from "./key-actions";
+import { keyRoutes } from "./keys";
+import { limitRoutes } from "./limits";
+import { openApiDocument, registerGatewayPaths, registerSecuritySchemes } from "./openapi";
+import { presetRoutes } from "./presets";
+import { adminRouter, handleAdminError } from "./router";
+import { serviceRoutes } from "./services";
+import { templateRoutes } from "./templates";
+import { tenantRoutes } from "./tenants";
+import type { AdminEnv } from "./types";
+
+export function adminApi(): OpenAPIHono<AdminEnv> {
+  const api = adminRouter();
+  registerSecuritySchemes(api.openAPIRegistry);
+  // Before any route, so an unauthenticated call is a 401 and never reaches body validation.
+  api.use("/admin/v1/*", adminAuth());
+  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), templateRoutes(), limitRoutes()]) {
+    api.route("/admin/v1", routes);
+  }
+  registerGatewayPaths(api.openAPIRegistry);
+  api.get("/openapi.json", (c) => c.json(openApiDocument(api) as Record<string, unknown>, 200, { "cache-control": "public, max-age=300" }));
+  api.onError(handleAdminError);
+  return api;
+}

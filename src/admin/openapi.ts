@@ -1,0 +1,104 @@
+// The OpenAPI 3.1 document at GET /openapi.json: the admin routes come from their own createRoute
+// definitions; the gateway endpoints (served by plain Hono routes) are registered here from the
+// same zod schemas that validate their requests.
+import { z, type OpenAPIHono } from "@hono/zod-openapi";
+import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../api/openai-schemas";
+import { AnthropicMessagesRequestSchema } from "../providers/anthropic-ingress";
+import { ErrorSchema, json } from "./schemas";
+import type { AdminEnv } from "./types";
+
+type OpenAPIRegistry = OpenAPIHono["openAPIRegistry"];
+
+export function registerSecuritySchemes(registry: OpenAPIRegistry): void {
+  registry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN Worker secret." });
+  registry.registerComponent("securitySchemes", "ApiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "A tenant API key (`gk_…`). Keys with `signature: required` also sign each request: see docs/api/authentication.md.",
+  });
+  registry.registerComponent("securitySchemes", "ServiceToken", { type: "http", scheme: "bearer", description: "An internal service token (`gst_…`)." });
+}
+
+const SignatureHeaders = z.object({
+  "x-gateway-timestamp": z.string().optional().openapi({ description: "Unix seconds; within 300 s of the gateway's clock.", example: "1767225600" }),
+  "x-gateway-nonce": z.string().optional().openapi({ description: "16 to 64 of [A-Za-z0-9_-], never reused.", example: "n_7hQ2xV9mK4pL8sR1" }),
+  "x-gateway-signature": z.string().optional().openapi({ description: "`v1=` + lower-case hex HMAC-SHA256 of the canonical request.", example: `v1=${"0".repeat(64)}` }),
+});
+
+const AnyJson = z.record(z.string(), z.unknown());
+const gatewayErrors = {
+  400: json(ErrorSchema, "Malformed request or headers"),
+  401: json(ErrorSchema, "Missing, invalid, stale or replayed credentials"),
+  402: json(ErrorSchema, "insufficient_balance"),
+  403: json(ErrorSchema, "ip_not_allowed, key_frozen, key_revoked, tenant_banned, scope_denied"),
+  404: json(ErrorSchema, "model_not_found, template_not_found"),
+  429: json(ErrorSchema, "Rate limit or quota exceeded (Retry-After, x-ratelimit-* headers)"),
+  503: json(ErrorSchema, "A store, the guard or every upstream is unavailable"),
+};
+
+const ENDPOINTS = [
+  { path: "/chat/completions", schema: ChatCompletionRequestSchema, summary: "Chat completion (OpenAI format; `stream: true` answers with server-sent events)" },
+  { path: "/embeddings", schema: EmbeddingsRequestSchema, summary: "Embeddings (OpenAI format)" },
+  { path: "/messages", schema: AnthropicMessagesRequestSchema, summary: "Messages (Anthropic format)" },
+] as const;
+
+export function registerGatewayPaths(registry: OpenAPIRegistry): void {
+  for (const channel of ["external", "internal"] as const) {
+    const security: Record<string, string[]>[] = [{ [channel === "external" ? "ApiKey" : "ServiceToken"]: [] }];
+    const tags = [channel === "external" ? "Gateway (external)" : "Gateway (internal)"];
+    for (const endpoint of ENDPOINTS) {
+      registry.registerPath({
+        method: "post",
+        path: `/${channel}/v1${endpoint.path}`,
+        tags,
+        summary: endpoint.summary,
+        security,
+        request: {
+          ...(channel === "external" ? { headers: SignatureHeaders } : {}),
+          body: { content: { "application/json": { schema: endpoint.schema } }, required: true },
+        },
+        responses: {
+          200: { description: "The provider's answer in the requested format", content: { "application/json": { schema: AnyJson }, "text/event-stream": { schema: z.string() } } },
+          ...gatewayErrors,
+        },
+      });
+    }
+    registry.registerPath({
+      method: "get",
+      path: `/${channel}/v1/models`,
+      tags,
+      summary: "Models visible on this channel",
+      security,
+      responses: { 200: json(z.object({ object: z.literal("list"), data: z.array(AnyJson) }), "The models"), 401: gatewayErrors[401] },
+    });
+  }
+}
+
+const documents = new WeakMap<object, unknown>();
+
+/** Built once per isolate: generating walks every schema, which is too slow to repeat per request. */
+export function openApiDocument(api: OpenAPIHono<AdminEnv>): unknown {
+  let doc = documents.get(api);
+  if (!doc) {
+    doc = api.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "Edge LLM gateway",
+        version: "1",
+        description: "Admin API (/admin/v1) and the OpenAI/Anthropic-compatible gateway (/external/v1 for tenants, /internal/v1 for services).",
+      },
+      tags: [
+        { name: "Tenants" },
+        { name: "API keys" },
+        { name: "Services" },
+        { name: "Presets" },
+        { name: "Templates" },
+        { name: "Limits" },
+        { name: "Gateway (external)" },
+        { name: "Gateway (internal)" },
+      ],
+    });
+    documents.set(api, doc);
+  }
+  return doc;
+}
