@@ -7,6 +7,7 @@ import { AuditMessageSchema, type AuditMessage } from "./messages";
 export function auditRecordOf(m: AuditMessage): AuditRecord {
   return {
     traceId: m.trace_id,
+    requestId: m.request_id,
     tenantId: m.tenant_id,
     keyId: m.key_id,
     channel: m.channel,

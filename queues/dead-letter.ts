@@ -4,11 +4,13 @@
 import type { Env } from "../src/env";
 import { createDb, databaseConfigured } from "../src/db/client";
 import { retryDelaySeconds } from "./consumer";
+import { recordDeadLetters } from "../src/metrics/events";
 
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   for (const message of batch.messages) {
     console.error(JSON.stringify({ level: "error", msg: "dead-lettered message", queue: batch.queue, id: message.id, attempts: message.attempts }));
   }
+  recordDeadLetters(env, ctx, batch);
   if (!databaseConfigured(env)) return batch.retryAll({ delaySeconds: 60 });
   const { db, dispose } = createDb(env);
   try {

@@ -26,6 +26,8 @@ export type BillingMessage = z.infer<typeof BillingMessageSchema>;
 export const AuditMessageSchema = z.object({
   v: z.literal(1),
   trace_id: z.string().min(1),
+  /** The gateway's own id for this request: one audit row per request id. */
+  request_id: z.string().min(1),
   tenant_id: z.string().nullable(),
   key_id: z.string().nullable(),
   /** "admin": a write through the admin API (actor, action and resource id in `meta`). */

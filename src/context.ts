@@ -1,6 +1,6 @@
 // The typed per-request context every pipeline step reads and writes (no string-keyed bag).
 import type { ChatCompletionRequest, EmbeddingsRequest } from "./api/openai-schemas";
-import type { Capability, PresetItem, RateLimits, Scopes } from "./config/schemas";
+import type { Capability, FailPolicy, PresetItem, RateLimits, Scopes } from "./config/schemas";
 import type { Env, Settings } from "./env";
 import type { ErrorKind, ErrorSource } from "./errors";
 import type { StepRecord } from "./pipeline/step";
@@ -25,7 +25,11 @@ export interface Principal {
   scopes: Scopes;
   rateLimits?: RateLimits;
   tenantRateLimits?: RateLimits;
+  /** Per client IP limits set on the tenant. */
+  ipRateLimits?: RateLimits;
   quotas?: QuotaRule[];
+  /** What to do when the TenantGuard cannot be reached (defaults: rate limits open, balance closed). */
+  failPolicy?: FailPolicy;
 }
 
 export interface RouteDecision {
@@ -90,7 +94,10 @@ export interface PendingResponse {
 }
 
 export interface GatewayContext {
+  /** Correlates the request with its distributed trace; may come from the client (traceparent, x-request-id). */
   readonly traceId: string;
+  /** Minted by the gateway for this request alone: the idempotency key of its hold, ledger row and audit row. */
+  readonly requestId: string;
   readonly channel: Channel;
   readonly ingress: IngressFormat;
   readonly capability: Capability;

@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import type { AuditMessage } from "../../queues/messages";
 import type { AdminEnv } from "./types";
+import { newTraceId } from "../pipeline/trace";
 
 export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits";
 
@@ -24,6 +25,7 @@ export function adminAuditMessage(c: Context<AdminEnv>, event: AdminAuditEvent, 
   return {
     v: 1,
     trace_id: c.get("traceId"),
+    request_id: newTraceId(),
     tenant_id: event.tenantId ?? null,
     key_id: event.keyId ?? null,
     channel: "admin",

@@ -203,6 +203,7 @@ describe("append-only ledger", () => {
 describe("insertAuditRecords", () => {
   const record = (traceId: string, tenantId: string) => ({
     traceId,
+    requestId: `req-${traceId}`,
     tenantId,
     channel: "external",
     route: "/external/v1/chat/completions",

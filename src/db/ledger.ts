@@ -27,6 +27,8 @@ export interface BillingEvent {
 
 export interface AuditRecord {
   traceId: string;
+  /** The gateway's id for the request: the idempotency key (a trace id may span many requests). */
+  requestId: string;
   tenantId?: string | null;
   keyId?: string | null;
   channel?: string | null;
@@ -183,12 +185,13 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
   return markNew(events, keyOf, written);
 }
 
-/** Inserts audit rows; a trace id already recorded is skipped, so redelivery is harmless. */
+/** Inserts audit rows; a request id already recorded is skipped, so redelivery is harmless. */
 export async function insertAuditRecords(db: Kysely<Database>, records: AuditRecord[]): Promise<WriteResult> {
   const written = new Set<string>();
-  for (const chunk of chunks(byKey(records, (r) => r.traceId), AUDIT_CHUNK)) {
+  for (const chunk of chunks(byKey(records, (r) => r.requestId), AUDIT_CHUNK)) {
     const rows = chunk.map((r) => ({
       trace_id: r.traceId,
+      request_id: r.requestId,
       tenant_id: r.tenantId ?? null,
       key_id: r.keyId ?? null,
       channel: r.channel ?? null,
@@ -209,12 +212,12 @@ export async function insertAuditRecords(db: Kysely<Database>, records: AuditRec
     const result = await db
       .insertInto("audit_log")
       .values(rows)
-      .onConflict((oc) => oc.column("trace_id").doNothing())
-      .returning("trace_id")
+      .onConflict((oc) => oc.column("request_id").doNothing())
+      .returning("request_id")
       .execute();
-    for (const r of result) written.add(r.trace_id);
+    for (const r of result) written.add(r.request_id);
   }
-  return markNew(records, (r) => r.traceId, written);
+  return markNew(records, (r) => r.requestId, written);
 }
 
 /**

@@ -51,6 +51,7 @@ export interface UsageDailyTable {
 export interface AuditLogTable {
   id: Int8Id;
   trace_id: string;
+  request_id: string;
   tenant_id: string | null;
   key_id: string | null;
   channel: string | null;

@@ -29,13 +29,13 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
   const principal = ctx.principal!;
   const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
   const request: AdmissionRequest = {
-    requestId: ctx.traceId,
+    requestId: ctx.requestId,
     keyId: principal.keyId,
     channel: ctx.channel,
     capability: ctx.parsed!.capability,
     clientIp: ctx.clientIp,
     nonce: ctx.nonce ? { value: ctx.nonce.nonce, timestamp: ctx.nonce.timestamp } : undefined,
-    limits: { tenant: principal.tenantRateLimits, key: principal.rateLimits },
+    limits: { tenant: principal.tenantRateLimits, key: principal.rateLimits, ip: ctx.clientIp ? principal.ipRateLimits : undefined },
     quotas: principal.quotas ?? [],
     estimate: estimateFor(ctx),
     chargeBalance: ctx.channel === "external",

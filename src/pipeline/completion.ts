@@ -3,6 +3,7 @@
 import type { CompletionOutcome, GatewayContext } from "../context";
 import type { GatewayFailure } from "../errors";
 import { sourceOf } from "../errors";
+import { requestMetrics } from "../metrics/request-metrics";
 
 const finished = new WeakSet<GatewayContext>();
 
@@ -20,6 +21,7 @@ export function finishRequest(ctx: GatewayContext, end: EndInfo): void {
   }
   if (end.ending === "client_aborted") ctx.flags.add("client_aborted");
   if (end.ending === "upstream_failed") ctx.flags.add("stream_broken");
+  ctx.onComplete.push(requestMetrics(ctx));
   ctx.exec.waitUntil(runCallbacks(ctx, end));
 }
 

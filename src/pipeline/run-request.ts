@@ -9,6 +9,7 @@ import { errorResponse, fail, sourceOf, statusOf, type GatewayFailure } from "..
 import { finishRequest } from "./completion";
 import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
+import { newTraceId } from "./trace";
 import { readLimited } from "../upstream/read-limited";
 
 export interface GatewayCall {
@@ -33,8 +34,10 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   const settings = settingsOf(env);
   const rawBody = await readBody(request, settings.maxRequestBytes);
   if (!(rawBody instanceof Uint8Array)) return errorResponse(rawBody, call.traceId);
+  const requestId = newTraceId();
   const ctx: GatewayContext = {
     traceId: call.traceId,
+    requestId,
     channel: call.channel,
     ingress: call.ingress,
     capability: call.capability,
@@ -45,7 +48,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     rawBody,
     clientIp: request.headers.get("cf-connecting-ip"),
     receivedAt,
-    responseHeaders: new Headers({ "x-trace-id": call.traceId }),
+    responseHeaders: new Headers({ "x-trace-id": call.traceId, "x-gateway-request-id": requestId }),
     flags: new Set(),
     steps: [],
     attempts: [],

@@ -60,8 +60,7 @@ export const INTERNAL_WORKFLOW: readonly GatewayStep[] = [
   { ...routeRequest, after: ["validate_request", "verify_service_token"] },
   { ...renderTemplateStep, after: ["validate_request", "verify_service_token"] },
   enforceRateLimit,
-  // No balance to protect here: quotas fail open like rate limits.
-  { ...checkQuota, onFailure: "degrade", degrade: (ctx) => ctx.flags.add("quota_fail_open") },
+  checkQuota,
   { ...callUpstream, after: ["enforce_rate_limit", "check_quota", "render_template"] },
   transformResponse,
   recordBilling,

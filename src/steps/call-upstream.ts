@@ -1,6 +1,7 @@
 // Step call_upstream: sends the request to the routed upstream candidates in order (fallback), each
 // with retries and back-off before the first byte, behind the egress guard, with the gateway's own
-// credential and no client header forwarded. Streaming bodies are handed on unread.
+// credential and no client header forwarded. Streaming bodies are handed on unread. A target whose
+// circuit breaker is open is skipped without a call (src/upstream/breaker.ts).
 import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
 import { secretNamed } from "../env";
@@ -10,6 +11,7 @@ import { adapterFor } from "../providers";
 import { applyCredential } from "../providers/credentials";
 import type { UpstreamHttpRequest } from "../providers/types";
 import { checkEgressUrl } from "../security/egress";
+import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
 import { readLimited } from "../upstream/read-limited";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
 
@@ -41,7 +43,13 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     if (unusable) return { ok: false, failure: unusable, tryNext: true };
   }
   headers.set("x-request-id", ctx.traceId);
-  const policy = DEFAULT_RETRY_POLICY;
+  const gate = await passBreaker(ctx.env, ctx.exec, target);
+  if (!gate.allowed) {
+    ctx.attempts.push({ target: target.id, error: "circuit_open", durationMs: 0 });
+    return { ok: false, failure: circuitOpen(gate.retryAfterMs), tryNext: true };
+  }
+  // A half-open probe is one call: retries would spend more calls than the breaker's probe budget.
+  const policy = gate.probeCycle === undefined ? DEFAULT_RETRY_POLICY : { ...DEFAULT_RETRY_POLICY, maxAttempts: 1 };
   let failure: GatewayFailure = fail("upstream_error", "upstream call failed");
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     const started = Date.now();
@@ -49,6 +57,7 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     ctx.attempts.push(record);
     const result = await attemptOnce(ctx, target, egress.url, request, headers, Math.min(ctx.settings.upstreamFirstByteTimeoutMs, deadline - started));
     record.durationMs = Date.now() - started;
+    reportOutcome(ctx.env, ctx.exec, target, { ok: !isBreakerFailure(result), latencyMs: record.durationMs, probeCycle: gate.probeCycle });
     if (result.ok) {
       record.status = result.status;
       return { ok: true };
@@ -58,7 +67,7 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     failure = result.failure;
     if (!result.retryable) return { ok: false, failure, tryNext: false };
     const delay = backoffDelayMs(policy, attempt, result.retryAfter);
-    if (attempt === policy.maxAttempts || Date.now() + delay >= deadline) break;
+    if (attempt === policy.maxAttempts || Date.now() + delay >= deadline || breakerBlocks(target.id)) break;
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
   return { ok: false, failure, tryNext: true };
@@ -134,7 +143,8 @@ export const callUpstream: GatewayStep = {
     for (const target of ctx.route!.candidates) {
       const outcome = await callTarget(ctx, target, deadline);
       if (outcome.ok) return;
-      failure = outcome.failure;
+      // A real upstream failure tells the client more than a target skipped for its open breaker.
+      if (outcome.failure.kind !== "circuit_open" || failure.kind === "no_available_upstream") failure = outcome.failure;
       if (!outcome.tryNext || Date.now() >= deadline) break;
     }
     return failure;

@@ -23,7 +23,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
   }
   const message: BillingMessage = {
     v: 1,
-    request_id: ctx.traceId,
+    request_id: ctx.requestId,
     tenant_id: principal.tenantId,
     key_id: principal.keyId,
     channel: ctx.channel,

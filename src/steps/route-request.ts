@@ -1,11 +1,13 @@
 // Step route_request: picks the upstream candidates for the requested model from the provider presets:
 // filtered by capability, model or alias, channel visibility, enabled flag and the caller's scopes,
-// ordered by priority, and by weighted random choice within a priority tier.
+// ordered by priority, and by weighted random choice within a priority tier. Targets whose circuit
+// breaker this isolate knows to be open are left out, so fallbacks go to healthy ones.
 import type { Channel, GatewayContext } from "../context";
 import type { Capability, PresetItem, Scopes } from "../config/schemas";
 import { configStore } from "../config/store";
 import { fail } from "../errors";
 import type { GatewayStep } from "../pipeline/workflows";
+import { withoutOpenTargets } from "../upstream/breaker";
 
 export function visibleTo(item: PresetItem, channel: Channel): boolean {
   return item.enabled && (item.visibility === "both" || item.visibility === channel);
@@ -56,6 +58,8 @@ export const routeRequest: GatewayStep = {
     if (matches.length === 0) return fail("model_not_found", `The model '${parsed.model}' does not exist or is not available on this channel`, { param: "model" });
     const allowed = ctx.principal ? matches.filter((m) => allowedByScopes(m, ctx.principal!.scopes)) : matches;
     if (allowed.length === 0) return fail("scope_denied", `This credential may not use the model '${parsed.model}'`, { param: "model" });
-    ctx.route = { candidates: orderCandidates(allowed), configVersion: presets.value?.version ?? 0 };
+    const healthy = withoutOpenTargets(orderCandidates(allowed));
+    if (!healthy.ok) return healthy.failure;
+    ctx.route = { candidates: healthy.value, configVersion: presets.value?.version ?? 0 };
   },
 };

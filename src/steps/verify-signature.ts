@@ -2,7 +2,7 @@
 // request's HMAC signature (timestamp window, nonce format, signature over the canonical request).
 // The nonce itself is checked for replay by the TenantGuard in the same admit() call as the limits.
 import type { GatewayContext, Principal } from "../context";
-import type { ApiKeyRecord } from "../config/schemas";
+import { quotaRules, type ApiKeyRecord } from "../config/schemas";
 import { authenticateApiKey } from "../auth/authenticate-key";
 import { credentialFrom } from "../auth/credentials";
 import { fail, type GatewayFailure } from "../errors";
@@ -88,6 +88,9 @@ export async function verifyExternalCall(call: ExternalCall): Promise<{ principa
     scopes: key.scopes,
     rateLimits: key.rate_limits,
     tenantRateLimits: tenant.rate_limits,
+    ipRateLimits: tenant.ip_rate_limits,
+    quotas: [...quotaRules("tenant", tenant.quotas, tenant.time_zone), ...quotaRules("key", key.quotas, tenant.time_zone)],
+    failPolicy: tenant.fail_policy,
   };
   const signature = await checkSignature(call, key);
   if (signature && "kind" in signature) {

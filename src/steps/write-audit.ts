@@ -10,6 +10,7 @@ export function auditRecord(ctx: GatewayContext, outcome: CompletionOutcome): Au
   return {
     v: 1,
     trace_id: ctx.traceId,
+    request_id: ctx.requestId,
     tenant_id: ctx.principal?.tenantId ?? null,
     key_id: ctx.principal?.keyId ?? null,
     channel: ctx.channel,

@@ -11,13 +11,13 @@ import { readSse } from "../fixtures/sse";
 const handle = createDb(env);
 afterAll(() => handle.dispose());
 
-async function ledgerRow(traceId: string) {
+async function ledgerRow(requestId: string) {
   for (let i = 0; i < 150; i++) {
-    const row = await handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", traceId).executeTakeFirst();
+    const row = await handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst();
     if (row) return row;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no ledger row for ${traceId}`);
+  throw new Error(`no ledger row for ${requestId}`);
 }
 
 async function streamFrom(scenario: string, settings: Record<string, unknown>, model = "mock-openai-chat") {
@@ -30,7 +30,7 @@ async function streamFrom(scenario: string, settings: Record<string, unknown>, m
     body: JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "count my tokens please" }] }),
   });
   expect(res.status).toBe(200);
-  return { res, tenant, traceId: res.headers.get("x-trace-id")! };
+  return { res, tenant, traceId: res.headers.get("x-gateway-request-id")! };
 }
 
 async function guardOf(tenantId: string) {

@@ -54,7 +54,7 @@ function shuffled<T>(items: T[], seed: number): T[] {
   return out;
 }
 
-describe("billing consumer", () => {
+describe("billing consumer", { timeout: 60_000 }, () => {
   it("retries back off exponentially: 5, 10, 20 ... seconds, capped at 5 minutes", () => {
     expect([1, 2, 3, 4, 10, 50].map(retryDelaySeconds)).toEqual([5, 10, 20, 40, 300, 300]);
   });
@@ -129,7 +129,7 @@ describe("billing consumer", () => {
   });
 });
 
-describe("from a gateway request to the ledger", () => {
+describe("from a gateway request to the ledger", { timeout: 30_000 }, () => {
   beforeAll(async () => {
     await mockScenario("q-ledger", {});
     await seedPresets(mockPresets("q-ledger"));
@@ -144,12 +144,13 @@ describe("from a gateway request to the ledger", () => {
     });
     expect(res.status).toBe(200);
     const traceId = res.headers.get("x-trace-id")!;
+    const requestId = res.headers.get("x-gateway-request-id")!;
     const usage = ((await res.json()) as any).usage;
     // fixtures price: 1,000,000 micros per million input tokens, 2,000,000 per million output, rounded up per part
     const expected = -(Math.ceil(usage.prompt_tokens * 1) + Math.ceil(usage.completion_tokens * 2));
     let row;
     for (let i = 0; i < 100 && !row; i++) {
-      row = await db.selectFrom("billing_transaction").selectAll().where("request_id", "=", traceId).executeTakeFirst();
+      row = await db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst();
       if (!row) await new Promise((r) => setTimeout(r, 100));
     }
     expect(row).toBeDefined();
@@ -158,14 +159,40 @@ describe("from a gateway request to the ledger", () => {
     expect(row!.usage_estimated).toBe(false);
     let audit;
     for (let i = 0; i < 100 && !audit; i++) {
-      audit = await db.selectFrom("audit_log").selectAll().where("trace_id", "=", traceId).executeTakeFirst();
+      audit = await db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst();
       if (!audit) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(audit).toMatchObject({ tenant_id: tenant.tenantId, status: 200, channel: "external", model: "mock-openai-chat" });
+    expect(audit).toMatchObject({ tenant_id: tenant.tenantId, status: 200, channel: "external", model: "mock-openai-chat", trace_id: traceId });
     // the TenantGuard settled the hold at the same price
     const guard = env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenant.tenantId));
     const snapshot = await guard.snapshot();
     expect(snapshot.openHolds).toBe(0);
     expect(snapshot.balanceMicros).toBe(10_000_000 + expected);
+  });
+
+  it("two requests that reuse one client-chosen x-request-id are two holds, two debits and two audit rows", async () => {
+    const tenant = await seedTenant();
+    const send = () =>
+      SELF.fetch("https://gw.test/external/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${tenant.apiKey}`, "content-type": "application/json", "x-request-id": "reused-request-id-1" },
+        body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "same id twice" }] }),
+      });
+    const [a, b] = await Promise.all([send(), send()]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.headers.get("x-trace-id")).toBe("reused-request-id-1");
+    const ids = [a.headers.get("x-gateway-request-id")!, b.headers.get("x-gateway-request-id")!];
+    expect(ids[0]).not.toBe(ids[1]);
+    let rows: unknown[] = [];
+    for (let i = 0; i < 100 && rows.length < 2; i++) {
+      rows = await db.selectFrom("billing_transaction").select("request_id").where("tenant_id", "=", tenant.tenantId).where("kind", "=", "debit").execute();
+      if (rows.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows).toHaveLength(2);
+    const audits = await db.selectFrom("audit_log").select("request_id").where("trace_id", "=", "reused-request-id-1").where("tenant_id", "=", tenant.tenantId).execute();
+    for (let i = 0; i < 50 && audits.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const snapshot = await env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenant.tenantId)).snapshot();
+    expect(snapshot.openHolds).toBe(0);
+    expect(snapshot.balanceMicros).toBeLessThan(10_000_000);
   });
 });
