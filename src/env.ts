@@ -2,11 +2,13 @@
 import { z } from "zod";
 import type { TenantGuard } from "../durable-objects/tenant-guard";
 import type { UpstreamHealth } from "../durable-objects/upstream-health";
+import type { GatewayMetrics } from "../durable-objects/gateway-metrics";
 
 export interface Env {
   CONFIG_KV: KVNamespace;
   TENANT_GUARD: DurableObjectNamespace<TenantGuard>;
   UPSTREAM_HEALTH: DurableObjectNamespace<UpstreamHealth>;
+  GATEWAY_METRICS: DurableObjectNamespace<GatewayMetrics>;
   BILLING_QUEUE: Queue<unknown>;
   AUDIT_QUEUE: Queue<unknown>;
   BILLING_DLQ: Queue<unknown>;

@@ -6,6 +6,7 @@ import { handleScheduled } from "./scheduled";
 
 export { TenantGuard } from "../durable-objects/tenant-guard";
 export { UpstreamHealth } from "../durable-objects/upstream-health";
+export { GatewayMetrics } from "../durable-objects/gateway-metrics";
 
 const app = buildApp();
 

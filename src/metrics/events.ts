@@ -1,0 +1,31 @@
+// Metric events outside the request pipeline (queue consumers, billing settlement): each adds to
+// this isolate's accumulator and schedules a flush with the caller's waitUntil.
+import type { Env } from "../env";
+import { STORED } from "./families";
+import { isolateMetrics, scheduleFlush } from "./flush";
+
+/** Counts a dead-letter batch's messages on their first delivery (redeliveries after a failed write are not new). */
+export function recordDeadLetters(env: Env, exec: ExecutionContext, batch: Pick<MessageBatch<unknown>, "queue" | "messages">): void {
+  const fresh = batch.messages.filter((m) => m.attempts <= 1).length;
+  if (fresh === 0) return;
+  isolateMetrics.count(STORED.deadLetters, { queue: batch.queue }, fresh);
+  scheduleFlush(env, exec);
+}
+
+/** A settlement left the tenant's balance below zero. */
+export function recordNegativeBalance(env: Env, exec: ExecutionContext): void {
+  isolateMetrics.count(STORED.negativeBalances, {});
+  scheduleFlush(env, exec);
+}
+
+/** Messages the gateway sent to a queue (call after a successful send). */
+export function recordQueueSent(env: Env, exec: ExecutionContext, queue: string, count = 1): void {
+  isolateMetrics.count(STORED.queueSent, { queue }, count);
+  scheduleFlush(env, exec);
+}
+
+/** Messages a consumer wrote and acknowledged. */
+export function recordQueueAcked(env: Env, exec: ExecutionContext, queue: string, count: number): void {
+  isolateMetrics.count(STORED.queueAcked, { queue }, count);
+  scheduleFlush(env, exec);
+}
