@@ -48,6 +48,7 @@ export const DESCRIPTIONS = {
   limiter_unavailable: "The rate limiter could not be reached (normally the request is let through and flagged instead).",
   balance_unavailable: "The balance could not be checked: the gateway fails closed.",
   config_unavailable: "Configuration could not be read.",
+  ledger_unavailable: "The ledger database could not be read (audit, usage and export routes).",
   step_timeout: "A pipeline step took longer than its timeout.",
   no_available_upstream: "No upstream candidate could take the request (none configured, none with a credential).",
   circuit_open: "Every candidate upstream's circuit breaker is open.",

@@ -6,6 +6,8 @@ import { adminApi } from "./admin";
 import { errorResponse, fail, GatewayError } from "./errors";
 import { traceIdFor } from "./pipeline/trace";
 import { gatewayRoutes } from "./routes/gateway";
+import { healthRoutes } from "./routes/health";
+import { metricsRoutes } from "./routes/metrics";
 
 export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -16,6 +18,8 @@ export function buildApp(): Hono<AppEnv> {
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }, 200, { "x-trace-id": c.get("traceId") }));
+  app.route("/", healthRoutes());
+  app.route("/internal/v1", metricsRoutes());
   app.route("/external/v1", gatewayRoutes("external"));
   app.route("/internal/v1", gatewayRoutes("internal"));
   app.route("/", adminApi());

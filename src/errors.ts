@@ -73,6 +73,7 @@ export const ERROR_KINDS = {
   limiter_unavailable: g(503, "api_error"),
   balance_unavailable: g(503, "api_error"),
   config_unavailable: g(503, "api_error"),
+  ledger_unavailable: g(503, "api_error"),
   step_timeout: g(504, "timeout_error"),
   no_available_upstream: g(503, "api_error"),
   circuit_open: g(503, "api_error"),

@@ -1,5 +1,6 @@
 // The admin API under /admin/v1 (bearer ADMIN_TOKEN) and the generated OpenAPI document at /openapi.json.
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { adminLedgerRoutes } from "../admin-ledger/routes";
 import { adminAuth } from "./auth";
 import { creditRoutes } from "./credits";
 import { keyActionRoutes } from "./key-actions";
@@ -18,7 +19,7 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   registerSecuritySchemes(api.openAPIRegistry);
   // Before any route, so an unauthenticated call is a 401 and never reaches body validation.
   api.use("/admin/v1/*", adminAuth());
-  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), templateRoutes(), limitRoutes()]) {
+  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes()]) {
     api.route("/admin/v1", routes);
   }
   registerGatewayPaths(api.openAPIRegistry);

@@ -1,11 +1,13 @@
 // The gateway API of one channel (/external/v1 or /internal/v1): OpenAI-compatible chat
-// completions, embeddings and models, and the Anthropic-compatible messages endpoint.
+// completions, embeddings and models, the Anthropic-compatible messages endpoint, and on the
+// external channel the tenant's own audit and usage.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import type { Channel } from "../context";
 import { runGatewayRequest } from "../pipeline/run-request";
 import { listModels } from "./models";
 import { convertAnthropicIngress } from "./anthropic-messages";
+import { tenantLedgerRoutes } from "./audit";
 
 export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -25,5 +27,6 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
     }),
   );
   routes.get("/models", (c) => listModels(c, channel));
+  if (channel === "external") routes.route("/", tenantLedgerRoutes());
   return routes;
 }
