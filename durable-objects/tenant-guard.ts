@@ -1,8 +1,10 @@
-// TenantGuard: one Durable Object per tenant holding its limits, quotas, nonces, balance holds and freezes.
+// TenantGuard: one Durable Object per tenant holding its limits, quotas, nonces, balance holds, freezes,
+// client Idempotency-Keys and the outbox of billing / audit events whose queue send failed.
 //
 // Every RPC method runs synchronously against SQLite plus in-memory caches loaded in the constructor, so
 // each call is atomic: no other call interleaves between a read and the write that depends on it. Writes
-// of one decision go in one transaction; the only awaits are alarm scheduling, after the state changed.
+// of one decision go in one transaction; the only awaits are alarm scheduling, after the state changed,
+// and the alarm's outbox sends (outbox.ts reads, sends, then marks, so nothing depends on a stale read).
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
 import { fail, type GatewayFailure } from "../src/errors";
@@ -11,7 +13,11 @@ import type {
   AdmissionResult,
   CreditResult,
   GuardSnapshot,
+  IdempotencyFinish,
   KeyStatus,
+  OutboxKind,
+  OutboxPutResult,
+  OutboxStatus,
   RateLimitSnapshot,
   ReleaseResult,
   SettleResult,
@@ -22,10 +28,12 @@ import type {
 } from "../src/guard/types";
 import { AccessBook, NONCE_TTL_MS } from "./tenant-guard/access";
 import { CLOSED_RETENTION_MS, HOLD_TTL_MS, HoldBook, HoldState, isRetryOf, type Hold, type HoldStateValue } from "./tenant-guard/holds";
+import { IdempotencyBook, isIdempotencyAnswer } from "./tenant-guard/idempotency";
+import { Outbox, OUTBOX_FIRST_RETRY_MS, checkOutboxMessage } from "./tenant-guard/outbox";
 import { QuotaBook, actualAmount } from "./tenant-guard/quotas";
 import { RateWindows, WINDOW_MS, levelsOf, type Level } from "./tenant-guard/rate-windows";
 import { ensureSchema } from "./tenant-guard/schema";
-import { checkAdmission, checkCredit, checkSettlement } from "./tenant-guard/validate";
+import { checkAdmission, checkCredit, checkIdempotencyFinish, checkSettlement } from "./tenant-guard/validate";
 
 export { HOLD_TTL_MS, NONCE_TTL_MS };
 
@@ -46,6 +54,8 @@ export class TenantGuard extends DurableObject<Env> {
   #access: AccessBook;
   #quotas: QuotaBook;
   #holds: HoldBook;
+  #idempotency: IdempotencyBook;
+  #outbox: Outbox;
   #windows = new RateWindows();
   #rejections = new Map<string, { result: AdmissionResult; at: number }>();
   #alarmAt: number | null = null;
@@ -57,6 +67,8 @@ export class TenantGuard extends DurableObject<Env> {
     this.#access = new AccessBook(this.#sql);
     this.#quotas = new QuotaBook(this.#sql);
     this.#holds = new HoldBook(this.#sql);
+    this.#idempotency = new IdempotencyBook(this.#sql);
+    this.#outbox = new Outbox(this.#sql);
     void ctx.blockConcurrencyWhile(async () => {
       ensureSchema(ctx.storage);
       this.#load();
@@ -85,7 +97,8 @@ export class TenantGuard extends DurableObject<Env> {
     if (remembered !== undefined && now - remembered.at < REJECTION_TTL_MS) return remembered.result;
 
     const result = this.#decide(req, levels, now);
-    if (!result.ok) this.#remember(req.requestId, result, now);
+    // Idempotency-Key answers follow the key's state (in use now, replayable later): never remembered.
+    if (!result.ok && !isIdempotencyAnswer(result)) this.#remember(req.requestId, result, now);
     if (result.ok) await this.#ensureAlarm(HOLD_TTL_MS);
     else if (req.nonce !== undefined) await this.#ensureAlarm(NONCE_TTL_MS);
     return result;
@@ -115,6 +128,25 @@ export class TenantGuard extends DurableObject<Env> {
     if (hold === undefined) return { released: false, balanceMicros: this.#balance };
     this.#closeUncharged(hold, HoldState.released);
     return { released: true, balanceMicros: this.#balance };
+  }
+
+  /** Records how an idempotent request ended (from the gateway's completion path); false if the key is no longer its. */
+  async finishIdempotent(f: IdempotencyFinish): Promise<{ applied: boolean }> {
+    checkIdempotencyFinish(f);
+    return { applied: this.#mutate(() => this.#idempotency.finish(f)) };
+  }
+
+  /** Keeps an event whose queue send failed, once per kind and request id, and arms the alarm that sends it. */
+  async outboxPut(kind: OutboxKind, message: unknown): Promise<OutboxPutResult> {
+    const body = checkOutboxMessage(kind, message);
+    const requestId = (message as { request_id: string }).request_id;
+    const stored = this.#mutate(() => this.#outbox.put(kind, requestId, body, Date.now()));
+    if (stored) await this.#ensureAlarm(OUTBOX_FIRST_RETRY_MS);
+    return { stored };
+  }
+
+  async outboxStatus(): Promise<OutboxStatus> {
+    return this.#outbox.status();
   }
 
   /** A top-up, applied once per idempotency key. */
@@ -190,6 +222,8 @@ export class TenantGuard extends DurableObject<Env> {
       if (injectFailure) throw new Error("injected alarm failure (test)");
     }
     if (injectFailure) throw new Error("injected alarm failure (test)");
+    // Queues use real time: the outbox's retry schedule ignores the test clock.
+    await this.#outbox.drain(Date.now(), (kind, bodies) => this.#sendBatch(kind, bodies), (fn) => this.#mutate(fn));
     const nextInMs = this.#mutate(() => this.#housekeep(now));
     if (nextInMs !== null) return this.#setAlarm(Date.now() + nextInMs);
     this.#alarmAt = null;
@@ -200,12 +234,19 @@ export class TenantGuard extends DurableObject<Env> {
   #housekeep(now: number): number | null {
     const nonceDue = this.#access.prune(now);
     this.#holds.prune(now);
+    this.#idempotency.prune(now);
+    this.#outbox.prune(Date.now());
     const oldestClosed = this.#holds.oldestClosed();
     const dues: number[] = [];
     const firstHold = this.#holds.open.values().next().value;
     if (firstHold !== undefined) dues.push(Math.max(firstHold.expiresAt - now, MIN_ALARM_GAP_MS));
     if (nonceDue !== null) dues.push(Math.max(nonceDue - now, HOUSEKEEPING_GAP_MS));
     if (oldestClosed !== null) dues.push(Math.max(oldestClosed + HOLD_TTL_MS + CLOSED_RETENTION_MS - now, HOUSEKEEPING_GAP_MS));
+    const keyExpiry = this.#idempotency.nextExpiry();
+    if (keyExpiry !== null) dues.push(Math.max(keyExpiry - now, HOUSEKEEPING_GAP_MS));
+    const outbox = this.#outbox.nextDue();
+    if (outbox.retryAt !== null) dues.push(Math.max(outbox.retryAt - Date.now(), MIN_ALARM_GAP_MS));
+    if (outbox.pruneAt !== null) dues.push(Math.max(outbox.pruneAt - Date.now(), HOUSEKEEPING_GAP_MS));
     return dues.length === 0 ? null : Math.min(...dues);
   }
 
@@ -220,6 +261,10 @@ export class TenantGuard extends DurableObject<Env> {
     });
     if (statusFailure !== undefined) return reject(statusFailure);
     if (claim === "replay") return reject(fail("replayed_nonce", "This request's nonce was already used; sign every request with a fresh nonce."));
+    // After status and nonce (a captured request must not fetch a stored answer), before limits: a retry of a
+    // request that was already served never waits on a rate limit, and a replay takes no hold and costs nothing.
+    const seen = req.idempotency === undefined ? undefined : this.#idempotency.check(req.idempotency, now);
+    if (seen !== undefined) return { ok: false, failure: seen.failure, rateLimit: this.#windows.snapshot(levels, now, 0, 0), ...(seen.replay && { replay: seen.replay }) };
 
     const verdict = this.#windows.evaluate(levels, req.estimate.tokens, now);
     if (!verdict.ok) return reject(verdict.failure, verdict.snapshot);
@@ -246,6 +291,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.#mutate(() => {
       this.#holds.insert(hold);
       this.#quotas.commit(quota.counters);
+      if (req.idempotency !== undefined) this.#idempotency.claim(req.idempotency, hold.id, now, HOLD_TTL_MS);
     });
     this.#windows.add(hold.id, now, hold.estTokens, levels.map((l) => l.subject));
     return this.#admitted(hold, verdict.snapshot, false);
@@ -265,6 +311,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.#mutate(() => {
       this.#holds.close(hold, state, 0, 0);
       for (const r of hold.reservations) this.#quotas.adjust(r, -r.n);
+      this.#idempotency.freeHold(hold.id);
     });
     this.#windows.setTokens(hold.id, 0);
   }
@@ -322,5 +369,10 @@ export class TenantGuard extends DurableObject<Env> {
   async #setAlarm(at: number): Promise<void> {
     this.#alarmAt = at;
     await this.ctx.storage.setAlarm(at);
+  }
+
+  async #sendBatch(kind: OutboxKind, bodies: unknown[]): Promise<void> {
+    const queue = kind === "billing" ? this.env.BILLING_QUEUE : this.env.AUDIT_QUEUE;
+    await queue.sendBatch(bodies.map((body) => ({ body, contentType: "json" as const })));
   }
 }

@@ -3,12 +3,16 @@ import { z } from "zod";
 import type { TenantGuard } from "../durable-objects/tenant-guard";
 import type { UpstreamHealth } from "../durable-objects/upstream-health";
 import type { GatewayMetrics } from "../durable-objects/gateway-metrics";
+import type { GlobalLimiter } from "../durable-objects/global-limiter";
+import type { BanditStats } from "../durable-objects/bandit-stats";
 
 export interface Env {
   CONFIG_KV: KVNamespace;
   TENANT_GUARD: DurableObjectNamespace<TenantGuard>;
   UPSTREAM_HEALTH: DurableObjectNamespace<UpstreamHealth>;
   GATEWAY_METRICS: DurableObjectNamespace<GatewayMetrics>;
+  GLOBAL_LIMITER: DurableObjectNamespace<GlobalLimiter>;
+  BANDIT_STATS: DurableObjectNamespace<BanditStats>;
   BILLING_QUEUE: Queue<unknown>;
   AUDIT_QUEUE: Queue<unknown>;
   BILLING_DLQ: Queue<unknown>;

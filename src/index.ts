@@ -7,6 +7,8 @@ import { handleScheduled } from "./scheduled";
 export { TenantGuard } from "../durable-objects/tenant-guard";
 export { UpstreamHealth } from "../durable-objects/upstream-health";
 export { GatewayMetrics } from "../durable-objects/gateway-metrics";
+export { GlobalLimiter } from "../durable-objects/global-limiter";
+export { BanditStats } from "../durable-objects/bandit-stats";
 
 const app = buildApp();
 

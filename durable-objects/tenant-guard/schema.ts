@@ -27,6 +27,25 @@ const MIGRATIONS: readonly string[][] = [
      ) WITHOUT ROWID`,
     `CREATE TABLE credits (idempotency_key TEXT PRIMARY KEY, amount INTEGER NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID`,
   ],
+  [
+    // Client Idempotency-Keys (idempotency.ts). state: 0 in flight, 1 completed (body kept), 2 completed, too large to keep.
+    // A rowid table: rows carry bodies up to 1 MiB, which WITHOUT ROWID tables store poorly.
+    `CREATE TABLE idempotency (
+       key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, hold_id TEXT NOT NULL, state INTEGER NOT NULL,
+       created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, inflight_until INTEGER NOT NULL,
+       status INTEGER, headers TEXT, body BLOB, stream INTEGER NOT NULL, body_bytes INTEGER NOT NULL
+     )`,
+    `CREATE INDEX idempotency_expiry ON idempotency (expires_at)`,
+    `CREATE INDEX idempotency_hold ON idempotency (hold_id) WHERE state = 0`,
+    // Billing and audit events whose queue send failed (outbox.ts); sent_at set = a tombstone kept briefly.
+    `CREATE TABLE outbox (
+       kind TEXT NOT NULL, request_id TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL,
+       attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT,
+       PRIMARY KEY (kind, request_id)
+     )`,
+    `CREATE INDEX outbox_due ON outbox (next_at) WHERE sent_at IS NULL`,
+    `CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,7 +8,18 @@ export const T0 = Date.UTC(2030, 0, 15, 12, 0, 0);
 
 type GuardMethods = Pick<
   TenantGuard,
-  "admit" | "settle" | "release" | "credit" | "setKeyStatus" | "setTenantStatus" | "recordSignatureFailure" | "snapshot" | "__testFailNextAlarms"
+  | "admit"
+  | "settle"
+  | "release"
+  | "credit"
+  | "setKeyStatus"
+  | "setTenantStatus"
+  | "recordSignatureFailure"
+  | "snapshot"
+  | "__testFailNextAlarms"
+  | "finishIdempotent"
+  | "outboxPut"
+  | "outboxStatus"
 >;
 /** A real RPC stub, typed with the methods' plain return types (the RPC wrapper types do not compose with Promise.all). */
 export type GuardStub = GuardMethods & DurableObjectStub<TenantGuard>;

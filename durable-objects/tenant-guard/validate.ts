@@ -1,7 +1,9 @@
 // Input checks for the guard's RPC methods: a malformed call is a caller bug, so it throws.
-import type { AdmissionRequest, LimitRule, Settlement } from "../../src/guard/types";
+import type { AdmissionRequest, IdempotencyFinish, LimitRule, Settlement } from "../../src/guard/types";
 
 const MAX_ID_LENGTH = 256;
+/** The Idempotency-Key header's grammar, checked again here because the object trusts no caller. */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 function nonNegativeInt(value: unknown, name: string): void {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`${name} must be a non-negative safe integer`);
@@ -37,6 +39,10 @@ export function checkAdmission(req: AdmissionRequest): void {
   }
   nonNegativeInt(req.estimate.tokens, "estimate.tokens");
   nonNegativeInt(req.estimate.costMicros, "estimate.costMicros");
+  if (req.idempotency !== undefined) {
+    if (typeof req.idempotency.key !== "string" || !IDEMPOTENCY_KEY.test(req.idempotency.key)) throw new TypeError("idempotency.key must be 1-255 printable ASCII characters");
+    if (typeof req.idempotency.fingerprint !== "string" || !/^[0-9a-f]{64}$/.test(req.idempotency.fingerprint)) throw new TypeError("idempotency.fingerprint must be a hex SHA-256");
+  }
   optionalTime(req.now, "now");
 }
 
@@ -52,4 +58,16 @@ export function checkSettlement(s: Settlement): void {
 export function checkCredit(amountMicros: number, idempotencyKey: string): void {
   if (!Number.isSafeInteger(amountMicros) || amountMicros <= 0) throw new TypeError("amountMicros must be a positive safe integer");
   id(idempotencyKey, "idempotencyKey");
+}
+
+export function checkIdempotencyFinish(f: IdempotencyFinish): void {
+  if (typeof f.key !== "string" || !IDEMPOTENCY_KEY.test(f.key)) throw new TypeError("key must be 1-255 printable ASCII characters");
+  id(f.holdId, "holdId");
+  if (f.outcome === "too_large") return nonNegativeInt(f.bytes, "bytes");
+  if (f.outcome === "failed") return;
+  if (f.outcome !== "completed") throw new TypeError("outcome must be completed, too_large or failed");
+  const r = f.response;
+  if (!Number.isInteger(r.status) || r.status < 200 || r.status > 299) throw new TypeError("only a 2xx response is stored");
+  if (!(r.body instanceof Uint8Array)) throw new TypeError("response.body must be bytes");
+  if (typeof r.headers !== "object" || r.headers === null || Object.values(r.headers).some((v) => typeof v !== "string")) throw new TypeError("response.headers must map names to strings");
 }

@@ -58,9 +58,60 @@ export const PresetItemSchema = z.object({
 });
 export type PresetItem = z.infer<typeof PresetItemSchema>;
 
+/** How a route learns from outcomes and picks within its top priority tier (docs/api/bandit-routing.md). */
+export const RoutingStrategySchema = z.enum(["static", "epsilon_greedy", "ucb1", "thompson"]);
+export type RoutingStrategy = z.infer<typeof RoutingStrategySchema>;
+
+export const RoutingPolicySchema = z.strictObject({
+  strategy: RoutingStrategySchema.default("static"),
+  /** epsilon_greedy: share of requests that explore a random arm. */
+  epsilon: z.number().min(0).max(1).default(0.1),
+  /** ucb1: exploration constant c in mean + c * sqrt(ln N / n). */
+  ucb_c: z.number().min(0).max(10).default(1),
+  /** Statistics lose half their weight in this time, so the bandit follows an arm that gets worse. */
+  half_life_s: z.number().min(1).max(30 * 86_400).default(120),
+  /** 0: reward = success; w > 0: reward = success * (1 - w * min(1, latency / latency_target_ms)). */
+  latency_weight: z.number().min(0).max(1).default(0),
+  latency_target_ms: z.number().int().positive().max(600_000).default(2_000),
+  /** This many consecutive failures take an arm out of the bandit's choice for cooldown_s; 0 = never. */
+  cooldown_failures: z.number().int().min(0).max(1_000).default(5),
+  cooldown_s: z.number().min(1).max(3_600).default(30),
+});
+export type RoutingPolicy = z.infer<typeof RoutingPolicySchema>;
+
+/** A staged version being rolled out to some tenants (by id, or a stable hash of the id below `percent`). */
+export const RolloutSchema = z.object({
+  version: z.number().int().positive(),
+  tenants: z.array(z.string().min(1)).default([]),
+  /** 0..100, in steps of 0.01. */
+  percent: z.number().min(0).max(100).default(0),
+  /** Copied from the version: before it, rollout tenants stay on the stable version. */
+  effective_at: z.string().optional(),
+  started_at: z.string(),
+});
+export type Rollout = z.infer<typeof RolloutSchema>;
+
+/** Release state carried by the live presets document (src/routing/versions.ts). */
+export const ReleaseSchema = z.object({
+  candidate: RolloutSchema.optional(),
+  /** Earlier stable versions, newest first: what a rollback without a candidate returns to. */
+  previous: z.array(z.number().int().nonnegative()).default([]),
+  /** The highest version number handed out (staged versions included). */
+  latest_version: z.number().int().nonnegative(),
+});
+export type Release = z.infer<typeof ReleaseSchema>;
+
 export const PresetsDocumentSchema = z.object({
+  /** The version in force (prices and routing); audit records and ledger rows name it. */
   version: z.number().int().nonnegative(),
   items: z.array(PresetItemSchema),
+  /** Routing policy per route (a preset `model`); a route without one uses static weights and learns nothing. */
+  policies: z.record(z.string().min(1), RoutingPolicySchema).optional(),
+  /** Staged versions: not in force for rollout tenants before this instant (ISO 8601). */
+  effective_at: z.string().optional(),
+  /** Bumped on every write of the live document, rollbacks included, so caches never keep an older write; absent = version. */
+  revision: z.number().int().nonnegative().optional(),
+  release: ReleaseSchema.optional(),
 });
 export type PresetsDocument = z.infer<typeof PresetsDocumentSchema>;
 

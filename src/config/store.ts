@@ -6,12 +6,15 @@ import { settingsOf } from "../env";
 import { err, fail, ok, type Result } from "../errors";
 import { ConfigCache } from "./cache";
 import { kvKeys } from "./kv-keys";
+import { presetsVersionKey } from "../routing/keys";
 import {
   ApiKeyRecordSchema,
+  GlobalLimitsDocumentSchema,
   PresetsDocumentSchema,
   ServiceRecordSchema,
   TenantRecordSchema,
   type ApiKeyRecord,
+  type GlobalLimitsDocument,
   type PresetsDocument,
   type ServiceRecord,
   type TenantRecord,
@@ -36,13 +39,18 @@ export function clearConfigCache(): void {
   cache?.clear();
 }
 
+/** The number a cached record is ordered by: its `revision` where it has one (the live presets), else its `version`. */
+function cacheVersionOf(record: { version?: number; revision?: number }): number {
+  return record.revision ?? record.version ?? 0;
+}
+
 async function readRecord<S extends z.ZodType>(env: Env, key: string, schema: S): Promise<Result<z.output<S> | null>> {
   try {
     const value = await cacheFor(env).get(key, async () => {
       const raw = await env.CONFIG_KV.get(key, "json");
       if (raw === null) return { value: null, version: -1 };
-      const parsed = schema.parse(raw) as { version?: number };
-      return { value: parsed, version: parsed.version ?? 0 };
+      const parsed = schema.parse(raw) as { version?: number; revision?: number };
+      return { value: parsed, version: cacheVersionOf(parsed) };
     });
     return ok(value as z.output<S> | null);
   } catch (error) {
@@ -59,4 +67,9 @@ export const configStore = {
   serviceByHash: (env: Env, tokenHash: string): Promise<Result<ServiceRecord | null>> =>
     readRecord(env, kvKeys.serviceByHash(tokenHash), ServiceRecordSchema),
   presets: (env: Env): Promise<Result<PresetsDocument | null>> => readRecord(env, kvKeys.presets(), PresetsDocumentSchema),
+  /** One immutable presets version (`config:presets:v:<n>`), for tenants in a rollout; null if it was never staged. */
+  presetsVersion: (env: Env, version: number): Promise<Result<PresetsDocument | null>> =>
+    readRecord(env, presetsVersionKey(version), PresetsDocumentSchema),
+  /** The global bucket's limits per channel (`PUT /admin/v1/limits/global`); null before the first write. */
+  globalLimits: (env: Env): Promise<Result<GlobalLimitsDocument | null>> => readRecord(env, kvKeys.globalLimits(), GlobalLimitsDocumentSchema),
 };

@@ -4,6 +4,8 @@ import type { GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
 import type { AdmissionRequest, AdmissionResult, RateLimitSnapshot } from "./types";
+import { withGlobalLimit } from "../global-limit/gate";
+import { idempotencyClaim } from "../idempotency/key";
 
 /** How long admission may take before the steps apply their failure policy. */
 export const ADMIT_TIMEOUT_MS = 2_000;
@@ -19,9 +21,12 @@ export function estimateFor(ctx: GatewayContext): AdmissionRequest["estimate"] {
   return { tokens: inputTokens + outputTokens, costMicros: cost };
 }
 
-/** Starts admission once per request; undefined means the Durable Object could not be reached in time. */
+/**
+ * Starts admission once per request; undefined means the Durable Object could not be reached in time.
+ * The global bucket, when configured, is asked in parallel (src/global-limit/gate.ts): still one round trip.
+ */
 export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
-  ctx.admission ??= admit(ctx);
+  ctx.admission ??= withGlobalLimit(ctx, admit(ctx), () => estimateFor(ctx).tokens);
   return ctx.admission;
 }
 
@@ -39,6 +44,8 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     quotas: principal.quotas ?? [],
     estimate: estimateFor(ctx),
     chargeBalance: ctx.channel === "external",
+    // Idempotency-Key (src/idempotency/key.ts): checked and claimed by this same call, no second round trip.
+    idempotency: await idempotencyClaim(ctx),
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {

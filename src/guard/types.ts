@@ -38,8 +38,58 @@ export interface AdmissionRequest {
   estimate: { tokens: number; costMicros: number };
   /** External: reserve estimate.costMicros from the prepaid balance. */
   chargeBalance: boolean;
+  /** External requests with an Idempotency-Key: checked (and claimed) in this same call, no second round trip. */
+  idempotency?: IdempotencyClaim;
   /** Milliseconds; tests inject the clock (production omits it: Date.now()). */
   now?: number;
+}
+
+/** A client's Idempotency-Key (unique per tenant) and the SHA-256 (hex) of the request's method, path and raw body. */
+export interface IdempotencyClaim {
+  key: string;
+  fingerprint: string;
+}
+
+/** What a completed idempotent request answered, kept to replay it. */
+export interface StoredResponse {
+  status: number;
+  /** Only the headers that describe the body (content-type, cache-control). */
+  headers: Record<string, string>;
+  /** The exact bytes sent: the JSON answer, or the client-format SSE text of a stream. */
+  body: Uint8Array;
+  /** Replayed as a text/event-stream. */
+  stream: boolean;
+}
+
+/** How an idempotent request ended, reported from the completion path (waitUntil) with its hold id. */
+export type IdempotencyFinish =
+  | { key: string; holdId: string; outcome: "completed"; response: StoredResponse }
+  /** Completed, but the body exceeded the replay limit: the key stays used, later retries get a 409. */
+  | { key: string; holdId: string; outcome: "too_large"; bytes: number }
+  /** Failed or cut short: the key is freed so a retry can proceed. */
+  | { key: string; holdId: string; outcome: "failed" };
+
+export type OutboxKind = "billing" | "audit";
+
+/** An event whose queue send failed, as held by the outbox; `message` is the queue message as it would have been sent. */
+export interface OutboxMessage {
+  request_id: string;
+  [field: string]: unknown;
+}
+
+export interface OutboxPutResult {
+  /** False when the outbox already held (or already sent) this kind and request id: nothing new is sent. */
+  stored: boolean;
+}
+
+export interface OutboxStatus {
+  pending: number;
+  /** Sent rows still remembered (for idempotent puts) until their retention ends. */
+  sent: number;
+  /** When the next drain attempt is due (ms), if anything is pending. */
+  nextAttemptAt: number | null;
+  /** Most attempts any pending row has had. */
+  maxAttempts: number;
 }
 
 /** The most restrictive configured level for requests and for tokens; absent fields = no such limit. */
@@ -66,7 +116,16 @@ export type AdmissionResult =
       /** True when this is the stored decision of an earlier call with the same requestId. */
       replayed?: boolean;
     }
-  | { ok: false; failure: GatewayFailure; rateLimit: RateLimitSnapshot };
+  | {
+      ok: false;
+      failure: GatewayFailure;
+      rateLimit: RateLimitSnapshot;
+      /**
+       * Idempotency-Key replay: the stored response of the completed first request. No hold was taken; the
+       * gateway answers with it instead of calling the upstream (the failure is only a safe fallback: a 409).
+       */
+      replay?: StoredResponse;
+    };
 
 export interface Settlement {
   holdId: string;

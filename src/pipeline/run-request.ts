@@ -11,6 +11,8 @@ import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
 import { newTraceId } from "./trace";
 import { readLimited } from "../upstream/read-limited";
+import { beginIdempotency } from "../idempotency/key";
+import { idempotencyRecorder, replayStoredResponse } from "../idempotency/response";
 
 export interface GatewayCall {
   channel: Channel;
@@ -54,6 +56,9 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     attempts: [],
     onComplete: [],
   };
+  // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
+  const badKey = beginIdempotency(ctx);
+  if (badKey) return errorResponse(badKey, call.traceId, ctx.responseHeaders);
   if (call.convert) {
     const converted = call.convert(rawBody);
     if ("kind" in converted) return errorResponse(converted, call.traceId);
@@ -61,12 +66,21 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   }
   const result = await runWorkflow(workflowFor(call.channel), ctx);
   ctx.steps = result.records;
+  // Idempotency-Key (src/idempotency/response.ts): an earlier completed request's stored answer is replayed;
+  // a request that claimed the key has its answer recorded (or the key freed) once the body has ended.
+  const replay = await replayStoredResponse(ctx, result);
+  if (replay) return replay;
+  const recorder = await idempotencyRecorder(ctx);
   if (result.failure) return failedResponse(ctx, result.failure);
   const pending = ctx.response!;
   for (const [name, value] of ctx.responseHeaders) pending.headers.set(name, value);
   ctx.status = pending.status;
-  if (pending.stream) return new Response(pending.stream, { status: pending.status, headers: pending.headers });
+  if (pending.stream) {
+    const stream = recorder ? recorder.stream({ ...pending, stream: pending.stream }) : pending.stream;
+    return new Response(stream, { status: pending.status, headers: pending.headers });
+  }
   const body = JSON.stringify(pending.json);
+  recorder?.body(pending, body);
   finishRequest(ctx, { ending: "complete", bytesSent: body.length });
   return new Response(body, { status: pending.status, headers: pending.headers });
 }

@@ -1,0 +1,181 @@
+// The gateway's half of Idempotency-Key: answers a replay from the stored response (no upstream call,
+// no hold, no debit), and for a request that claimed a key, captures what the client received and reports
+// it to the TenantGuard once the body has ended (completion path, waitUntil): stored if it was a complete
+// 2xx answer, otherwise the key is freed so a retry can proceed.
+import type { CompletionOutcome, GatewayContext, PendingResponse } from "../context";
+import type { IdempotencyFinish, StoredResponse } from "../guard/types";
+import type { ExecutionResult } from "../pipeline/engine";
+import { finishRequest } from "../pipeline/completion";
+import { MAX_REPLAY_BYTES } from "../../durable-objects/tenant-guard/idempotency";
+import { idempotencyClaim } from "./key";
+
+/** Response headers kept with the body: the ones that describe it. */
+const KEPT_HEADERS = ["content-type", "cache-control"] as const;
+/** A complete stream's capture settles within microtasks of its end; this only bounds a pathological wait. */
+const CAPTURE_WAIT_MS = 5_000;
+
+/** The stored response when admission answered with a replay; the request then ends here, audited, unbilled. */
+export async function replayStoredResponse(ctx: GatewayContext, result: ExecutionResult): Promise<Response | undefined> {
+  if (!result.failure || !ctx.admission) return undefined;
+  const admitted = await ctx.admission;
+  // Identity, not kind: only the rejection that carried this very replay counts.
+  if (!admitted || admitted.ok || admitted.replay === undefined || admitted.failure !== result.failure) return undefined;
+  const stored = admitted.replay;
+  // The step that ended the workflow delivered the guard's answer; it did not fail.
+  const record = ctx.steps.find((r) => r.name === result.abortedBy);
+  if (record) {
+    record.status = "ok";
+    delete record.error;
+  }
+  ctx.flags.add("idempotent_replay");
+  ctx.status = stored.status;
+  const headers = new Headers(ctx.responseHeaders);
+  for (const [name, value] of Object.entries(stored.headers)) headers.set(name, value);
+  headers.set("idempotent-replayed", "true");
+  finishRequest(ctx, { ending: "complete", bytesSent: stored.body.byteLength });
+  return new Response(stored.stream ? eventStream(stored.body) : stored.body, { status: stored.status, headers });
+}
+
+export interface ResponseRecorder {
+  /** Wraps the client's stream to copy what it receives (pulling only as the client reads). */
+  stream(pending: PendingResponse & { stream: ReadableStream<Uint8Array> }): ReadableStream<Uint8Array>;
+  /** Remembers a non-streamed body exactly as sent. */
+  body(pending: PendingResponse, text: string): void;
+}
+
+type Captured = { bytes: Uint8Array | null; total: number };
+
+/**
+ * For a request that claimed an Idempotency-Key: registers the completion callback that stores or frees the
+ * key, and returns the recorder for the body. Undefined when the request claimed no key.
+ */
+export async function idempotencyRecorder(ctx: GatewayContext): Promise<ResponseRecorder | undefined> {
+  const claim = await idempotencyClaim(ctx);
+  // A hold means admit() proceeded with the key and claimed it for this request.
+  if (claim === undefined || ctx.holdId === undefined || ctx.principal === undefined) return undefined;
+  const holdId = ctx.holdId;
+  const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(ctx.principal.tenantId));
+  let captured: Promise<Captured | null> = Promise.resolve(null);
+  let kept: { headers: Record<string, string>; stream: boolean } | undefined;
+
+  const finish = async (outcome: CompletionOutcome): Promise<IdempotencyFinish> => {
+    const base = { key: claim.key, holdId };
+    const status = ctx.status ?? 0;
+    if (outcome.ending !== "complete" || ctx.error !== undefined || status < 200 || status >= 300 || kept === undefined) return { ...base, outcome: "failed" };
+    const capture = await withTimeout(captured, CAPTURE_WAIT_MS);
+    if (capture === null) return { ...base, outcome: "failed" };
+    if (capture.bytes === null) return { ...base, outcome: "too_large", bytes: capture.total };
+    const response: StoredResponse = { status, headers: kept.headers, body: capture.bytes, stream: kept.stream };
+    return { ...base, outcome: "completed", response };
+  };
+  // First of the callbacks: the sooner the key completes, the shorter a retry sees idempotency_key_in_use.
+  ctx.onComplete.unshift(async (outcome) => {
+    const result = await finish(outcome);
+    try {
+      await guard.finishIdempotent(result);
+    } catch (error) {
+      // The claim then lapses with the hold (or at its in-flight limit); retries get in_use until then.
+      console.error(JSON.stringify({ level: "error", msg: "idempotency finish failed", request_id: ctx.requestId, outcome: result.outcome, error: String(error) }));
+    }
+  });
+
+  return {
+    stream(pending) {
+      kept = { headers: keptHeaders(pending.headers), stream: true };
+      const capture = capturing(pending.stream, MAX_REPLAY_BYTES);
+      captured = capture.done;
+      return capture.stream;
+    },
+    body(pending, text) {
+      kept = { headers: keptHeaders(pending.headers), stream: false };
+      const bytes = new TextEncoder().encode(text);
+      captured = Promise.resolve(bytes.byteLength > MAX_REPLAY_BYTES ? { bytes: null, total: bytes.byteLength } : { bytes, total: bytes.byteLength });
+    },
+  };
+}
+
+function keptHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = headers.get(name);
+    if (value !== null) out[name] = value;
+  }
+  return out;
+}
+
+/** Passes the stream through untouched, copying up to `limit` bytes; `done` is null if the client left. */
+function capturing(source: ReadableStream<Uint8Array>, limit: number): { stream: ReadableStream<Uint8Array>; done: Promise<Captured | null> } {
+  const reader = source.getReader();
+  let chunks: Uint8Array[] | null = [];
+  let total = 0;
+  let settle!: (value: Captured | null) => void;
+  const done = new Promise<Captured | null>((resolve) => (settle = resolve));
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await reader.read();
+        } catch (error) {
+          settle(null);
+          controller.error(error);
+          return;
+        }
+        if (read.done) {
+          controller.close();
+          settle({ bytes: chunks === null ? null : concat(chunks, total), total });
+          return;
+        }
+        total += read.value.byteLength;
+        // Past the limit the copy is dropped at once: only the size is still counted.
+        if (chunks !== null && total > limit) chunks = null;
+        else chunks?.push(read.value.slice());
+        controller.enqueue(read.value);
+      },
+      cancel(reason) {
+        settle(null);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, done };
+}
+
+/** Replays stored SSE text event by event, as a live stream would arrive. */
+function eventStream(body: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (offset >= body.byteLength) return controller.close();
+        let end = offset;
+        while (end + 1 < body.byteLength && !(body[end] === 0x0a && body[end + 1] === 0x0a)) end++;
+        end = Math.min(body.byteLength, end + 2);
+        controller.enqueue(body.slice(offset, end));
+        offset = end;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,171 @@
+// Never losing a billing or audit event: when the queue send fails, emitEvent hands the event to the
+// owner's TenantGuard outbox, whose alarm sends it to the real queue, and the consumer writes the ledger.
+//
+// A local queue cannot be made to fail, so the one test double here is a Queue-shaped producer whose
+// send throws (for every call, or for the first N) standing in for the platform binding's failure;
+// everything after it — the Durable Object, its SQLite, its alarm, the real queue, the consumer and
+// Postgres — is real.
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { sql } from "kysely";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { emitDurably, emitEvent, UNATTRIBUTED_OUTBOX, type EmitContext } from "../../src/billing/emit";
+import { createDb } from "../../src/db/client";
+import type { AuditMessage, BillingMessage } from "../../queues/messages";
+
+const handle = createDb(env);
+afterAll(() => handle.dispose());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A producer whose first `failures` sends throw, like a queue binding during an outage; then the real queue. */
+function flakyQueue(real: Queue<unknown>, failures = Number.POSITIVE_INFINITY): Queue<unknown> & { calls: number } {
+  const queue = {
+    calls: 0,
+    async send(body: unknown, options?: QueueSendOptions) {
+      queue.calls++;
+      if (queue.calls <= failures) throw new Error("Queue send failed: service unavailable (injected)");
+      await real.send(body, options);
+    },
+    async sendBatch() {
+      throw new Error("emitEvent does not batch");
+    },
+  };
+  return queue as unknown as Queue<unknown> & { calls: number };
+}
+
+function emitContext(over: Partial<EmitContext["env"]>): EmitContext {
+  return { env: { BILLING_QUEUE: env.BILLING_QUEUE, AUDIT_QUEUE: env.AUDIT_QUEUE, TENANT_GUARD: env.TENANT_GUARD, ...over }, traceId: "trace-outbox" };
+}
+
+function billing(tenantId: string, requestId: string, amount: number): BillingMessage {
+  return {
+    v: 1, request_id: requestId, tenant_id: tenantId, key_id: "key_outbox", channel: "external", kind: "debit", amount_micros: -amount,
+    currency: "USD", model: "mock-openai-chat", upstream: "u", input_tokens: 1, output_tokens: 2, usage_estimated: false,
+    price_version: 1, created_at: new Date().toISOString(),
+  };
+}
+
+function audit(tenantId: string | null, requestId: string): AuditMessage {
+  return {
+    v: 1, trace_id: `t-${requestId}`, request_id: requestId, tenant_id: tenantId, key_id: null, channel: "external",
+    route: "/external/v1/chat/completions", model: null, upstream: null, status: 401, error_code: "invalid_api_key",
+    error_source: "client", upstream_status: null, latency_ms: 3, step_timings: [], config_version: null, flags: [],
+    input_tokens: null, output_tokens: null, usage_estimated: null, cost_micros: null, meta: {}, created_at: new Date().toISOString(),
+  };
+}
+
+const guardOf = (name: string) => env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(name));
+
+async function ledger(tenantId: string, want: number): Promise<{ rows: number; total: bigint }> {
+  let out = { rows: 0, total: 0n };
+  for (let i = 0; i < 150 && out.rows < want; i++) {
+    if (i > 0) await sleep(100);
+    const row = await handle.db
+      .selectFrom("billing_transaction")
+      .select([sql<string>`count(*)`.as("rows"), sql<string>`coalesce(sum(amount_micros), 0)`.as("total")])
+      .where("tenant_id", "=", tenantId)
+      .executeTakeFirstOrThrow();
+    out = { rows: Number(row.rows), total: BigInt(row.total) };
+  }
+  return out;
+}
+
+async function auditRow(requestId: string) {
+  for (let i = 0; i < 150; i++) {
+    const row = await handle.db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst();
+    if (row) return row;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+/** Runs the guard's alarm until its outbox is empty (a real alarm may also fire on its own meanwhile). */
+async function drained(name: string): Promise<void> {
+  const guard = guardOf(name);
+  for (let i = 0; i < 20 && (await guard.outboxStatus()).pending > 0; i++) {
+    await runDurableObjectAlarm(guard);
+    await sleep(50);
+  }
+  expect((await guard.outboxStatus()).pending).toBe(0);
+}
+
+describe("the billing / audit outbox", { timeout: 60_000 }, () => {
+  it("a failed billing send lands in the tenant's outbox; the alarm sends it; it reaches the ledger once", async () => {
+    const tenantId = `ten_outbox_${Date.now()}`;
+    const message = billing(tenantId, `ob-${crypto.randomUUID()}`, 123);
+    const ctx = emitContext({ BILLING_QUEUE: flakyQueue(env.BILLING_QUEUE) });
+    expect(await emitDurably(ctx, "billing", message)).toBe("outbox");
+    // The same event kept twice (a retried callback) is still one event.
+    expect(await emitDurably(ctx, "billing", message)).toBe("outbox");
+    expect(await guardOf(tenantId).outboxStatus()).toMatchObject({ pending: 1, sent: 0 });
+    expect((await ledger(tenantId, 0)).rows).toBe(0);
+
+    await drained(tenantId);
+    expect(await guardOf(tenantId).outboxStatus()).toMatchObject({ pending: 0, sent: 1 });
+    expect(await ledger(tenantId, 1)).toEqual({ rows: 1, total: -123n });
+  });
+
+  it("500 events while the producer fails its first 300 sends: all 500 in the ledger, exact total, 0 lost", async () => {
+    const tenantId = `ten_outbox500_${Date.now()}`;
+    const queue = flakyQueue(env.BILLING_QUEUE, 300);
+    const ctx = emitContext({ BILLING_QUEUE: queue });
+    const messages = Array.from({ length: 500 }, (_, i) => billing(tenantId, `ob500-${tenantId}-${i}`, 1 + (i % 7)));
+    const results: string[] = [];
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      // One at a time, so exactly the first 300 calls fail.
+      for (const m of messages) results.push(await emitDurably(ctx, "billing", m));
+      // Each held event says so once (request id, no payload).
+      expect(warned).toHaveBeenCalledTimes(300);
+    } finally {
+      warned.mockRestore();
+    }
+    expect(results.filter((r) => r === "outbox")).toHaveLength(300);
+    expect(results.filter((r) => r === "sent")).toHaveLength(200);
+    expect(results).not.toContain("lost");
+    expect((await guardOf(tenantId).outboxStatus()).pending + (await guardOf(tenantId).outboxStatus()).sent).toBe(300);
+
+    const started = Date.now();
+    await drained(tenantId);
+    const expected = -messages.reduce((sum, m) => sum - m.amount_micros, 0);
+    expect(await ledger(tenantId, 500)).toEqual({ rows: 500, total: BigInt(expected) });
+    console.log(`[figure] outbox: 500 events, first 300 sends failed -> 300 via the outbox, 500/500 in the ledger (${Date.now() - started} ms after draining began), 0 lost`);
+  });
+
+  it("audit events go the same way; one with no tenant is kept by the shared unattributed outbox", async () => {
+    const tenantId = `ten_outbox_audit_${Date.now()}`;
+    const ctx = emitContext({ AUDIT_QUEUE: flakyQueue(env.AUDIT_QUEUE) });
+    const own = audit(tenantId, `oba-${crypto.randomUUID()}`);
+    const orphan = audit(null, `oba-${crypto.randomUUID()}`);
+    await emitEvent(ctx, "audit", own);
+    await emitEvent(ctx, "audit", orphan);
+    expect((await guardOf(tenantId).outboxStatus()).pending).toBe(1);
+    expect((await guardOf(UNATTRIBUTED_OUTBOX).outboxStatus()).pending).toBeGreaterThanOrEqual(1);
+    await drained(tenantId);
+    await drained(UNATTRIBUTED_OUTBOX);
+    expect(await auditRow(own.request_id)).toMatchObject({ tenant_id: tenantId, status: 401 });
+    expect(await auditRow(orphan.request_id)).toMatchObject({ tenant_id: null, status: 401 });
+  });
+
+  it("when the outbox cannot be reached either, one error line names the request id and carries no payload", async () => {
+    const unreachable = {
+      idFromName() {
+        throw new Error("Durable Object unavailable (injected)");
+      },
+    } as unknown as EmitContext["env"]["TENANT_GUARD"];
+    const ctx = emitContext({ BILLING_QUEUE: flakyQueue(env.BILLING_QUEUE), TENANT_GUARD: unreachable });
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      const message = { ...billing("ten_secret_owner", "req-last-resort", 999), model: "secret-model-name" };
+      expect(await emitDurably(ctx, "billing", message)).toBe("lost");
+      await expect(emitEvent(ctx, "billing", message)).resolves.toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines).toHaveLength(2);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: "error", request_id: "req-last-resort", queue: "billing" });
+    expect(lines[0]).not.toMatch(/secret-model-name|999|ten_secret_owner/);
+  });
+});
