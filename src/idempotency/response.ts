@@ -16,17 +16,10 @@ const CAPTURE_WAIT_MS = 5_000;
 
 /** The stored response when admission answered with a replay; the request then ends here, audited, unbilled. */
 export async function replayStoredResponse(ctx: GatewayContext, result: ExecutionResult): Promise<Response | undefined> {
-  if (!result.failure || !ctx.admission) return undefined;
+  if (!result.answeredBy || !ctx.admission) return undefined;
   const admitted = await ctx.admission;
-  // Identity, not kind: only the rejection that carried this very replay counts.
-  if (!admitted || admitted.ok || admitted.replay === undefined || admitted.failure !== result.failure) return undefined;
+  if (!admitted || admitted.ok || admitted.replay === undefined) return undefined;
   const stored = admitted.replay;
-  // The step that ended the workflow delivered the guard's answer; it did not fail.
-  const record = ctx.steps.find((r) => r.name === result.abortedBy);
-  if (record) {
-    record.status = "ok";
-    delete record.error;
-  }
   ctx.flags.add("idempotent_replay");
   ctx.status = stored.status;
   const headers = new Headers(ctx.responseHeaders);

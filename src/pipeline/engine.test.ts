@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fail } from "../errors";
 import { compileWorkflow, runWorkflow, WorkflowDefinitionError } from "./engine";
-import { reject, type Step } from "./step";
+import { answered, reject, type Step } from "./step";
 import { EXTERNAL_WORKFLOW, INTERNAL_WORKFLOW } from "./workflows";
 
 interface TestCtx {
@@ -145,6 +145,16 @@ describe("runWorkflow", () => {
     const result2 = await runWorkflow(compileWorkflow("t", [flaky]), newCtx());
     expect(result2.failure?.kind).toBe("upstream_error");
     expect(result2.records[0]?.attempts).toBe(3);
+  });
+
+  it("a step that answers the request stops the workflow without a failure; always-steps still run", async () => {
+    const ctx = newCtx();
+    const wf = compileWorkflow("t", [step("a", [], { run: () => answered }), step("b", ["a"]), step("audit", ["b"], { always: true })]);
+    const result = await runWorkflow(wf, ctx);
+    expect(result.failure).toBeUndefined();
+    expect(result.answeredBy).toBe("a");
+    expect(ctx.log).toEqual(["audit"]);
+    expect(result.records.map((r) => [r.name, r.status])).toEqual([["a", "ok"], ["b", "not_run"], ["audit", "ok"]]);
   });
 
   it("does not retry a rejection", async () => {

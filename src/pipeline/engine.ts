@@ -1,7 +1,7 @@
 // The orchestration engine: validates a workflow's step DAG (Kahn's algorithm), then runs it
 // layer by layer, the steps of a layer in parallel, with per-step timeout, retry and failure action.
 import { fail, type GatewayFailure } from "../errors";
-import type { Rejection, Step, StepOutcome, StepRecord } from "./step";
+import type { Answered, Rejection, Step, StepOutcome, StepRecord } from "./step";
 
 export class WorkflowDefinitionError extends Error {
   override name = "WorkflowDefinitionError";
@@ -56,6 +56,8 @@ export interface ExecutionResult {
   /** The failure that aborted the request, if any. */
   failure?: GatewayFailure;
   abortedBy?: string;
+  /** The step that answered the request itself, if any (the workflow then stopped without a failure). */
+  answeredBy?: string;
   records: StepRecord[];
 }
 
@@ -64,14 +66,15 @@ export async function runWorkflow<C>(workflow: CompiledWorkflow<C>, ctx: C): Pro
   const records: StepRecord[] = [];
   const result: ExecutionResult = { records };
   for (const layer of workflow.layers) {
-    const runnable = result.failure ? layer.filter((s) => s.always) : layer;
+    const runnable = result.failure || result.answeredBy ? layer.filter((s) => s.always) : layer;
     for (const step of layer) if (!runnable.includes(step)) records.push({ name: step.name, status: "not_run", durationMs: 0, attempts: 0 });
     if (runnable.length === 0) continue;
     // A single-step layer is awaited directly: the common case pays for no Promise.all.
     const layerRecords =
       runnable.length === 1 ? [await runStep(runnable[0]!, ctx)] : await Promise.all(runnable.map((s) => runStep(s, ctx)));
-    for (const [index, { record, abort }] of layerRecords.entries()) {
+    for (const [index, { record, abort, answered }] of layerRecords.entries()) {
       records.push(record);
+      if (answered && !result.failure && !result.answeredBy) result.answeredBy = runnable[index]!.name;
       if (abort && !result.failure) {
         result.failure = abort;
         result.abortedBy = runnable[index]!.name;
@@ -81,17 +84,18 @@ export async function runWorkflow<C>(workflow: CompiledWorkflow<C>, ctx: C): Pro
   return result;
 }
 
-async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; abort?: GatewayFailure }> {
+async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; abort?: GatewayFailure; answered?: true }> {
   const started = Date.now();
   if (step.when && !step.when(ctx)) return { record: { name: step.name, status: "skipped", durationMs: 0, attempts: 0 } };
   let attempts = 0;
-  let outcome: GatewayFailure | Rejection | undefined;
+  let outcome: GatewayFailure | Rejection | Answered | undefined;
   do {
     attempts++;
     outcome = await attemptStep(step, ctx);
-  } while (outcome && !("reject" in outcome) && attempts <= step.retries);
+  } while (outcome && "kind" in outcome && attempts <= step.retries);
   const durationMs = Date.now() - started;
   if (!outcome) return { record: { name: step.name, status: "ok", durationMs, attempts } };
+  if ("answered" in outcome) return { record: { name: step.name, status: "ok", durationMs, attempts }, answered: true };
   if ("reject" in outcome) return { record: { name: step.name, status: "failed", durationMs, attempts, error: outcome.reject.kind }, abort: outcome.reject };
   const failure = outcome;
   const base = { name: step.name, durationMs, attempts, error: failure.kind };
@@ -106,7 +110,7 @@ async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; 
   }
 }
 
-async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | Rejection | undefined> {
+async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | Rejection | Answered | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<GatewayFailure>((resolve) => {
     timer = setTimeout(() => resolve(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`)), step.timeoutMs);

@@ -15,8 +15,18 @@ export interface Rejection {
 
 export const reject = (failure: GatewayFailure): Rejection => ({ reject: failure });
 
-/** A step returns nothing on success, the failure of the step as a value, or a rejection. Throwing means a bug. */
-export type StepOutcome = void | GatewayFailure | Rejection;
+/**
+ * The step answered the request itself (an Idempotency-Key replay): the workflow stops successfully;
+ * later steps do not run, except those marked `always`.
+ */
+export interface Answered {
+  answered: true;
+}
+
+export const answered: Answered = { answered: true };
+
+/** A step returns nothing on success, the failure of the step as a value, a rejection, or that it answered. Throwing means a bug. */
+export type StepOutcome = void | GatewayFailure | Rejection | Answered;
 
 export interface Step<C, N extends string = string> {
   readonly name: N;

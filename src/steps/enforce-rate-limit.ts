@@ -5,7 +5,7 @@
 import type { GatewayContext } from "../context";
 import { fail } from "../errors";
 import { admission, rateLimitHeaders } from "../guard/admission";
-import { reject } from "../pipeline/step";
+import { answered, reject } from "../pipeline/step";
 import type { GatewayStep } from "../pipeline/workflows";
 import { isQuotaFailure } from "./check-quota";
 
@@ -23,6 +23,8 @@ export const enforceRateLimit: GatewayStep = {
       return fail("limiter_unavailable", "rate limiter unavailable");
     }
     rateLimitHeaders(result.rateLimit, ctx.responseHeaders);
+    // An Idempotency-Key whose first request completed: the stored answer is the response (src/idempotency/response.ts).
+    if (!result.ok && result.replay) return answered;
     // A refusal is a decision, not a failure of the limiter: it ends the request although this step degrades.
     if (!result.ok && !isQuotaFailure(result.failure.kind)) return reject(result.failure);
   },

@@ -1,0 +1,95 @@
+// `npm run bench`: starts the mock provider and the runtime (bare Worker + gateway bundle on workerd),
+// seeds the gateway, runs every arm x load interleaved over rounds, writes bench/results/ and prints the table.
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { ARM_RUNTIME } from "./arms.mjs";
+import { parseArgs } from "./config.mjs";
+import { killChildren, ROOT } from "./processes.mjs";
+import { memoryKb, resetPeak } from "./proc-stats.mjs";
+import { summarize, toMarkdown } from "./report.mjs";
+import { idleRates, runRounds, warmUp } from "./rounds.mjs";
+import { createSigner, signingCostMicros } from "./signing.mjs";
+import { startStack } from "./stack.mjs";
+
+const log = (line) => process.stderr.write(line + "\n");
+const require = createRequire(import.meta.url);
+const version = (pkg) => {
+  try {
+    return require(`${pkg}/package.json`).version;
+  } catch {
+    return null;
+  }
+};
+
+async function main() {
+  const settings = parseArgs(process.argv.slice(2));
+  const startedAt = new Date();
+  const loadAtStart = os.loadavg();
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.once(signal, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
+  const stack = await startStack({ gateway: settings.gateway, arms: settings.arms, log });
+  try {
+    const { targets, pids, creds, problems } = stack;
+    for (const p of problems) log(`PROBLEM: ${p}`);
+    const ext = targets.json.external;
+    const signingUs = creds && ext ? signingCostMicros(createSigner({ key: creds.signed.key, secret: creds.signed.secret, path: ext.path, body: ext.body })) : null;
+    const ctx = { settings, targets, failedArms: stack.failedArms, mockUrl: stack.mock.url, pids, idle: {}, log, startedAt: startedAt.getTime() };
+    log("warming up...");
+    await warmUp(ctx);
+    ctx.idle = await idleRates(pids);
+    for (const pid of Object.values(pids)) if (pid) resetPeak(pid);
+
+    const { records, roundsRun } = await runRounds(ctx);
+
+    const memory = {};
+    for (const [name, pid] of Object.entries(pids)) {
+      if (!pid) continue;
+      const m = memoryKb(pid);
+      memory[name] = { peakMb: m.peakKb / 1024, rssMb: m.rssKb / 1024 };
+    }
+    const hostLog = stack.host.logTail();
+    const workerErrors = stack.host.errorLines();
+    if (workerErrors.count > 0) problems.push(`The Workers logged ${workerErrors.count} error lines during the run; the first: ${workerErrors.first.join(" | ")}`);
+    await stack.stop();
+
+    const meta = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      mode: settings.mode,
+      rounds: settings.rounds,
+      roundsRun,
+      runtime: "workerd via Miniflare's API with direct sockets (no entry worker), one workerd process per Worker, bindings from wrangler.toml",
+      database: stack.database?.engine ?? null,
+      node: process.version,
+      cpus: os.cpus().length,
+      loadavg: loadAtStart,
+      loadavgAtEnd: os.loadavg(),
+      versions: { miniflare: version("miniflare"), wrangler: version("wrangler"), workerd: version("workerd"), autocannon: version("autocannon") },
+      settings,
+      idleCpuNsPerMs: ctx.idle,
+    };
+    const summary = summarize(records, settings, { memory, generator: { signingUsPerRequest: signingUs }, consumer: null, problems });
+    const markdown = toMarkdown(summary, meta);
+    const dir = path.join(ROOT, "bench/results");
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+    await writeFile(file, JSON.stringify({ meta, summary, records, armRuntime: ARM_RUNTIME, runtimeLogTail: problems.length ? hostLog : undefined }, null, 2) + "\n");
+    await writeFile(path.join(dir, "latest.md"), markdown);
+    process.stdout.write("\n" + markdown);
+    log(`\nwrote ${path.relative(ROOT, file)} and bench/results/latest.md in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((error) => {
+  log(`benchmark failed: ${error?.stack ?? error}`);
+  killChildren();
+  process.exit(1);
+});

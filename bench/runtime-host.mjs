@@ -1,0 +1,103 @@
+// Child process of the benchmark: hosts the bare passthrough Worker and the gateway bundle on workerd
+// (Miniflare's API with direct sockets, so requests skip Miniflare's entry worker), one workerd each.
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Log, LogLevel, Miniflare } from "miniflare";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const READY_PREFIX = "BENCH_HOST ";
+
+/** Pids of this process's workerd children (Miniflare spawns one per instance). */
+function workerdChildren() {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === process.pid && comm.startsWith("workerd")) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+/** Starts one Miniflare instance and returns its direct URL and the pid of the workerd it spawned. */
+async function startInstance(workerOptions, sharedOptions) {
+  const before = new Set(workerdChildren());
+  const mf = new Miniflare({
+    ...sharedOptions,
+    ...workerOptions,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  });
+  await mf.ready;
+  const url = (await mf.unsafeGetDirectURL(workerOptions.name)).toString().replace(/\/$/, "");
+  const pid = workerdChildren().find((p) => !before.has(p)) ?? null;
+  return { mf, url, pid };
+}
+
+/** What wrangler itself would give Miniflare for wrangler.toml: bindings, compatibility date and flags. */
+async function wranglerOptions() {
+  const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
+  return unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml")).workerOptions;
+}
+
+/** The gateway's Miniflare options: every binding from wrangler.toml, the bundle as the script. */
+function gatewayOptions(workerOptions, config) {
+  return {
+    ...workerOptions,
+    name: "gateway",
+    modules: true,
+    scriptPath: config.bundlePath,
+    // Module names are paths relative to this root; a bundle outside the cwd would otherwise need "..".
+    modulesRoot: path.dirname(config.bundlePath),
+    bindings: { ...workerOptions.bindings, ...config.gatewayBindings },
+  };
+}
+
+async function main() {
+  const config = JSON.parse(process.env.BENCH_HOST_CONFIG ?? "{}");
+  const shared = { log: new Log(LogLevel.WARN), cf: false };
+  const instances = [];
+  const out = {};
+  const fromToml = await wranglerOptions();
+  // Same compatibility date and flags as the gateway, so the floor runs the same runtime semantics.
+  const bareCompat = { compatibilityDate: fromToml.compatibilityDate, compatibilityFlags: fromToml.compatibilityFlags };
+  const bare = await startInstance(
+    { name: "bare", modules: true, scriptPath: path.join(ROOT, "bench/bare-worker.mjs"), modulesRoot: path.join(ROOT, "bench"), bindings: { UPSTREAM: config.mockUrl }, ...bareCompat },
+    shared,
+  );
+  instances.push(bare.mf);
+  out.bare = { url: bare.url, pid: bare.pid };
+  if (config.bundlePath) {
+    try {
+      // The inspector (for --profile) is opened on the gateway only; it costs nothing until attached.
+      const inspector = config.inspectorPort ? { inspectorPort: config.inspectorPort } : {};
+      const gateway = await startInstance(gatewayOptions(fromToml, config), { ...shared, ...inspector });
+      instances.push(gateway.mf);
+      out.gateway = { url: gateway.url, pid: gateway.pid };
+    } catch (error) {
+      out.gateway = { error: String(error?.stack ?? error) };
+    }
+  }
+  process.stdout.write(READY_PREFIX + JSON.stringify(out) + "\n");
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const mf of instances) await mf.dispose().catch(() => {});
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  // The parent holds our stdin open; when it goes away, so do we (no orphaned workerd).
+  process.stdin.on("end", stop);
+  process.stdin.resume();
+}
+
+main().catch((error) => {
+  process.stdout.write(READY_PREFIX + JSON.stringify({ error: String(error?.stack ?? error) }) + "\n");
+  process.exit(1);
+});
