@@ -155,14 +155,29 @@ async function admin(baseUrl, adminToken, method, route, body) {
   return json;
 }
 
+function withBaseUrl(credentials, baseUrl) {
+  return {
+    ...credentials,
+    external: { ...credentials.external, base_url: `${baseUrl}/external/v1` },
+    external_signed: { ...credentials.external_signed, base_url: `${baseUrl}/external/v1` },
+    internal: { ...credentials.internal, base_url: `${baseUrl}/internal/v1` },
+  };
+}
+
 /** Seeds presets every start; the demo tenant, key and token once (kept in .dev/demo-credentials.json). */
 async function seedDemo(baseUrl, adminToken, mockUrl, stateDir) {
   await admin(baseUrl, adminToken, "PUT", "/presets", { items: demoPresets(mockUrl) });
   const file = path.join(stateDir, "demo-credentials.json");
   if (existsSync(file)) {
+    // Reuse the saved demo identities when this gateway still knows them (same state dir, same admin token);
+    // the URLs are rewritten for this run's port.
     const saved = JSON.parse(await readFile(file, "utf8"));
-    const probe = await fetch(`${saved.external.base_url}/models`, { headers: { authorization: `Bearer ${saved.external.api_key}` } });
-    if (probe.ok && saved.admin_token === adminToken) return saved;
+    const reused = withBaseUrl(saved, baseUrl);
+    const probe = await fetch(`${reused.external.base_url}/models`, { headers: { authorization: `Bearer ${reused.external.api_key}` } }).catch(() => null);
+    if (probe?.ok && saved.admin_token === adminToken) {
+      await writeFile(file, JSON.stringify(reused, null, 2) + "\n", { mode: 0o600 });
+      return reused;
+    }
   }
   const tenant = await admin(baseUrl, adminToken, "POST", "/tenants", { name: "Demo tenant" });
   const key = await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/keys`, { name: "demo key", signature: "optional" });
