@@ -25,7 +25,8 @@ export async function authenticateApiKey(env: Env, presented: string, clientIp: 
   if (!tenant) return fail("invalid_api_key", "Incorrect API key provided.");
   if (tenant.status === "banned") return fail("tenant_banned", "This tenant is banned.");
   if (key.status === "revoked") return fail("key_revoked", "This API key has been revoked.");
-  if (key.expires_at && Date.parse(key.expires_at) <= now) return fail("key_expired", "This API key has expired.");
+  // An expiry that does not parse counts as passed: NaN compares false, which would otherwise never expire.
+  if (key.expires_at !== undefined && !(Date.parse(key.expires_at) > now)) return fail("key_expired", "This API key has expired.");
   // Only CF-Connecting-IP counts (set by Cloudflare's edge); X-Forwarded-For is client-controlled.
   for (const allowlist of [tenant.ip_allowlist, key.ip_allowlist]) {
     if (allowlist && allowlist.length > 0 && (clientIp === null || !ipInAllowlist(clientIp, allowlist))) {

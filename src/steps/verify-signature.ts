@@ -11,15 +11,18 @@ import { openSecret } from "../security/secret-box";
 import { canonicalRequest, parseSignatureHeaders, SIGNATURE_HEADER, verifySignature } from "../security/signature";
 import { sha256Hex } from "../security/encoding";
 
-// Opened signing secrets by sealed value: AES-GCM runs once per secret per isolate, not per request.
+// Opened signing secrets by key id and sealed value: AES-GCM runs once per secret per isolate, not per
+// request. The key id is part of the cache key because it is the seal's context: a sealed value copied
+// onto another key's record must fail to open there, not be served from the cache.
 const openedSecrets = new Map<string, Promise<string | null>>();
 
 function openCached(masterKey: string, sealed: string, keyId: string): Promise<string | null> {
-  let opened = openedSecrets.get(sealed);
+  const cacheKey = `${keyId}\n${sealed}`;
+  let opened = openedSecrets.get(cacheKey);
   if (!opened) {
     if (openedSecrets.size > 10_000) openedSecrets.clear();
     opened = openSecret(masterKey, sealed, keyId);
-    openedSecrets.set(sealed, opened);
+    openedSecrets.set(cacheKey, opened);
   }
   return opened;
 }
