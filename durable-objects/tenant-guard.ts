@@ -9,6 +9,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
 import { fail, type GatewayFailure } from "../src/errors";
 import type {
+  AccessCheck,
+  AccessResult,
   AdmissionRequest,
   AdmissionResult,
   CreditResult,
@@ -102,6 +104,22 @@ export class TenantGuard extends DurableObject<Env> {
     if (result.ok) await this.#ensureAlarm(HOLD_TTL_MS);
     else if (req.nonce !== undefined) await this.#ensureAlarm(NONCE_TTL_MS);
     return result;
+  }
+
+  /**
+   * For read-only routes (models, audit, usage, tenant health): the key and tenant status and, for a signed
+   * request, its nonce — the same checks admit() makes, with no limits, hold or charge.
+   */
+  async checkAccess(req: AccessCheck): Promise<AccessResult> {
+    const now = this.#tick(req.now);
+    const statusFailure = this.#access.statusFailure(req.keyId);
+    if (statusFailure !== undefined) return { ok: false, failure: statusFailure };
+    if (req.nonce === undefined) return { ok: true };
+    const nonce = req.nonce;
+    const claim = this.#mutate(() => this.#access.claimNonce(nonce.value, nonce.timestamp, req.requestId, now));
+    await this.#ensureAlarm(NONCE_TTL_MS);
+    if (claim === "replay") return { ok: false, failure: fail("replayed_nonce", "This request's nonce was already used; sign every request with a fresh nonce.") };
+    return { ok: true };
   }
 
   /** Replaces the hold's estimate by the real usage. A settle after expiry or release still charges: the tokens were used. */

@@ -28,15 +28,15 @@ async function tenantWeight(ctx: GatewayContext): Promise<number> {
 }
 
 async function checkGlobal(ctx: GatewayContext, estimateTokens: () => number): Promise<GlobalCheck> {
-  const [doc, weight] = await Promise.all([configStore.globalLimits(ctx.env), tenantWeight(ctx)]);
+  const doc = await configStore.globalLimits(ctx.env);
   if (!doc.ok) return { kind: "unavailable" };
   const limits = doc.value?.[ctx.channel];
-  // No global limit configured for the channel: no call at all.
+  // No global limit configured for the channel: no call at all (the document comes from the in-isolate cache).
   if (limits?.requests_per_minute === undefined && limits?.tokens_per_minute === undefined) return { kind: "off" };
   const limiter = globalLimiterFor(ctx.env);
   const take: GlobalTake = {
     tenantId: ctx.principal!.tenantId,
-    weight,
+    weight: await tenantWeight(ctx),
     channel: ctx.channel,
     limits,
     tokens: limits.tokens_per_minute === undefined ? 0 : estimateTokens(),

@@ -195,3 +195,14 @@ export interface GuardSnapshot {
   quotas: QuotaUsage[];
   keys: Record<string, { status: KeyStatus }>;
 }
+
+/** checkAccess(): the status and nonce checks of admit(), for routes that take no hold. */
+export interface AccessCheck {
+  keyId: string;
+  /** The gateway's request id (holds the nonce). */
+  requestId: string;
+  nonce?: { value: string; timestamp: number };
+  now?: number;
+}
+
+export type AccessResult = { ok: true } | { ok: false; failure: GatewayFailure };

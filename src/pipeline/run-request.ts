@@ -19,8 +19,6 @@ export interface GatewayCall {
   capability: Capability;
   ingress: IngressFormat;
   traceId: string;
-  /** For ingress formats converted before the pipeline (Anthropic Messages): the request in OpenAI form. */
-  convert?: (rawBody: Uint8Array) => ParsedRequest | GatewayFailure;
 }
 
 async function readBody(request: Request, limit: number): Promise<Uint8Array | GatewayFailure> {
@@ -59,11 +57,6 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);
   if (badKey) return errorResponse(badKey, call.traceId, ctx.responseHeaders);
-  if (call.convert) {
-    const converted = call.convert(rawBody);
-    if ("kind" in converted) return errorResponse(converted, call.traceId);
-    ctx.parsed = converted;
-  }
   const result = await runWorkflow(workflowFor(call.channel), ctx);
   ctx.steps = result.records;
   // Idempotency-Key (src/idempotency/response.ts): an earlier completed request's stored answer is replayed;

@@ -37,9 +37,11 @@ export type GatewayStep = Step<GatewayContext, StepName>;
  * candidates from cached presets; one TenantGuard admit() then serves both rate limits and
  * quota/balance; the upstream is called; the answer is transformed, sanitized, billed and audited.
  */
+// Within a layer the first step listed reports its failure first: credentials before the body, so an
+// unauthenticated caller learns nothing about what it sent.
 export const EXTERNAL_WORKFLOW: readonly GatewayStep[] = [
-  validateRequest,
   verifySignatureStep,
+  validateRequest,
   { ...routeRequest, after: ["validate_request", "verify_signature"] },
   enforceRateLimit,
   checkQuota,
@@ -55,8 +57,8 @@ export const EXTERNAL_WORKFLOW: readonly GatewayStep[] = [
  * its own limits, no prepaid balance (usage is still billed to the ledger), no sanitizing.
  */
 export const INTERNAL_WORKFLOW: readonly GatewayStep[] = [
-  validateRequest,
   verifyServiceToken,
+  validateRequest,
   { ...routeRequest, after: ["validate_request", "verify_service_token"] },
   { ...renderTemplateStep, after: ["validate_request", "verify_service_token"] },
   enforceRateLimit,

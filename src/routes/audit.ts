@@ -6,7 +6,7 @@ import { auditListPage, AuditListQuerySchema, tenantAuditView } from "../admin-l
 import { withLedger } from "../admin-ledger/ledger-db";
 import { validationFailure } from "../admin/router";
 import { errorResponse, fail, type GatewayFailure } from "../errors";
-import { verifyExternalCall } from "../steps/verify-signature";
+import { authenticateReadOnly } from "../auth/read-access";
 import { tenantUsage } from "./usage";
 
 export interface TenantLedgerEnv {
@@ -18,41 +18,13 @@ export interface TenantLedgerEnv {
 const TENANT_CHANNELS = ["external"] as const;
 export const NO_STORE = { "cache-control": "no-store" } as const;
 
-/**
- * The key's status as the TenantGuard enforces it: a frozen or revoked key, or a banned tenant,
- * reads nothing even while an isolate's cached KV record still says active.
- */
-async function guardRefusal(env: AppEnv["Bindings"], tenantId: string, keyId: string): Promise<GatewayFailure | undefined> {
-  let snapshot;
-  try {
-    snapshot = await env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenantId)).snapshot();
-  } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "tenant guard call failed", error: String(error) }));
-    return fail("auth_unavailable", "The key's status cannot be checked right now; try again shortly.");
-  }
-  if (snapshot.tenantStatus === "banned") return fail("tenant_banned", "This tenant is banned.");
-  const status = snapshot.keys[keyId]?.status;
-  if (status === "frozen") return fail("key_frozen", "This API key is frozen.");
-  if (status === "revoked") return fail("key_revoked", "This API key is revoked.");
-  return undefined;
-}
-
-/** The same key, allowlist and signature checks as the pipeline (a GET signs an empty body and its query). */
 function tenantAuth(): MiddlewareHandler<TenantLedgerEnv> {
   return async function tenantAuth(c, next) {
     const traceId = c.get("traceId");
-    const verified = await verifyExternalCall({
-      request: c.req.raw,
-      rawBody: new Uint8Array(0),
-      env: c.env,
-      exec: c.executionCtx,
-      clientIp: c.req.header("cf-connecting-ip") ?? null,
-      receivedAt: Date.now(),
-    });
-    if ("kind" in verified) return errorResponse(verified, traceId);
-    const refusal = await guardRefusal(c.env, verified.principal.tenantId, verified.principal.keyId);
-    if (refusal) return errorResponse(refusal, traceId);
-    c.set("tenantId", verified.principal.tenantId);
+    const auth = await authenticateReadOnly(c.req.raw, c.env, c.executionCtx);
+    if (!auth.ok) return errorResponse(auth.failure, traceId);
+    const principal = auth.value;
+    c.set("tenantId", principal.tenantId);
     await next();
   };
 }

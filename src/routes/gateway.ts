@@ -6,7 +6,6 @@ import type { AppEnv } from "../app-env";
 import type { Channel } from "../context";
 import { runGatewayRequest } from "../pipeline/run-request";
 import { listModels } from "./models";
-import { convertAnthropicIngress } from "./anthropic-messages";
 import { tenantLedgerRoutes } from "./audit";
 
 export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
@@ -23,7 +22,6 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
       capability: "chat",
       ingress: "anthropic",
       traceId: c.get("traceId"),
-      convert: convertAnthropicIngress,
     }),
   );
   routes.get("/models", (c) => listModels(c, channel));

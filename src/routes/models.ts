@@ -8,23 +8,17 @@ import type { Scopes } from "../config/schemas";
 import { configStore } from "../config/store";
 import { errorResponse } from "../errors";
 import { allowedByScopes, visibleTo } from "../steps/route-request";
-import { verifyExternalCall } from "../steps/verify-signature";
+import { authenticateReadOnly } from "../auth/read-access";
 
 export async function listModels(c: Context<AppEnv>, channel: Channel): Promise<Response> {
   const traceId = c.get("traceId");
   let scopes: Scopes;
   if (channel === "external") {
-    // The same key, allowlist and signature checks as the pipeline (a GET signs an empty body).
-    const verified = await verifyExternalCall({
-      request: c.req.raw,
-      rawBody: new Uint8Array(0),
-      env: c.env,
-      exec: c.executionCtx,
-      clientIp: c.req.header("cf-connecting-ip") ?? null,
-      receivedAt: Date.now(),
-    });
-    if ("kind" in verified) return errorResponse(verified, traceId);
-    scopes = verified.principal.scopes;
+    // The same key, allowlist and signature checks as the pipeline, plus freezes, bans and the nonce.
+    const auth = await authenticateReadOnly(c.req.raw, c.env, c.executionCtx);
+    if (!auth.ok) return errorResponse(auth.failure, traceId);
+    const principal = auth.value;
+    scopes = principal.scopes;
   } else {
     const credential = credentialFrom(c.req.raw, new URL(c.req.url));
     if (!("ok" in credential)) return errorResponse(credential, traceId);

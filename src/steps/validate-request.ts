@@ -1,7 +1,9 @@
-// Step validate_request: parses the body as JSON, checks it with zod, and extracts the model.
+// Step validate_request: parses the body as JSON, checks it with zod (OpenAI or Anthropic Messages
+// shape, by ingress), and extracts the model.
 import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../api/openai-schemas";
 import type { GatewayContext } from "../context";
 import { fail } from "../errors";
+import { AnthropicMessagesRequestSchema, anthropicRequestToOpenAI } from "../providers/anthropic-ingress";
 import type { GatewayStep } from "../pipeline/workflows";
 
 const decoder = new TextDecoder();
@@ -18,13 +20,19 @@ export const validateRequest: GatewayStep = {
   timeoutMs: 1_000,
   retries: 0,
   run(ctx: GatewayContext) {
-    // The Anthropic ingress converts its body before the pipeline and hands it over already parsed.
-    if (ctx.parsed) return;
     let json: unknown;
     try {
       json = JSON.parse(decoder.decode(ctx.rawBody));
     } catch {
       return fail("invalid_json", "request body is not valid JSON");
+    }
+    if (ctx.ingress === "anthropic") {
+      // The Anthropic Messages ingress: checked with its own schema, then carried in the gateway's OpenAI form.
+      const result = AnthropicMessagesRequestSchema.safeParse(json);
+      if (!result.success) return fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!)));
+      const body = anthropicRequestToOpenAI(result.data);
+      ctx.parsed = { capability: "chat", model: body.model, stream: body.stream === true, body };
+      return;
     }
     if (ctx.capability === "chat") {
       const result = ChatCompletionRequestSchema.safeParse(json);

@@ -121,7 +121,7 @@ describe("nonce anti-replay", { timeout: 30_000 }, () => {
   });
 
   // KNOWN BUG (src/routes/models.ts): GET /models checks the signature but never claims the nonce.
-  it.fails("a replayed signed GET /models is 401 replayed_nonce", async () => {
+  it("a replayed signed GET /models is 401 replayed_nonce", async () => {
     const k = await seedTenant({ key: { signature: "required" } });
     const headers = await signRequest({ key: k.apiKey, secret: k.signingSecret, method: "GET", url: MODELS });
     expect((await SELF.fetch(MODELS, { headers })).status).toBe(200);
@@ -208,7 +208,7 @@ describe("automatic freeze after repeated signature failures", { timeout: 30_000
 
   // KNOWN BUG (src/routes/models.ts): GET /models never consults the TenantGuard, so freezes, DO-side
   // revocations and bans do not apply to it.
-  it.fails("a frozen key gets 403 key_frozen on GET /models too", async () => {
+  it("a frozen key gets 403 key_frozen on GET /models too", async () => {
     const k = await seedTenant({ key: { signature: "required" } });
     await guardOf(k.tenantId).setKeyStatus(k.keyId, "frozen");
     const headers = await signRequest({ key: k.apiKey, secret: k.signingSecret, method: "GET", url: MODELS });
