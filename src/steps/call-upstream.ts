@@ -67,8 +67,10 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     failure = result.failure;
     if (!result.retryable) return { ok: false, failure, tryNext: false };
     const delay = backoffDelayMs(policy, attempt, result.retryAfter);
-    if (attempt === policy.maxAttempts || Date.now() + delay >= deadline || breakerBlocks(target.id)) break;
+    if (attempt === policy.maxAttempts || Date.now() + delay >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, delay));
+    // The outcomes reported so far (by this call or others) may have opened the breaker meanwhile.
+    if (breakerBlocks(target.id)) break;
   }
   return { ok: false, failure, tryNext: true };
 }
