@@ -53,7 +53,8 @@ export class UpstreamHealth extends DurableObject<Env> {
     const now = this.#begin(outcome);
     const config = this.#config;
     if (this.#row.phase === "closed") {
-      this.#window.add(now, outcome.ok, outcome.latencyMs, config.window_ms);
+      const count = Number.isSafeInteger(outcome.count) && outcome.count! > 0 ? outcome.count! : 1;
+      this.#window.add(now, outcome.ok, outcome.latencyMs, config.window_ms, count);
       const w = this.#window.totals(now, config.window_ms);
       if (w.calls >= config.minimum_calls && w.failureRate >= config.failure_rate_threshold) this.#move("open", now, "failure_rate", w);
     } else if (this.#row.phase === "half_open" && outcome.probeCycle === this.#row.cycle) {

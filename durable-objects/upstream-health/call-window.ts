@@ -29,12 +29,12 @@ export class CallWindow {
     }
   }
 
-  add(now: number, ok: boolean, latencyMs: number, windowMs: number): void {
+  add(now: number, ok: boolean, latencyMs: number, windowMs: number, count = 1): void {
     const key = Math.floor(now / BUCKET_MS);
     if (!this.#buckets.has(key)) this.#prune(now, windowMs);
     const bucket = this.#buckets.get(key) ?? { ok: 0, failed: 0, latencyMs: 0 };
-    if (ok) bucket.ok += 1;
-    else bucket.failed += 1;
+    if (ok) bucket.ok += count;
+    else bucket.failed += count;
     bucket.latencyMs += Math.max(0, Math.round(latencyMs));
     this.#buckets.set(key, bucket);
     this.#sql.exec(

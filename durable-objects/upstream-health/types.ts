@@ -36,7 +36,10 @@ export interface BreakerCall {
 
 export interface BreakerOutcome extends BreakerCall {
   ok: boolean;
+  /** The calls' total latency (one call unless `count` says more). */
   latencyMs: number;
+  /** How many calls had this outcome (isolates batch plain successes); 1 when absent. */
+  count?: number;
   /** Set by a call made under a half-open probe permit: the `cycle` that granted it. */
   probeCycle?: number;
 }

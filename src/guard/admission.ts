@@ -30,6 +30,16 @@ export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefi
   return ctx.admission;
 }
 
+/** Nothing for the TenantGuard to decide: no limits, quotas, nonce, Idempotency-Key or balance to reserve. */
+export function nothingToEnforce(request: AdmissionRequest): boolean {
+  const { tenant, key, ip } = request.limits;
+  const unlimited = [tenant, key, ip].every((l) => l?.requests_per_minute === undefined && l?.tokens_per_minute === undefined);
+  return unlimited && request.quotas.length === 0 && !request.chargeBalance && !request.nonce && !request.idempotency;
+}
+
+/** The decision when there was nothing to check: admitted with no hold (nothing to settle or release). */
+const ADMITTED_WITHOUT_HOLD: AdmissionResult = { ok: true, holdId: "", rateLimit: {} };
+
 async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
   const principal = ctx.principal!;
   const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
@@ -47,13 +57,15 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     // Idempotency-Key (src/idempotency/key.ts): checked and claimed by this same call, no second round trip.
     idempotency: await idempotencyClaim(ctx),
   };
+  // e.g. an internal service with no limits configured: the Durable Object round trip is skipped entirely.
+  if (nothingToEnforce(request)) return ADMITTED_WITHOUT_HOLD;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ADMIT_TIMEOUT_MS);
   });
   try {
     const result = await Promise.race([guard.admit(request), timeout]);
-    if (result?.ok) ctx.holdId = result.holdId;
+    if (result?.ok && result.holdId !== "") ctx.holdId = result.holdId;
     return result;
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "admission unavailable", trace_id: ctx.traceId, error: String(error) }));

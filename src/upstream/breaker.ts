@@ -146,17 +146,47 @@ export function isBreakerFailure(attempt: { ok: boolean; status?: number }): boo
   return status === 408 || status === 429;
 }
 
-/** Reports one call's outcome without delaying the response; the reply refreshes this isolate's cache. */
-export function reportOutcome(env: Env, exec: ExecutionContext, target: PresetItem, outcome: { ok: boolean; latencyMs: number; probeCycle?: number }): void {
+/** Plain successes are batched per isolate for this long: one record() per target per interval, not per call. */
+export const SUCCESS_BATCH_MS = 1_000;
+
+const pendingSuccesses = new Map<string, { target: PresetItem; count: number; latencyMs: number }>();
+
+function send(env: Env, target: PresetItem, outcome: { ok: boolean; latencyMs: number; probeCycle?: number; count?: number }): Promise<void> {
   const sentAt = Date.now();
-  exec.waitUntil(
-    stubFor(env, target.id)
-      .record({ ...outcome, target: target.id, config: breakerConfigOf(target) })
-      .then(
-        (state) => remember(target.id, state, sentAt),
-        (error) => console.error(JSON.stringify({ level: "error", msg: "breaker record failed", target: target.id, error: String(error) })),
-      ),
-  );
+  return stubFor(env, target.id)
+    .record({ ...outcome, target: target.id, config: breakerConfigOf(target) })
+    .then(
+      (state) => remember(target.id, state, sentAt),
+      (error) => console.error(JSON.stringify({ level: "error", msg: "breaker record failed", target: target.id, error: String(error) })),
+    );
+}
+
+function flushSuccesses(env: Env, targetId: string): Promise<void> {
+  const pending = pendingSuccesses.get(targetId);
+  if (!pending) return Promise.resolve();
+  pendingSuccesses.delete(targetId);
+  return send(env, pending.target, { ok: true, latencyMs: pending.latencyMs, count: pending.count });
+}
+
+/**
+ * Reports a call's outcome without delaying the response; the reply refreshes this isolate's cache.
+ * Failures and probe outcomes go at once (they move the breaker); plain successes are summed and sent
+ * at most every SUCCESS_BATCH_MS, so a busy target's object sees one write per isolate per second.
+ * A failure first flushes the successes before it, so the failure rate is computed on both.
+ */
+export function reportOutcome(env: Env, exec: ExecutionContext, target: PresetItem, outcome: { ok: boolean; latencyMs: number; probeCycle?: number }): void {
+  if (outcome.ok && outcome.probeCycle === undefined) {
+    const pending = pendingSuccesses.get(target.id);
+    if (pending) {
+      pending.count += 1;
+      pending.latencyMs += outcome.latencyMs;
+      return;
+    }
+    pendingSuccesses.set(target.id, { target, count: 1, latencyMs: outcome.latencyMs });
+    exec.waitUntil(new Promise((resolve) => setTimeout(resolve, SUCCESS_BATCH_MS)).then(() => flushSuccesses(env, target.id)));
+    return;
+  }
+  exec.waitUntil(flushSuccesses(env, target.id).then(() => send(env, target, outcome)));
 }
 
 /** Current breaker states straight from the objects (admin API, operations); also refreshes this isolate's cache. */
