@@ -2,6 +2,7 @@
 // ack per message only after the write, retry with exponential back-off otherwise (the queue moves
 // a message to its dead-letter queue after max_retries), and send invalid messages straight there.
 import type { z } from "zod";
+import { recordQueueAcked } from "../src/metrics/events";
 import type { Env } from "../src/env";
 import { createDb, databaseConfigured } from "../src/db/client";
 import type { Database } from "../src/db/schema";
@@ -52,6 +53,7 @@ export async function consumeLedgerBatch<S extends z.ZodType>(
   try {
     await consumer.write(db, valid.map((v) => v.body));
     for (const { message } of valid) message.ack();
+    recordQueueAcked(env, ctx, batch.queue, valid.length);
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "ledger write failed; batch retried", queue: batch.queue, size: valid.length, error: String(error) }));
     for (const { message } of valid) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });

@@ -1,6 +1,7 @@
 // Sends a billing or audit event to its queue, never losing it: a failed send hands the event to the
 // owner's TenantGuard outbox (durable, drained by its alarm until sent); if even that fails, one error
 // line with the request id (never the payload) is the last resort. Runs in waitUntil, off the hot path.
+import { recordQueueSent } from "../metrics/events";
 import type { Env } from "../env";
 import type { OutboxKind } from "../guard/types";
 import type { AuditMessage, BillingMessage } from "../../queues/messages";
@@ -10,7 +11,9 @@ export const UNATTRIBUTED_OUTBOX = "~gateway-outbox";
 
 /** What emitEvent needs: a GatewayContext is one; tests pass an env whose queue fails. */
 export interface EmitContext {
-  readonly env: Pick<Env, "BILLING_QUEUE" | "AUDIT_QUEUE" | "TENANT_GUARD">;
+  readonly env: Env;
+  /** When given, sends are counted for the queue-backlog metric. */
+  readonly exec?: ExecutionContext;
   readonly traceId: string;
 }
 
@@ -28,6 +31,7 @@ export async function emitDurably(ctx: EmitContext, kind: OutboxKind, message: B
   const queue = kind === "billing" ? ctx.env.BILLING_QUEUE : ctx.env.AUDIT_QUEUE;
   try {
     await queue.send(message, { contentType: "json" });
+    if (ctx.exec) recordQueueSent(ctx.env, ctx.exec, kind === "billing" ? "gateway-billing" : "gateway-audit");
     return "sent";
   } catch (error) {
     console.warn(JSON.stringify({ level: "warn", msg: "queue send failed; event kept in the outbox", queue: kind, request_id: message.request_id, trace_id: ctx.traceId, error: String(error) }));

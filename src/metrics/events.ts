@@ -1,15 +1,17 @@
 // Metric events outside the request pipeline (queue consumers, billing settlement): each adds to
-// this isolate's accumulator and schedules a flush with the caller's waitUntil.
+// this isolate's accumulator. Request-side events schedule a flush with the caller's waitUntil;
+// consumer events flush at once (one call per batch), so a batch's invocation is not kept alive
+// waiting for the next flush interval.
 import type { Env } from "../env";
 import { STORED } from "./families";
-import { isolateMetrics, scheduleFlush } from "./flush";
+import { flushMetrics, isolateMetrics, scheduleFlush } from "./flush";
 
 /** Counts a dead-letter batch's messages on their first delivery (redeliveries after a failed write are not new). */
 export function recordDeadLetters(env: Env, exec: ExecutionContext, batch: Pick<MessageBatch<unknown>, "queue" | "messages">): void {
   const fresh = batch.messages.filter((m) => m.attempts <= 1).length;
   if (fresh === 0) return;
   isolateMetrics.count(STORED.deadLetters, { queue: batch.queue }, fresh);
-  scheduleFlush(env, exec);
+  exec.waitUntil(flushMetrics(env).then(() => undefined));
 }
 
 /** A settlement left the tenant's balance below zero. */
@@ -27,5 +29,5 @@ export function recordQueueSent(env: Env, exec: ExecutionContext, queue: string,
 /** Messages a consumer wrote and acknowledged. */
 export function recordQueueAcked(env: Env, exec: ExecutionContext, queue: string, count: number): void {
   isolateMetrics.count(STORED.queueAcked, { queue }, count);
-  scheduleFlush(env, exec);
+  exec.waitUntil(flushMetrics(env).then(() => undefined));
 }

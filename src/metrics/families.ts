@@ -35,6 +35,7 @@ export const STORED = {
     type: "counter",
     help: "Gateway requests by channel, route template, configured model, HTTP status and error source (none, client, gateway, upstream).",
     labels: ["channel", "route", "model", "status", "error_source"],
+    maxSeries: 5_000,
   }),
   duration: family({
     name: "gateway_request_duration_seconds",

@@ -81,5 +81,12 @@ export async function collectMetrics(env: Env, exec: ExecutionContext): Promise<
   if (breakers.status === "fulfilled") snapshot.gauges.push(...breakers.value);
   if (deadLetters.status === "fulfilled") snapshot.gauges.push(...deadLetters.value);
   snapshot.gauges.push(...queueBacklog(snapshot.counters));
+  // Label-less counters start at 0, so increase() sees their first event (a series born at 1 has no
+  // increase). Only with the aggregate read: a 0 during an outage would look like a counter reset.
+  for (const family of aggregate.status === "fulfilled" ? Object.values(STORED) : []) {
+    if (family.type === "counter" && family.labels.length === 0 && !snapshot.counters.some((c) => c.family === family.name)) {
+      snapshot.counters.push({ family: family.name, labels: "", value: 0 });
+    }
+  }
   return snapshot;
 }

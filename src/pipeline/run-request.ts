@@ -10,7 +10,7 @@ import { finishRequest } from "./completion";
 import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
 import { newTraceId } from "./trace";
-import { readLimited } from "../upstream/read-limited";
+import { readBodyLimited } from "../upstream/read-limited";
 import { beginIdempotency } from "../idempotency/key";
 import { idempotencyRecorder, replayStoredResponse } from "../idempotency/response";
 
@@ -24,7 +24,7 @@ export interface GatewayCall {
 async function readBody(request: Request, limit: number): Promise<Uint8Array | GatewayFailure> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) return fail("request_too_large", `Request body exceeds ${limit} bytes.`);
-  const read = await readLimited(request.body, limit);
+  const read = await readBodyLimited(request, limit);
   if (!read.ok) return read.reason === "too_large" ? fail("request_too_large", `Request body exceeds ${limit} bytes.`) : fail("invalid_request", "Request body could not be read.");
   return read.bytes;
 }

@@ -12,7 +12,7 @@ import { applyCredential } from "../providers/credentials";
 import type { UpstreamHttpRequest } from "../providers/types";
 import { checkEgressUrl } from "../security/egress";
 import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
-import { readLimited } from "../upstream/read-limited";
+import { readBodyLimited, readLimited } from "../upstream/read-limited";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
 
 type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNext: boolean };
@@ -108,7 +108,7 @@ async function attemptOnce(
       ctx.upstream = { target, status, headers: response.headers, stream: response.body ?? undefined };
       return { ok: true, status };
     }
-    const read = await readLimited(response.body, ctx.settings.maxResponseBytes);
+    const read = await readBodyLimited(response, ctx.settings.maxResponseBytes);
     if (!read.ok) {
       return read.reason === "too_large"
         ? { ok: false, retryable: false, status, failure: fail("upstream_response_too_large", "upstream response exceeded the size limit", { upstreamStatus: status }) }

@@ -5,6 +5,7 @@ import { costMicros } from "../billing/pricing";
 import type { GatewayStep } from "../pipeline/workflows";
 import type { BillingMessage } from "../../queues/messages";
 import { emitEvent } from "../billing/emit";
+import { recordNegativeBalance } from "../metrics/events";
 
 async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<void> {
   const principal = ctx.principal;
@@ -19,7 +20,9 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
   const cost = costMicros(target.pricing, usage);
   ctx.billing = { costMicros: cost, priceVersion: ctx.route?.configVersion ?? 0, currency: target.pricing.currency };
   if (guard && ctx.holdId) {
-    await guard.settle({ holdId: ctx.holdId, tokens: usage.inputTokens + usage.outputTokens, costMicros: cost, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens });
+    const settled = await guard.settle({ holdId: ctx.holdId, tokens: usage.inputTokens + usage.outputTokens, costMicros: cost, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens });
+    // A settlement above its reservation can take a balance below zero: counted, and alerted on.
+    if (!settled.alreadySettled && !settled.unknownHold && settled.balanceMicros < 0) recordNegativeBalance(ctx.env, ctx.exec);
   }
   const message: BillingMessage = {
     v: 1,

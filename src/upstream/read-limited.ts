@@ -2,6 +2,25 @@
 
 export type LimitedRead = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "read_error" };
 
+/**
+ * Reads a request's or response's body within the limit. When the declared length is within it, the
+ * runtime reads the body natively in one go (the common case, and much cheaper than a JS read loop);
+ * otherwise, or when no length is declared, the loop below counts as it reads.
+ */
+export async function readBodyLimited(message: Request | Response, limit: number): Promise<LimitedRead> {
+  const declared = message.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= limit && message.body !== null) {
+    try {
+      const bytes = new Uint8Array(await message.arrayBuffer());
+      // A body longer than it declared is a broken message, not a way past the limit.
+      return bytes.byteLength <= limit ? { ok: true, bytes } : { ok: false, reason: "too_large" };
+    } catch {
+      return { ok: false, reason: "read_error" };
+    }
+  }
+  return readLimited(message.body, limit);
+}
+
 export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<LimitedRead> {
   if (!body) return { ok: true, bytes: new Uint8Array(0) };
   const reader = body.getReader();

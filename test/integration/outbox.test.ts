@@ -34,7 +34,7 @@ function flakyQueue(real: Queue<unknown>, failures = Number.POSITIVE_INFINITY): 
 }
 
 function emitContext(over: Partial<EmitContext["env"]>): EmitContext {
-  return { env: { BILLING_QUEUE: env.BILLING_QUEUE, AUDIT_QUEUE: env.AUDIT_QUEUE, TENANT_GUARD: env.TENANT_GUARD, ...over }, traceId: "trace-outbox" };
+  return { env: { ...env, ...over }, traceId: "trace-outbox" };
 }
 
 function billing(tenantId: string, requestId: string, amount: number): BillingMessage {
