@@ -1,6 +1,7 @@
 // End to end in Node: starts the local stack exactly as `npm start` does (mock provider, PGlite or
 // DATABASE_URL, wrangler dev on local workerd, seeded demo credentials) and drives both channels with
 // the official `openai` client, unmodified but for baseURL and the key.
+import { readFileSync, writeFileSync } from "node:fs";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module without types
@@ -87,5 +88,11 @@ describe("the README's promises", () => {
       body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "Hello!" }] }),
     });
     expect(res.status).toBe(200);
+  });
+
+  it("docs/api/openapi.json is the document the gateway serves (UPDATE_DOCS=1 rewrites it)", async () => {
+    const served = JSON.stringify(await (await fetch(`${stack.baseUrl}/openapi.json`)).json(), null, 2) + "\n";
+    if (process.env.UPDATE_DOCS === "1") writeFileSync("docs/api/openapi.json", served);
+    expect(readFileSync("docs/api/openapi.json", "utf8")).toBe(served);
   });
 });
