@@ -37,9 +37,11 @@ export class BanditStats extends DurableObject<Env> {
   }
 
   /** Applies a batch of observations in order; the reply is the new state (callers refresh their cache with it). */
-  record(observations: Observation[], params: LearningParams): RouteStats {
-    if (!Array.isArray(observations) || observations.length > MAX_BATCH || !observations.every(validObservation) || !validParams(params)) {
-      throw new TypeError("invalid observations or learning parameters");
+  record(batch: Observation[], params: LearningParams): RouteStats {
+    // Only the gateway calls this; anything malformed is a bug there, dropped (and logged) rather than stored.
+    const observations = Array.isArray(batch) && validParams(params) ? batch.slice(0, MAX_BATCH).filter(validObservation) : [];
+    if (observations.length !== (Array.isArray(batch) ? batch.length : -1)) {
+      console.error(JSON.stringify({ level: "error", msg: "bandit stats: invalid observations dropped", received: Array.isArray(batch) ? batch.length : typeof batch, kept: observations.length }));
     }
     if (observations.length === 0) return this.#snapshot();
     const touched = applyObservations(this.#arms, observations, params);

@@ -8,6 +8,7 @@ import { keyRoutes } from "./keys";
 import { limitRoutes } from "./limits";
 import { openApiDocument, registerGatewayPaths, registerSecuritySchemes } from "./openapi";
 import { presetRoutes } from "./presets";
+import { routingRoutes } from "./routing";
 import { adminRouter, handleAdminError } from "./router";
 import { serviceRoutes } from "./services";
 import { templateRoutes } from "./templates";
@@ -19,7 +20,7 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   registerSecuritySchemes(api.openAPIRegistry);
   // Before any route, so an unauthenticated call is a 401 and never reaches body validation.
   api.use("/admin/v1/*", adminAuth());
-  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes()]) {
+  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes()]) {
     api.route("/admin/v1", routes);
   }
   registerGatewayPaths(api.openAPIRegistry);

@@ -1,20 +1,22 @@
-// Admin routes for the provider presets document: read it, or replace it whole. Every upstream
-// base_url passes the SSRF guard at write time, so an internal address can never be configured.
+// Admin routes for the provider presets document: read it, or replace it whole (a new version, in
+// force for everyone at once: src/routing/versions.ts publishVersion; staged rollouts are in
+// src/admin/routing.ts). Every upstream base_url passes the SSRF guard at write time, so an internal
+// address can never be configured.
 import { createRoute, z } from "@hono/zod-openapi";
 import { settingsOf } from "../env";
-import { fail, GatewayError } from "../errors";
+import { GatewayError } from "../errors";
 import { kvKeys } from "../config/kv-keys";
-import { PresetItemSchema, PresetsDocumentSchema, type PresetsDocument } from "../config/schemas";
-import { checkEgressUrl } from "../security/egress";
+import { PresetItemSchema, PresetsDocumentSchema, RoutingPolicySchema } from "../config/schemas";
+import { checkVersionInput, publishVersion } from "../routing/versions";
 import { auditAdminWrite } from "./audit";
-import { readJson, writeJson } from "./kv";
+import { readJson } from "./kv";
 import { adminRouter, orThrow } from "./router";
 import { ADMIN_SECURITY, errors, json, jsonBody } from "./schemas";
 
 const PresetsSchema = PresetsDocumentSchema.extend({ updated_at: z.string().nullable() }).openapi("Presets");
 
 const PutPresetsSchema = z
-  .strictObject({ items: z.array(PresetItemSchema).max(500) })
+  .strictObject({ items: z.array(PresetItemSchema).max(500), policies: z.record(z.string().min(1).max(256), RoutingPolicySchema).optional() })
   .superRefine(({ items }, ctx) => {
     const ids = new Set<string>();
     items.forEach((item, i) => {
@@ -51,22 +53,14 @@ export function presetRoutes() {
 
   app.openapi(getPresets, async (c) => {
     const stored = orThrow(await readJson(c.env, kvKeys.presets(), StoredPresetsSchema));
-    return c.json({ version: stored?.version ?? 0, items: stored?.items ?? [], updated_at: stored?.updated_at ?? null }, 200);
+    return c.json({ version: stored?.version ?? 0, items: stored?.items ?? [], policies: stored?.policies, updated_at: stored?.updated_at ?? null }, 200);
   });
 
   app.openapi(putPresets, async (c) => {
-    const { items } = c.req.valid("json");
-    const allowLoopback = settingsOf(c.env).allowLoopbackUpstreams;
-    items.forEach((item, i) => {
-      const verdict = checkEgressUrl(item.base_url, { allowLoopback });
-      if (!("ok" in verdict)) {
-        throw new GatewayError(fail("invalid_request", `items.${i}.base_url is not an allowed upstream: ${verdict.message}`, { param: `items.${i}.base_url` }));
-      }
-    });
-    const current = orThrow(await readJson(c.env, kvKeys.presets(), StoredPresetsSchema));
-    const updatedAt = new Date().toISOString();
-    const document: PresetsDocument & { updated_at: string } = { version: (current?.version ?? 0) + 1, items, updated_at: updatedAt };
-    orThrow(await writeJson(c.env, kvKeys.presets(), document));
+    const { items, policies } = c.req.valid("json");
+    const problem = checkVersionInput({ items, policies }, settingsOf(c.env).allowLoopbackUpstreams);
+    if (problem) throw new GatewayError(problem);
+    const document = orThrow(await publishVersion(c.env, { items, policies }));
     auditAdminWrite(c, {
       action: "presets.replace",
       resource: "presets",
@@ -75,7 +69,7 @@ export function presetRoutes() {
       configVersion: document.version,
       details: { preset_ids: items.map((item) => item.id) },
     });
-    return c.json(document, 200);
+    return c.json({ ...document, updated_at: document.updated_at ?? null }, 200);
   });
 
   return app;

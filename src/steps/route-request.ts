@@ -1,12 +1,15 @@
-// Step route_request: picks the upstream candidates for the requested model from the provider presets:
-// filtered by capability, model or alias, channel visibility, enabled flag and the caller's scopes,
-// ordered by priority, and by weighted random choice within a priority tier. Targets whose circuit
-// breaker this isolate knows to be open are left out, so fallbacks go to healthy ones.
+// Step route_request: picks the upstream candidates for the requested model from the presets version in
+// force for the caller (gray release, src/routing/release.ts): filtered by capability, model or alias,
+// channel visibility, enabled flag, the caller's scopes and breaker state (targets this isolate knows
+// to be open are left out), ordered by priority; the route's strategy (static weights or a bandit,
+// src/routing/plan.ts) chooses within the top tier, and the rest stay as fallbacks.
 import type { Channel, GatewayContext } from "../context";
 import type { Capability, PresetItem, Scopes } from "../config/schemas";
-import { configStore } from "../config/store";
 import { fail } from "../errors";
 import type { GatewayStep } from "../pipeline/workflows";
+import { weightedOrder, tiersOf } from "../routing/bandit";
+import { planForRequest, policyOf, routeKeyOf } from "../routing/plan";
+import { resolvePresets } from "../routing/release";
 import { withoutOpenTargets } from "../upstream/breaker";
 
 export function visibleTo(item: PresetItem, channel: Channel): boolean {
@@ -23,24 +26,9 @@ export function matchingPresets(items: readonly PresetItem[], model: string, cap
   return items.filter((i) => i.capability === capability && (i.model === model || i.aliases.includes(model)) && visibleTo(i, channel));
 }
 
-/** Orders candidates: lower priority number first; within a tier, a weighted random permutation. */
+/** Orders candidates with static weights only: lower priority number first; within a tier, a weighted random permutation. */
 export function orderCandidates(items: readonly PresetItem[], random: () => number = Math.random): PresetItem[] {
-  const tiers = new Map<number, PresetItem[]>();
-  for (const item of items) tiers.set(item.priority, [...(tiers.get(item.priority) ?? []), item]);
-  const ordered: PresetItem[] = [];
-  for (const priority of [...tiers.keys()].sort((a, b) => a - b)) {
-    const pool = [...tiers.get(priority)!];
-    while (pool.length > 0) {
-      const total = pool.reduce((sum, i) => sum + i.weight, 0);
-      let pick = 0;
-      if (total > 0) {
-        let r = random() * total;
-        while (pick < pool.length - 1 && r >= pool[pick]!.weight) r -= pool[pick++]!.weight;
-      }
-      ordered.push(pool.splice(pick, 1)[0]!);
-    }
-  }
-  return ordered;
+  return tiersOf(items).flatMap((tier) => weightedOrder(tier, random));
 }
 
 export const routeRequest: GatewayStep = {
@@ -51,15 +39,18 @@ export const routeRequest: GatewayStep = {
   retries: 0,
   async run(ctx: GatewayContext) {
     const parsed = ctx.parsed!;
-    const presets = await configStore.presets(ctx.env);
+    const presets = await resolvePresets(ctx.env, ctx.principal?.tenantId);
     if (!presets.ok) return presets.failure;
-    const items = presets.value?.items ?? [];
+    if (presets.value?.flag) ctx.flags.add(presets.value.flag);
+    const items = presets.value?.document.items ?? [];
     const matches = matchingPresets(items, parsed.model, parsed.capability, ctx.channel);
     if (matches.length === 0) return fail("model_not_found", `The model '${parsed.model}' does not exist or is not available on this channel`, { param: "model" });
     const allowed = ctx.principal ? matches.filter((m) => allowedByScopes(m, ctx.principal!.scopes)) : matches;
     if (allowed.length === 0) return fail("scope_denied", `This credential may not use the model '${parsed.model}'`, { param: "model" });
-    const healthy = withoutOpenTargets(orderCandidates(allowed));
+    const healthy = withoutOpenTargets(allowed);
     if (!healthy.ok) return healthy.failure;
-    ctx.route = { candidates: healthy.value, configVersion: presets.value?.version ?? 0 };
+    const route = routeKeyOf(matches, parsed.model);
+    const plan = planForRequest(ctx, healthy.value, route, presets.value ? policyOf(presets.value.document, route) : undefined);
+    ctx.route = { candidates: plan.candidates, configVersion: presets.value?.version ?? 0 };
   },
 };
