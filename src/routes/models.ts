@@ -5,7 +5,7 @@ import type { Channel } from "../context";
 import { authenticateService } from "../auth/authenticate-service";
 import { credentialFrom } from "../auth/credentials";
 import type { Scopes } from "../config/schemas";
-import { configStore } from "../config/store";
+import { resolvePresets } from "../routing/release";
 import { errorResponse } from "../errors";
 import { allowedByScopes, visibleTo } from "../steps/route-request";
 import { authenticateReadOnly } from "../auth/read-access";
@@ -13,24 +13,27 @@ import { authenticateReadOnly } from "../auth/read-access";
 export async function listModels(c: Context<AppEnv>, channel: Channel): Promise<Response> {
   const traceId = c.get("traceId");
   let scopes: Scopes;
+  let tenantId: string | undefined;
   if (channel === "external") {
     // The same key, allowlist and signature checks as the pipeline, plus freezes, bans and the nonce.
     const auth = await authenticateReadOnly(c.req.raw, c.env, c.executionCtx);
     if (!auth.ok) return errorResponse(auth.failure, traceId);
-    const principal = auth.value;
-    scopes = principal.scopes;
+    scopes = auth.value.scopes;
+    tenantId = auth.value.tenantId;
   } else {
     const credential = credentialFrom(c.req.raw, new URL(c.req.url));
     if (!("ok" in credential)) return errorResponse(credential, traceId);
     const auth = await authenticateService(c.env, credential.value);
     if (!("service" in auth)) return errorResponse(auth, traceId);
     scopes = auth.service.scopes;
+    tenantId = auth.service.id;
   }
-  const presets = await configStore.presets(c.env);
+  // The version in force for this caller, as routing sees it (a tenant in a gray release sees the candidate's models).
+  const presets = await resolvePresets(c.env, tenantId);
   if (!presets.ok) return errorResponse(presets.failure, traceId);
   const seen = new Set<string>();
   const data = [];
-  for (const item of presets.value?.items ?? []) {
+  for (const item of presets.value?.document.items ?? []) {
     if (!visibleTo(item, channel) || !allowedByScopes(item, scopes)) continue;
     for (const id of [item.model, ...item.aliases]) {
       if (seen.has(id)) continue;
