@@ -6,6 +6,7 @@ import { adminApi } from "./admin";
 import { errorResponse, fail, GatewayError } from "./errors";
 import { traceIdFor } from "./pipeline/trace";
 import { gatewayRoutes } from "./routes/gateway";
+import { dashboardRoutes } from "./routes/dashboard";
 import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 
@@ -20,6 +21,7 @@ export function buildApp(): Hono<AppEnv> {
   app.get("/health", (c) => c.json({ status: "ok" }, 200, { "x-trace-id": c.get("traceId") }));
   app.route("/", healthRoutes());
   app.route("/internal/v1", metricsRoutes());
+  app.route("/", dashboardRoutes());
   app.route("/external/v1", gatewayRoutes("external"));
   app.route("/internal/v1", gatewayRoutes("internal"));
   app.route("/", adminApi());
