@@ -1,4 +1,5 @@
 // BanditStats SQLite storage: a versioned schema, and the write-through of arm states.
+import { applySchema } from "../shared/sqlite-schema";
 import type { ArmState } from "../../src/routing/arm-stats";
 
 /** Each entry moves the schema one version up; entries are frozen once released (append, never edit). */
@@ -13,19 +14,9 @@ const MIGRATIONS: readonly string[][] = [
   ],
 ];
 
+/** Brings the object's database up to the latest schema version (durable-objects/shared/sqlite-schema.ts). */
 export function ensureSchema(storage: DurableObjectStorage): void {
-  const sql = storage.sql;
-  sql.exec(`CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)`);
-  const row = sql.exec<{ version: number }>(`SELECT version FROM _schema`).toArray()[0];
-  let version = row?.version ?? 0;
-  if (row === undefined) sql.exec(`INSERT INTO _schema (version) VALUES (0)`);
-  if (version >= MIGRATIONS.length) return;
-  storage.transactionSync(() => {
-    for (; version < MIGRATIONS.length; version++) {
-      for (const statement of MIGRATIONS[version]!) sql.exec(statement);
-    }
-    sql.exec(`UPDATE _schema SET version = ?`, version);
-  });
+  applySchema(storage, MIGRATIONS);
 }
 
 interface ArmRow extends Record<string, SqlStorageValue> {

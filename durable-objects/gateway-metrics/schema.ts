@@ -1,4 +1,5 @@
 // GatewayMetrics SQLite schema: versioned migrations applied once in blockConcurrencyWhile.
+import { applySchema } from "../shared/sqlite-schema";
 
 /** Each entry moves the schema one version up; entries are frozen once released (append, never edit). */
 const MIGRATIONS: readonly string[][] = [
@@ -21,18 +22,7 @@ const MIGRATIONS: readonly string[][] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the object's database up to SCHEMA_VERSION; a no-op when it already is. */
+/** Brings the object's database up to the latest schema version (durable-objects/shared/sqlite-schema.ts). */
 export function ensureSchema(storage: DurableObjectStorage): void {
-  const sql = storage.sql;
-  sql.exec(`CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)`);
-  const row = sql.exec<{ version: number }>(`SELECT version FROM _schema`).toArray()[0];
-  let version = row?.version ?? 0;
-  if (row === undefined) sql.exec(`INSERT INTO _schema (version) VALUES (0)`);
-  if (version >= SCHEMA_VERSION) return;
-  storage.transactionSync(() => {
-    for (; version < SCHEMA_VERSION; version++) {
-      for (const statement of MIGRATIONS[version]!) sql.exec(statement);
-    }
-    sql.exec(`UPDATE _schema SET version = ?`, version);
-  });
+  applySchema(storage, MIGRATIONS);
 }
