@@ -10,6 +10,7 @@ import type { AdmissionResult, RateLimitSnapshot } from "../guard/types";
 import { WINDOW_MS } from "./fair-share";
 import { globalLimiterFor } from "./select";
 import { GLOBAL_TIMEOUT_MS, type GlobalDecision, type GlobalLimiter, type GlobalLimits, type GlobalTake } from "./types";
+import { NO_HOLD } from "../guard/types";
 
 export { GLOBAL_TIMEOUT_MS };
 export const GLOBAL_FAIL_OPEN_FLAG = "global_limit_fail_open";
@@ -103,7 +104,8 @@ export async function withGlobalLimit(
   }
   // The tenant's own refusal is the more specific answer (and its guard counted nothing).
   if (result && !result.ok) return result;
-  if (result?.ok) {
+  // A request admitted without a hold (nothing for its tenant to enforce) has nothing to release.
+  if (result?.ok && result.holdId !== NO_HOLD) {
     const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(ctx.principal!.tenantId));
     inBackground(ctx, "hold release", guard.release(result.holdId));
     ctx.holdId = undefined;

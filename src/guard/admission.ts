@@ -3,7 +3,7 @@
 import type { GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
-import type { AdmissionRequest, AdmissionResult, RateLimitSnapshot } from "./types";
+import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
 import { idempotencyClaim } from "../idempotency/key";
 
@@ -38,7 +38,7 @@ export function nothingToEnforce(request: AdmissionRequest): boolean {
 }
 
 /** The decision when there was nothing to check: admitted with no hold (nothing to settle or release). */
-const ADMITTED_WITHOUT_HOLD: AdmissionResult = { ok: true, holdId: "", rateLimit: {} };
+const ADMITTED_WITHOUT_HOLD: AdmissionResult = { ok: true, holdId: NO_HOLD, rateLimit: {} };
 
 async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
   const principal = ctx.principal!;
@@ -65,7 +65,7 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
   });
   try {
     const result = await Promise.race([guard.admit(request), timeout]);
-    if (result?.ok && result.holdId !== "") ctx.holdId = result.holdId;
+    if (result?.ok && result.holdId !== NO_HOLD) ctx.holdId = result.holdId;
     return result;
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "admission unavailable", trace_id: ctx.traceId, error: String(error) }));

@@ -206,3 +206,6 @@ export interface AccessCheck {
 }
 
 export type AccessResult = { ok: true } | { ok: false; failure: GatewayFailure };
+
+/** The hold id of a request admitted without asking the TenantGuard (nothing to enforce): nothing to settle or release. */
+export const NO_HOLD = "";
