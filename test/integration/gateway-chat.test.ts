@@ -1,5 +1,5 @@
 // Both channels end to end through the real Worker: chat (JSON and SSE), embeddings, models, errors.
-import { env, SELF } from "cloudflare:test";
+import { env, listDurableObjectIds, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedService, seedTenant, type SeededKey } from "../fixtures/seed";
 import { readSse } from "../fixtures/sse";
@@ -99,6 +99,17 @@ describe("streaming", () => {
     expect(lastAt).toBeGreaterThanOrEqual(600);
     expect(firstAt).toBeLessThan(lastAt - 400);
     await seedPresets(mockPresets(SCENARIO));
+  });
+});
+
+describe("admission only when there is something to enforce", () => {
+  it("a service with no limits is served without a TenantGuard round trip; one with limits goes through it", async () => {
+    const free = await seedService();
+    const limited = await seedService({ rate_limits: { requests_per_minute: 1000 } });
+    for (const svc of [free, limited]) expect((await post("/internal/v1/chat/completions", svc.token, chatBody())).status).toBe(200);
+    const ids = (await listDurableObjectIds(env.TENANT_GUARD)).map((id) => id.toString());
+    expect(ids).not.toContain(env.TENANT_GUARD.idFromName(free.serviceId).toString());
+    expect(ids).toContain(env.TENANT_GUARD.idFromName(limited.serviceId).toString());
   });
 });
 
