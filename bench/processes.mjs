@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const READY_PREFIX = "BENCH_HOST ";
+const REPLY_PREFIX = "BENCH_HOST_REPLY ";
 const QUIET_WRANGLER = { WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", FORCE_COLOR: "0" };
 
 /** Every child still running; stopped on exit so an interrupted run leaves nothing behind. */
@@ -148,11 +149,31 @@ export async function startRuntimeHost(config) {
   };
   child.stderr.on("data", keep);
   const ready = await firstLine(child, (line) => (line.startsWith(READY_PREFIX) ? JSON.parse(line.slice(READY_PREFIX.length)) : undefined), 90_000, "the runtime host");
-  child.stdout.on("data", keep);
+  const replies = new Map();
+  let stdoutPartial = "";
+  child.stdout.on("data", (d) => {
+    keep(d);
+    const lines = (stdoutPartial + d).split("\n");
+    stdoutPartial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.startsWith(REPLY_PREFIX)) continue;
+      const reply = JSON.parse(line.slice(REPLY_PREFIX.length));
+      replies.get(reply.id)?.(reply);
+      replies.delete(reply.id);
+    }
+  });
   if (ready.error) throw new Error(`runtime host failed: ${ready.error}`);
+  let nextId = 0;
   return {
     ...ready,
     pid: child.pid,
+    /** Puts ledger messages straight onto the gateway's billing queue; resolves once they are all sent. */
+    enqueueBilling: (messages) =>
+      new Promise((resolve, reject) => {
+        const id = ++nextId;
+        replies.set(id, (reply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply)));
+        child.stdin.write(JSON.stringify({ id, cmd: "enqueue-billing", messages }) + "\n");
+      }),
     logTail: () => logTail,
     errorLines: () => errorLines,
     stop: async () => {

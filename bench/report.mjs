@@ -162,7 +162,12 @@ export function toMarkdown(summary, meta) {
   lines.push(ft ? `- **Format transform on the stream path** (Anthropic upstream vs OpenAI upstream, internal channel, ${ft.chunks} chunks, 0 ms gaps): ${spread(ft.wallUsPerChunk, 1)} µs wall time added per chunk, ${spread(ft.cpuUsPerChunk, 1)} µs of gateway CPU per chunk.` : "- Format transform: not measured (gateway arms did not run).");
   const gen = summary.generator;
   if (gen) lines.push(`- **Load generator**: signing costs ${ms(gen.signingUsPerRequest, 1)} µs of CPU per request (measured); generator CPU per request at c=16: ${arms.map((a) => `${a} ${int(summary.cpu[a].generator.median)} µs`).join(", ")}.`);
-  lines.push("- **Consumer throughput** (ledger rows/s): not measured yet; see bench/README.md, \"Consumer throughput\".");
+  const c = summary.consumer;
+  if (c && !c.error) {
+    lines.push(`- **Consumer throughput**: ${c.messages.toLocaleString("en-US")} billing messages each delivered twice (${c.deliveries.toLocaleString("en-US")} deliveries) -> ${c.rows.toLocaleString("en-US")} ledger rows in ${c.seconds.toFixed(1)} s: **${Math.round(c.rowsPerSecond).toLocaleString("en-US")} rows/s** into the local Postgres, ${c.cpuUsPerRow === null ? "–" : Math.round(c.cpuUsPerRow)} µs of gateway workerd CPU per row (queue simulator included).`);
+  } else {
+    lines.push(`- **Consumer throughput** (ledger rows/s): ${c?.error ? `failed: ${c.error}` : "not measured in this run (no gateway arm)"}.`);
+  }
   if (summary.problems?.length) {
     lines.push("", "## Problems", "");
     for (const p of summary.problems) lines.push(`- ${p}`);

@@ -1,5 +1,6 @@
 // `npm run bench`: starts the mock provider and the runtime (bare Worker + gateway bundle on workerd),
 // seeds the gateway, runs every arm x load interleaved over rounds, writes bench/results/ and prints the table.
+import { measureConsumer } from "./consumer.mjs";
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -47,6 +48,14 @@ async function main() {
 
     const { records, roundsRun } = await runRounds(ctx);
 
+    let consumer = null;
+    if (stack.host.gateway?.url) {
+      log("consumer throughput...");
+      const count = settings.mode === "quick" ? 1_000 : 5_000;
+      consumer = await measureConsumer({ host: stack.host, gatewayUrl: stack.host.gateway.url, adminToken: stack.adminToken, gatewayPid: pids.gateway, count, log }).catch((error) => ({ error: String(error) }));
+      if (consumer.error) problems.push(`consumer throughput: ${consumer.error}`);
+    }
+
     const memory = {};
     for (const [name, pid] of Object.entries(pids)) {
       if (!pid) continue;
@@ -74,7 +83,7 @@ async function main() {
       settings,
       idleCpuNsPerMs: ctx.idle,
     };
-    const summary = summarize(records, settings, { memory, generator: { signingUsPerRequest: signingUs }, consumer: null, problems });
+    const summary = summarize(records, settings, { memory, generator: { signingUsPerRequest: signingUs }, consumer, problems });
     const markdown = toMarkdown(summary, meta);
     const dir = path.join(ROOT, "bench/results");
     await mkdir(dir, { recursive: true });

@@ -7,6 +7,7 @@ import { Log, LogLevel, Miniflare } from "miniflare";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const READY_PREFIX = "BENCH_HOST ";
+export const REPLY_PREFIX = "BENCH_HOST_REPLY ";
 
 /** Pids of this process's workerd children (Miniflare spawns one per instance). */
 function workerdChildren() {
@@ -94,7 +95,28 @@ async function main() {
   process.on("SIGINT", stop);
   // The parent holds our stdin open; when it goes away, so do we (no orphaned workerd).
   process.stdin.on("end", stop);
-  process.stdin.resume();
+  // Commands from the parent, one JSON line each: {"cmd":"enqueue-billing","messages":[...]} puts ledger
+  // messages straight onto the gateway's real billing queue (for the consumer-throughput figure).
+  let pending = "";
+  process.stdin.on("data", (chunk) => {
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) if (line.trim() !== "") void command(JSON.parse(line));
+  });
+  async function command(request) {
+    try {
+      const gateway = instances[1];
+      if (request.cmd !== "enqueue-billing" || !gateway) throw new Error(`unknown command ${request.cmd}`);
+      const queue = await gateway.getQueueProducer("BILLING_QUEUE", "gateway");
+      const started = Date.now();
+      for (let i = 0; i < request.messages.length; i += 100) {
+        await queue.sendBatch(request.messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" })));
+      }
+      process.stdout.write(REPLY_PREFIX + JSON.stringify({ id: request.id, enqueued: request.messages.length, ms: Date.now() - started }) + "\n");
+    } catch (error) {
+      process.stdout.write(REPLY_PREFIX + JSON.stringify({ id: request.id, error: String(error?.stack ?? error) }) + "\n");
+    }
+  }
 }
 
 main().catch((error) => {

@@ -84,6 +84,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
       database,
       bundlePath: bundle?.bundlePath ?? null,
       creds,
+      adminToken,
       targets,
       failedArms,
       problems,
