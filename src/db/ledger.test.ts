@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDb, type DbEnv, type DbHandle } from "./client";
 import { balanceOfRecord, billingEventProblem, insertAuditRecords, recordBillingEvents, type BillingEvent } from "./ledger";
 import type { Database } from "./schema";
+import { seededRandom } from "../routing/beta";
 
 // Until src/env.ts and test/env.d.ts carry DB_WS_PROXY and TEST_DB_KIND.
 const testEnv = env as unknown as DbEnv & { TEST_DB_KIND?: string };
@@ -19,16 +20,6 @@ afterEach(() => handle.dispose());
 
 const newTenant = () => `t-${crypto.randomUUID()}`;
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const debit = (tenantId: string, requestId: string, amount: number, tokens: readonly [number, number] = [10, 20]): BillingEvent => ({
   tenantId,
@@ -86,7 +77,7 @@ describe("recordBillingEvents", () => {
 
   it("keeps 10,000 messages delivered 1-5 times in random order to one row each, totals exact", async () => {
     const seed = Date.now() % 2 ** 31;
-    const random = mulberry32(seed);
+    const random = seededRandom(seed);
     const tenant = newTenant();
     const events: BillingEvent[] = [];
     let expectedCost = 0n;

@@ -2,13 +2,16 @@
 // DATABASE_URL, wrangler dev on local workerd, seeded demo credentials) and drives both channels with
 // the official `openai` client, unmodified but for baseURL and the key.
 import { readFileSync, writeFileSync } from "node:fs";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { createSigningFetch } from "../../src/client/signing-fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module without types
 import { startDevStack } from "../../scripts/dev-stack.mjs";
 
 interface Credentials {
   external: { base_url: string; api_key: string };
+  external_signed: { base_url: string; api_key: string; signing_secret: string };
   internal: { base_url: string; token: string };
   admin_token: string;
 }
@@ -94,5 +97,54 @@ describe("the README's promises", () => {
     const served = JSON.stringify(await (await fetch(`${stack.baseUrl}/openapi.json`)).json(), null, 2) + "\n";
     if (process.env.UPDATE_DOCS === "1") writeFileSync("docs/api/openapi.json", served);
     expect(readFileSync("docs/api/openapi.json", "utf8")).toBe(served);
+  });
+});
+
+describe("request signing with the official openai client (a key with signature: required)", () => {
+  it("signed requests pass; the same key unsigned is refused", async () => {
+    const { base_url, api_key, signing_secret } = stack.credentials.external_signed;
+    const signed = new OpenAI({ baseURL: base_url, apiKey: api_key, maxRetries: 0, fetch: createSigningFetch({ apiKey: api_key, signingSecret: signing_secret }) });
+    const reply = await signed.chat.completions.create({ model: "mock-openai-chat", messages: [{ role: "user", content: "Signed hello" }] });
+    expect(reply.choices[0]?.message.content).toMatch(/^Mock reply to: Signed hello/);
+    let chunks = 0;
+    for await (const _ of await signed.chat.completions.create({ model: "mock-openai-chat", stream: true, messages: [{ role: "user", content: "Signed stream" }] })) chunks++;
+    expect(chunks).toBeGreaterThan(3);
+    const unsigned = new OpenAI({ baseURL: base_url, apiKey: api_key, maxRetries: 0 });
+    const error = await unsigned.chat.completions.create({ model: "mock-openai-chat", messages: [{ role: "user", content: "x" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(error.code).toBe("missing_signature");
+  });
+});
+
+const TOOL_OPENAI = [{ type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: { query: { type: "string" } } } } }];
+const TOOL_ANTHROPIC = [{ name: "lookup", input_schema: { type: "object" as const, properties: { query: { type: "string" } } } }];
+
+// Every pair of client format and upstream format, through the running gateway, with the official SDKs.
+describe.each(["mock-openai-chat", "mock-anthropic-chat", "mock-azure-chat"])("upstream %s", (model) => {
+  it("the openai client: chat, stream and tools", async () => {
+    const client = clients.external;
+    const reply = await client.chat.completions.create({ model, messages: [{ role: "system", content: "Be brief" }, { role: "user", content: "Cross format" }] });
+    expect(reply.choices[0]?.message.content).toMatch(/^Mock reply to: Cross format/);
+    let text = "";
+    for await (const chunk of await client.chat.completions.create({ model, stream: true, messages: [{ role: "user", content: "Cross stream" }] })) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toMatch(/^Mock reply to: Cross stream/);
+    const tool = await client.chat.completions.create({ model, tools: TOOL_OPENAI, messages: [{ role: "user", content: "find owls" }] });
+    expect(tool.choices[0]?.finish_reason).toBe("tool_calls");
+    expect(JSON.parse(tool.choices[0]!.message.tool_calls![0]!.function.arguments)).toEqual({ query: "find owls" });
+  });
+
+  it("the @anthropic-ai/sdk client: messages, stream and tools", async () => {
+    const client = new Anthropic({ baseURL: stack.credentials.external.base_url.replace(/\/v1$/, ""), apiKey: stack.credentials.external.api_key, maxRetries: 0 });
+    const reply = await client.messages.create({ model, max_tokens: 256, system: "Be brief", messages: [{ role: "user", content: "Anthropic client" }] });
+    expect(reply.content[0]?.type === "text" && reply.content[0].text).toMatch(/^Mock reply to: Anthropic client/);
+    expect(reply.stop_reason).toBe("end_turn");
+    const stream = client.messages.stream({ model, max_tokens: 256, messages: [{ role: "user", content: "Anthropic stream" }] });
+    const final = await stream.finalMessage();
+    expect(final.content[0]?.type === "text" && final.content[0].text).toMatch(/^Mock reply to: Anthropic stream/);
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+    const tool = await client.messages.create({ model, max_tokens: 256, tools: TOOL_ANTHROPIC, messages: [{ role: "user", content: "find bats" }] });
+    expect(tool.stop_reason).toBe("tool_use");
+    const use = tool.content.find((b) => b.type === "tool_use");
+    expect(use?.type === "tool_use" && use.input).toEqual({ query: "find bats" });
   });
 });
