@@ -5,10 +5,10 @@
 // send throws (for every call, or for the first N) standing in for the platform binding's failure;
 // everything after it — the Durable Object, its SQLite, its alarm, the real queue, the consumer and
 // Postgres — is real.
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { sql } from "kysely";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { emitDurably, emitEvent, UNATTRIBUTED_OUTBOX, type EmitContext } from "../../src/billing/emit";
+import { emitDurably, emitEvent, MAX_SEND_BATCH, UNATTRIBUTED_OUTBOX, type EmitContext } from "../../src/billing/emit";
 import { createDb } from "../../src/db/client";
 import type { AuditMessage, BillingMessage } from "../../queues/messages";
 
@@ -26,8 +26,10 @@ function flakyQueue(real: Queue<unknown>, failures = Number.POSITIVE_INFINITY): 
       if (queue.calls <= failures) throw new Error("Queue send failed: service unavailable (injected)");
       await real.send(body, options);
     },
-    async sendBatch() {
-      throw new Error("emitEvent does not batch");
+    async sendBatch(messages: Iterable<MessageSendRequest<unknown>>, options?: QueueSendBatchOptions) {
+      queue.calls++;
+      if (queue.calls <= failures) throw new Error("Queue send failed: service unavailable (injected)");
+      await real.sendBatch(messages, options);
     },
   };
   return queue as unknown as Queue<unknown> & { calls: number };
@@ -167,5 +169,30 @@ describe("the billing / audit outbox", { timeout: 60_000 }, () => {
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line).toMatchObject({ level: "error", request_id: "req-last-resort", queue: "billing" });
     expect(lines[0]).not.toMatch(/secret-model-name|999|ten_secret_owner/);
+  });
+
+  it("requests' events are batched per isolate (one sendBatch per window), and a failed batch is kept event by event", async () => {
+    for (const failing of [false, true]) {
+      const tenantId = `ten_batch_${failing}_${Date.now()}`;
+      const queue = flakyQueue(env.BILLING_QUEUE, failing ? Number.POSITIVE_INFINITY : 0);
+      const count = MAX_SEND_BATCH + 50;
+      const messages = Array.from({ length: count }, (_, i) => billing(tenantId, `batch-${tenantId}-${i}`, 2));
+      // Each event from its own "request" (execution context), as the completion callbacks send them.
+      const execs = messages.map(() => createExecutionContext());
+      const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+      try {
+        await Promise.all(messages.map((m, i) => emitEvent({ env: { ...env, BILLING_QUEUE: queue }, exec: execs[i]!, traceId: "t" }, "billing", m)));
+        await Promise.all(execs.map((e) => waitOnExecutionContext(e)));
+      } finally {
+        warned.mockRestore();
+      }
+      // 150 events: one full batch of 100 sent at once, the rest when the window closes.
+      expect(queue.calls).toBe(2);
+      if (failing) {
+        expect((await guardOf(tenantId).outboxStatus()).pending).toBe(count);
+        await drained(tenantId);
+      }
+      expect(await ledger(tenantId, count)).toEqual({ rows: count, total: BigInt(-2 * count) });
+    }
   });
 });

@@ -125,8 +125,10 @@ describe("a canary secret never leaks", () => {
     for (const level of ["log", "info", "warn", "error", "debug"] as const) {
       vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")));
     }
-    // Call-through spies: the real queues still receive every message; we keep a copy of each payload.
-    const queued = [vi.spyOn(env.AUDIT_QUEUE, "send"), vi.spyOn(env.BILLING_QUEUE, "send")];
+    // Call-through spies: the real queues still receive every message; we keep a copy of each payload
+    // (requests' events leave in per-isolate batches: sendBatch).
+    const queued = [vi.spyOn(env.AUDIT_QUEUE, "sendBatch"), vi.spyOn(env.BILLING_QUEUE, "sendBatch")];
+    const queuedBodies = () => queued.flatMap((s) => s.mock.calls.flatMap(([batch]) => [...batch].map((m) => m.body)));
     const upstreamBefore = (await mockRequests(SCENARIO)).count;
 
     const post = (headers: Record<string, string>, body: string, url = CHAT) => SELF.fetch(url, { method: "POST", headers, body });
@@ -171,11 +173,11 @@ describe("a canary secret never leaks", () => {
     const sent = ROUNDS * variants.length;
     // Audit and billing are emitted after the response (waitUntil): wait until the queues stop growing.
     let last = -1;
-    while (last !== queued.reduce((n, s) => n + s.mock.calls.length, 0)) {
-      last = queued.reduce((n, s) => n + s.mock.calls.length, 0);
+    while (last !== queuedBodies().length) {
+      last = queuedBodies().length;
       await new Promise((r) => setTimeout(r, 300));
     }
-    const payloads = queued.flatMap((s) => s.mock.calls.map((c) => JSON.stringify(c[0])));
+    const payloads = queuedBodies().map((body) => JSON.stringify(body));
     const upstream = await mockRequests(SCENARIO);
     const upstreamHeaders = upstream.requests.slice(-Math.min(50, upstream.count - upstreamBefore)).map((r) => JSON.stringify(r.headers));
     vi.restoreAllMocks();
