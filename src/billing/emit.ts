@@ -1,6 +1,7 @@
-// Sends a billing or audit event to its queue, never losing it: a failed send hands the event to the
-// owner's TenantGuard outbox (durable, drained by its alarm until sent); if even that fails, one error
-// line with the request id (never the payload) is the last resort. Runs in waitUntil, off the hot path.
+// Sends billing and audit events to their queues, never losing one: requests' events are gathered per
+// isolate into one sendBatch per short window; a failed send hands each event to its owner's TenantGuard
+// outbox (durable, drained by its alarm until sent); if even that fails, one error line with the request
+// id (never the payload) is the last resort. Runs in waitUntil, off the hot path.
 import { recordQueueSent } from "../metrics/events";
 import type { Env } from "../env";
 import type { OutboxKind } from "../guard/types";
