@@ -1,8 +1,8 @@
 // Reads of audit_log shared by the tenant API, the admin API and the compliance export: filters,
 // opaque keyset cursors over (created_at, id), and the wire views of a row.
 import { z } from "@hono/zod-openapi";
-import { sql, type Kysely } from "kysely";
-import type { Database, ErrorSourceColumn } from "../db/schema";
+import { sql, type Kysely, type Selectable } from "kysely";
+import type { AuditLogTable, Database } from "../db/schema";
 import { fail, type GatewayFailure } from "../errors";
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
@@ -84,28 +84,8 @@ export function filterProblem(filters: AuditFilters): GatewayFailure | undefined
   return undefined;
 }
 
-export interface AuditRow {
-  id: string;
-  cursor_at: string;
-  trace_id: string;
-  request_id: string;
-  tenant_id: string | null;
-  key_id: string | null;
-  channel: string | null;
-  route: string | null;
-  model: string | null;
-  upstream: string | null;
-  status: number;
-  error_code: string | null;
-  error_source: ErrorSourceColumn | null;
-  upstream_status: number | null;
-  latency_ms: number | null;
-  step_timings: Record<string, unknown> | null;
-  config_version: number | null;
-  flags: string[];
-  meta: Record<string, unknown>;
-  created_at: Date;
-}
+/** An audit_log row as selected, plus the exact cursor timestamp (text, microseconds kept). */
+export type AuditRow = Selectable<AuditLogTable> & { cursor_at: string };
 
 export interface AuditSelection {
   tenantId: string;
