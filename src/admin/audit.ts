@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { AuditMessage } from "../../queues/messages";
 import type { AdminEnv } from "./types";
 import { newTraceId } from "../pipeline/trace";
+import { emitEvent } from "../billing/emit";
 
 export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits";
 
@@ -49,11 +50,8 @@ export function adminAuditMessage(c: Context<AdminEnv>, event: AdminAuditEvent, 
   };
 }
 
-/** Sends the record off the response path; a failed send is logged (without the record), never fatal to the write. */
+/** Sends the record off the response path, like every event: a failed send goes to the durable outbox. */
 export function auditAdminWrite(c: Context<AdminEnv>, event: AdminAuditEvent): void {
   const message = adminAuditMessage(c, event);
-  const sent = c.env.AUDIT_QUEUE.send(message, { contentType: "json" }).catch((error: unknown) => {
-    console.error(JSON.stringify({ level: "error", msg: "admin audit send failed", trace_id: message.trace_id, action: event.action, error: String(error) }));
-  });
-  c.executionCtx.waitUntil(sent);
+  c.executionCtx.waitUntil(emitEvent({ env: c.env, traceId: message.trace_id }, "audit", message));
 }

@@ -9,6 +9,7 @@ import { adminRouter, orThrow } from "./router";
 import { ADMIN_SECURITY, errors, idParam, json, jsonBody } from "./schemas";
 import type { AdminEnv } from "./types";
 import type { Context } from "hono";
+import { emitEvent } from "../billing/emit";
 
 const CreditSchema = z
   .strictObject({
@@ -62,10 +63,8 @@ function sendLedgerCredit(c: Context<AdminEnv>, tenantId: string, amountMicros: 
     price_version: null,
     created_at: new Date().toISOString(),
   };
-  const sent = c.env.BILLING_QUEUE.send(message, { contentType: "json" }).catch((error: unknown) => {
-    console.error(JSON.stringify({ level: "error", msg: "credit billing send failed", tenant_id: tenantId, request_id: message.request_id, error: String(error) }));
-  });
-  c.executionCtx.waitUntil(sent);
+  // Like every billing event: a failed send goes to the tenant's durable outbox, never dropped.
+  c.executionCtx.waitUntil(emitEvent({ env: c.env, traceId: c.get("traceId") }, "billing", message));
 }
 
 export function creditRoutes() {
