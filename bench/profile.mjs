@@ -1,7 +1,7 @@
 // `node bench/profile.mjs [arm] [--requests N] [--connections C]`: a CPU profile of the gateway's
 // isolate (its Worker and Durable Objects) while one arm is under load, to find where the added
 // latency goes. Writes bench/results/profile-<arm>-<time>.cpuprofile (open in Chrome DevTools).
-import { readFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { SourceMap } from "node:module";
 import path from "node:path";
 import WebSocket from "ws";
@@ -102,6 +102,8 @@ try {
   session.close();
   const file = path.join(ROOT, "bench/results", `profile-${arm}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
+  // The bundle's temp dir goes with the stack: keep its source map beside the profile for later reading.
+  await copyFile(`${stack.bundlePath}.map`, `${file}.map`).catch(() => {});
   const top = topFunctions(profile, 30, await sourceMapper(stack.bundlePath));
   console.log(`${arm}, c=${connections}: ${result.ok}/${result.requests} ok, p50 ${result.latencyMs.p50.toFixed(3)} ms, workerd CPU ${(cpu.gateway / 1e3 / result.requests).toFixed(0)} µs/request (profiler attached: slower than a benchmark run)`);
   console.log("\nself time (gateway isolate only; KV/queue simulators run in other isolates):\n" + top.self.join("\n"));

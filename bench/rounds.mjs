@@ -51,7 +51,7 @@ export async function idleRates(pids, ms = 1000) {
  * next measurement. Queue consumers run in batches up to 1 s apart, so draining their backlog
  * needs a quiet stretch longer than that.
  */
-async function quiesce(pid, maxMs, quietMs = 100) {
+export async function quiesce(pid, maxMs, quietMs = 100) {
   if (!pid) return 0;
   const t0 = performance.now();
   let quietSince = performance.now();

@@ -4,9 +4,13 @@ import { fail, type GatewayFailure } from "../errors";
 
 const QUERY_KEY_PARAMS = ["api_key", "apikey", "key", "access_token", "token"];
 
-export function credentialFrom(request: Request, url: URL): { ok: true; value: string } | GatewayFailure {
-  for (const name of QUERY_KEY_PARAMS) {
-    if (url.searchParams.has(name)) return fail("api_key_in_query", "Credentials must be sent in the Authorization header, never in the URL.", { param: name });
+export function credentialFrom(request: Request): { ok: true; value: string } | GatewayFailure {
+  // Only a URL with a query string can carry a key: the common request skips parsing its URL.
+  if (request.url.includes("?")) {
+    const params = new URL(request.url).searchParams;
+    for (const name of QUERY_KEY_PARAMS) {
+      if (params.has(name)) return fail("api_key_in_query", "Credentials must be sent in the Authorization header, never in the URL.", { param: name });
+    }
   }
   const authorization = request.headers.get("authorization");
   if (authorization !== null) {

@@ -42,7 +42,6 @@ const ADMITTED_WITHOUT_HOLD: AdmissionResult = { ok: true, holdId: NO_HOLD, rate
 
 async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
   const principal = ctx.principal!;
-  const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
   const request: AdmissionRequest = {
     requestId: ctx.requestId,
     keyId: principal.keyId,
@@ -59,6 +58,7 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
   };
   // e.g. an internal service with no limits configured: the Durable Object round trip is skipped entirely.
   if (nothingToEnforce(request)) return ADMITTED_WITHOUT_HOLD;
+  const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ADMIT_TIMEOUT_MS);

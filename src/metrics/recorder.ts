@@ -18,29 +18,47 @@ export function bucketIndex(bounds: readonly number[], value: number): number {
   return bounds.length;
 }
 
+/** Distinct label sets whose encoding is remembered (cleared when full: label values are bounded anyway). */
+const MAX_CACHED_LABEL_SETS = 10_000;
+
 export class MetricsRecorder {
+  // Series key (family + raw values, length-prefixed so no two label sets collide) -> encoded labels:
+  // every request records the same few series, so each label set is escaped once, not per request.
+  #encodings = new Map<string, string>();
   #counters = new Map<string, Sample>();
   #histograms = new Map<string, HistogramSample>();
   #tenants = new Map<string, TenantMinute>();
   #events = 0;
 
+  /** The series key of a label set; its encoding is then in #encodings. */
+  #seriesKey(family: CounterFamily | HistogramFamily, labels: Readonly<Record<string, string>>): string {
+    let key = family.name;
+    for (const name of family.labels) {
+      const value = labels[name] ?? "";
+      key += `\u0000${value.length}:${value}`;
+    }
+    if (!this.#encodings.has(key)) {
+      if (this.#encodings.size >= MAX_CACHED_LABEL_SETS) this.#encodings.clear();
+      this.#encodings.set(key, encodeLabels(family, labels));
+    }
+    return key;
+  }
+
   count<F extends CounterFamily>(family: F, labels: LabelsOf<F>, n = 1): void {
     if (!(n > 0)) return;
-    const encoded = encodeLabels(family, labels as Record<string, string>);
-    const key = `${family.name}\u0000${encoded}`;
+    const key = this.#seriesKey(family, labels as Record<string, string>);
     const sample = this.#counters.get(key);
     if (sample) sample.value += n;
-    else this.#counters.set(key, { family: family.name, labels: encoded, value: n });
+    else this.#counters.set(key, { family: family.name, labels: this.#encodings.get(key)!, value: n });
     this.#events++;
   }
 
   observe<F extends HistogramFamily>(family: F, labels: LabelsOf<F>, seconds: number): void {
     if (!Number.isFinite(seconds) || seconds < 0) return;
-    const encoded = encodeLabels(family, labels as Record<string, string>);
-    const key = `${family.name}\u0000${encoded}`;
+    const key = this.#seriesKey(family, labels as Record<string, string>);
     let sample = this.#histograms.get(key);
     if (!sample) {
-      sample = { family: family.name, labels: encoded, buckets: new Array<number>(family.buckets.length + 1).fill(0), sum: 0, count: 0 };
+      sample = { family: family.name, labels: this.#encodings.get(key)!, buckets: new Array<number>(family.buckets.length + 1).fill(0), sum: 0, count: 0 };
       this.#histograms.set(key, sample);
     }
     sample.buckets[bucketIndex(family.buckets, seconds)]! += 1;

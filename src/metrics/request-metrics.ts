@@ -6,13 +6,17 @@ import { ERROR_KINDS, type ErrorKind } from "../errors";
 import { isBreakerFailure } from "../upstream/breaker";
 import { DURATION_BUCKETS, STORED } from "./families";
 import { isolateMetrics, scheduleFlush } from "./flush";
+import { requestPath } from "../pipeline/request-path";
 import { bucketIndex, type MetricsRecorder } from "./recorder";
 
 const ROUTE_TEMPLATE = /^\/(external|internal)\/v1\/(chat\/completions|embeddings|messages|models|health|metrics)$/;
 
 /** The route label: the request path when it is one of the gateway's routes, else "other" (bounded). */
 export function routeTemplate(url: string): string {
-  const path = new URL(url).pathname;
+  return routeLabel(new URL(url).pathname);
+}
+
+function routeLabel(path: string): string {
   return ROUTE_TEMPLATE.test(path) ? path : "other";
 }
 
@@ -46,7 +50,7 @@ export function recordRequest(ctx: GatewayContext, endedAt: number, recorder: Me
 
   recorder.count(STORED.requests, {
     channel: ctx.channel,
-    route: routeTemplate(ctx.request.url),
+    route: routeLabel(requestPath(ctx.request)),
     model,
     status: String(status),
     error_source: error?.source ?? "none",

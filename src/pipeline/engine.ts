@@ -111,17 +111,30 @@ async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; 
 }
 
 async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | Rejection | Answered | undefined> {
+  let pending: Promise<StepOutcome> | StepOutcome;
+  try {
+    pending = step.run(ctx);
+  } catch (error) {
+    return stepThrew(step, error);
+  }
+  // A step that finished synchronously cannot have overrun its timeout (no timer could have fired while
+  // it ran), so only a pending step pays for a timer: most steps of a request are synchronous.
+  if (!(pending instanceof Promise)) return pending ?? undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<GatewayFailure>((resolve) => {
     timer = setTimeout(() => resolve(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`)), step.timeoutMs);
   });
   try {
-    const outcome: StepOutcome = await Promise.race([Promise.resolve().then(() => step.run(ctx)), timeout]);
+    const outcome: StepOutcome = await Promise.race([pending, timeout]);
     return outcome ?? undefined;
   } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "step threw", step: step.name, error: String(error) }));
-    return fail("internal_error", `internal error in step ${step.name}`);
+    return stepThrew(step, error);
   } finally {
     clearTimeout(timer);
   }
+}
+
+function stepThrew<C>(step: Step<C>, error: unknown): GatewayFailure {
+  console.error(JSON.stringify({ level: "error", msg: "step threw", step: step.name, error: String(error) }));
+  return fail("internal_error", `internal error in step ${step.name}`);
 }

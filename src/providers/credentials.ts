@@ -14,29 +14,41 @@ function utf8Base64(s: string): string {
 }
 
 /**
- * Sets the credential header on `headers` (mutated). Surrounding whitespace is trimmed (secrets pasted
- * with a trailing newline are common); a secret that would break the header is refused, and the
- * failure message never contains the secret.
+ * The credential header for `auth`, or undefined for "none". Surrounding whitespace is trimmed
+ * (secrets pasted with a trailing newline are common); a secret that would break the header is
+ * refused, and the failure message never contains the secret.
  */
-export function applyCredential(headers: Headers, auth: UpstreamAuth, secret: string | undefined): GatewayFailure | undefined {
-  for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+export function credentialHeader(auth: UpstreamAuth, secret: string | undefined): { name: string; value: string } | GatewayFailure | undefined {
   if (auth === "none") return undefined;
   const value = secret?.trim() ?? "";
   if (value === "") return fail("config_unavailable", `upstream credential is missing for auth "${auth}"`);
   if (/[\r\n\0]/.test(value)) return fail("config_unavailable", "upstream credential contains line breaks");
   switch (auth) {
     case "bearer":
-      headers.set("authorization", `Bearer ${value}`);
-      return undefined;
+      return { name: "authorization", value: `Bearer ${value}` };
     case "api-key":
-      headers.set("api-key", value);
-      return undefined;
+      return { name: "api-key", value };
     case "x-api-key":
-      headers.set("x-api-key", value);
-      return undefined;
+      return { name: "x-api-key", value };
     case "basic":
       if (!value.includes(":")) return fail("config_unavailable", 'basic upstream credential must be "user:password"');
-      headers.set("authorization", `Basic ${utf8Base64(value)}`);
-      return undefined;
+      return { name: "authorization", value: `Basic ${utf8Base64(value)}` };
   }
+}
+
+/**
+ * Sets the credential on an outgoing request's headers (a Headers object or a plain lower-case
+ * record, mutated), after clearing every header that could carry another credential.
+ */
+export function applyCredential(headers: Headers | Record<string, string>, auth: UpstreamAuth, secret: string | undefined): GatewayFailure | undefined {
+  const isHeaders = headers instanceof Headers;
+  for (const name of CREDENTIAL_HEADERS) {
+    if (isHeaders) headers.delete(name);
+    else delete headers[name];
+  }
+  const header = credentialHeader(auth, secret);
+  if (!header || "kind" in header) return header;
+  if (isHeaders) headers.set(header.name, header.value);
+  else headers[header.name] = header.value;
+  return undefined;
 }

@@ -12,7 +12,7 @@ import { collectMetrics } from "../metrics/scrape";
 
 /** The calling service, or the error response to send (401 for a missing or tenant credential). */
 export async function requireService(c: Context<AppEnv>): Promise<{ service: ServiceRecord } | Response> {
-  const credential = credentialFrom(c.req.raw, new URL(c.req.url));
+  const credential = credentialFrom(c.req.raw);
   if (!("ok" in credential)) return errorResponse(credential, c.get("traceId"));
   const auth = await authenticateService(c.env, credential.value);
   if (!("service" in auth)) return errorResponse(auth, c.get("traceId"));

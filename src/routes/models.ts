@@ -21,7 +21,7 @@ export async function listModels(c: Context<AppEnv>, channel: Channel): Promise<
     scopes = auth.value.scopes;
     tenantId = auth.value.tenantId;
   } else {
-    const credential = credentialFrom(c.req.raw, new URL(c.req.url));
+    const credential = credentialFrom(c.req.raw);
     if (!("ok" in credential)) return errorResponse(credential, traceId);
     const auth = await authenticateService(c.env, credential.value);
     if (!("service" in auth)) return errorResponse(auth, traceId);

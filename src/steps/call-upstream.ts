@@ -10,7 +10,7 @@ import type { GatewayStep } from "../pipeline/workflows";
 import { adapterFor } from "../providers";
 import { applyCredential } from "../providers/credentials";
 import type { UpstreamHttpRequest } from "../providers/types";
-import { checkEgressUrl } from "../security/egress";
+import { checkEgressUrl, type EgressResult } from "../security/egress";
 import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
 import { readBodyLimited, readLimited } from "../upstream/read-limited";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
@@ -18,6 +18,23 @@ import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs 
 type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNext: boolean };
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+
+// The egress verdict depends only on the URL string and the loopback setting, and an isolate calls the
+// same few upstream URLs over and over: each allowed URL is checked once (bounded, for URLs that vary).
+// Refusals are not kept: they are rare, and their failure objects belong to one request.
+const egressVerdicts = new Map<string, EgressResult>();
+const MAX_EGRESS_VERDICTS = 512;
+
+function egressVerdict(raw: string, allowLoopback: boolean): EgressResult {
+  const key = `${allowLoopback ? 1 : 0}${raw}`;
+  let verdict = egressVerdicts.get(key);
+  if (!verdict) {
+    if (egressVerdicts.size >= MAX_EGRESS_VERDICTS) egressVerdicts.clear();
+    verdict = checkEgressUrl(raw, { allowLoopback });
+    if ("ok" in verdict) egressVerdicts.set(key, verdict);
+  }
+  return verdict;
+}
 
 function buildRequest(ctx: GatewayContext, target: PresetItem): UpstreamHttpRequest | GatewayFailure | undefined {
   const parsed = ctx.parsed!;
@@ -30,19 +47,20 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
   const request = buildRequest(ctx, target);
   if (!request) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} does not serve ${ctx.capability}`), tryNext: true };
   if ("kind" in request) return { ok: false, failure: request, tryNext: true };
-  const egress = checkEgressUrl(request.url, { allowLoopback: ctx.settings.allowLoopbackUpstreams });
+  const egress = egressVerdict(request.url, ctx.settings.allowLoopbackUpstreams);
   if (!("ok" in egress)) {
     ctx.attempts.push({ target: target.id, error: "egress_denied", durationMs: 0 });
     return { ok: false, failure: egress, tryNext: true };
   }
-  const headers = new Headers(request.headers);
+  // A plain record (the adapters' header names are lower case): fetch() makes the one native copy.
+  const headers: Record<string, string> = { ...request.headers };
   if (target.credential) {
     const secret = secretNamed(ctx.env, target.credential);
     if (!secret) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} has no credential configured`), tryNext: true };
     const unusable = applyCredential(headers, target.auth, secret);
     if (unusable) return { ok: false, failure: unusable, tryNext: true };
   }
-  headers.set("x-request-id", ctx.traceId);
+  headers["x-request-id"] = ctx.traceId;
   const gate = await passBreaker(ctx.env, ctx.exec, target);
   if (!gate.allowed) {
     ctx.attempts.push({ target: target.id, error: "circuit_open", durationMs: 0 });
@@ -84,7 +102,7 @@ async function attemptOnce(
   target: PresetItem,
   url: URL,
   request: UpstreamHttpRequest,
-  headers: Headers,
+  headers: Record<string, string>,
   firstByteTimeoutMs: number,
 ): Promise<AttemptResult> {
   const controller = new AbortController();

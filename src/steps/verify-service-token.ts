@@ -11,7 +11,7 @@ export const verifyServiceToken: GatewayStep = {
   timeoutMs: 3_000,
   retries: 0,
   async run(ctx: GatewayContext) {
-    const credential = credentialFrom(ctx.request, new URL(ctx.request.url));
+    const credential = credentialFrom(ctx.request);
     if (!("ok" in credential)) return credential;
     const auth = await authenticateService(ctx.env, credential.value);
     if (!("service" in auth)) return auth;

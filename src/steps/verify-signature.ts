@@ -79,7 +79,7 @@ async function checkSignature(call: ExternalCall, key: ApiKeyRecord): Promise<Ga
 
 /** Authenticates an external caller: API key, tenant, allowlists, then the request signature. */
 export async function verifyExternalCall(call: ExternalCall): Promise<{ principal: Principal; nonce?: { nonce: string; timestamp: number } } | GatewayFailure> {
-  const credential = credentialFrom(call.request, new URL(call.request.url));
+  const credential = credentialFrom(call.request);
   if (!("ok" in credential)) return credential;
   const auth = await authenticateApiKey(call.env, credential.value, call.clientIp, call.receivedAt);
   if (!("key" in auth)) return auth;

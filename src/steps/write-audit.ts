@@ -5,6 +5,7 @@ import type { CompletionOutcome, GatewayContext } from "../context";
 import type { GatewayStep } from "../pipeline/workflows";
 import type { AuditMessage } from "../../queues/messages";
 import { emitEvent } from "../billing/emit";
+import { requestPath } from "../pipeline/request-path";
 
 export function auditRecord(ctx: GatewayContext, outcome: CompletionOutcome): AuditMessage {
   return {
@@ -14,7 +15,7 @@ export function auditRecord(ctx: GatewayContext, outcome: CompletionOutcome): Au
     tenant_id: ctx.principal?.tenantId ?? null,
     key_id: ctx.principal?.keyId ?? null,
     channel: ctx.channel,
-    route: new URL(ctx.request.url).pathname,
+    route: requestPath(ctx.request),
     model: ctx.parsed?.model ?? null,
     upstream: ctx.upstream?.target.id ?? null,
     status: ctx.status ?? 0,
