@@ -5,7 +5,7 @@ import type { Env } from "../env";
 import { configStore } from "../config/store";
 import type { ApiKeyRecord, TenantRecord } from "../config/schemas";
 import { fail, type GatewayFailure } from "../errors";
-import { hashApiKey, isWellFormedApiKey } from "../security/api-keys";
+import { credentialHash, isWellFormedApiKey } from "../security/api-keys";
 import { ipInAllowlist } from "../security/ip";
 
 export interface AuthenticatedKey {
@@ -15,7 +15,7 @@ export interface AuthenticatedKey {
 
 export async function authenticateApiKey(env: Env, presented: string, clientIp: string | null, now: number): Promise<AuthenticatedKey | GatewayFailure> {
   if (!isWellFormedApiKey(presented)) return fail("invalid_api_key", "Incorrect API key provided.");
-  const record = await configStore.apiKeyByHash(env, await hashApiKey(presented));
+  const record = await configStore.apiKeyByHash(env, await credentialHash(presented));
   if (!record.ok) return fail("auth_unavailable", "The key store is unavailable; try again shortly.");
   const key = record.value;
   if (!key) return fail("invalid_api_key", "Incorrect API key provided.");

@@ -3,11 +3,11 @@ import type { Env } from "../env";
 import { configStore } from "../config/store";
 import type { ServiceRecord } from "../config/schemas";
 import { fail, type GatewayFailure } from "../errors";
-import { hashApiKey, isWellFormedServiceToken } from "../security/api-keys";
+import { credentialHash, isWellFormedServiceToken } from "../security/api-keys";
 
 export async function authenticateService(env: Env, presented: string): Promise<{ service: ServiceRecord } | GatewayFailure> {
   if (!isWellFormedServiceToken(presented)) return fail("invalid_service_token", "Incorrect service token provided.");
-  const record = await configStore.serviceByHash(env, await hashApiKey(presented));
+  const record = await configStore.serviceByHash(env, await credentialHash(presented));
   if (!record.ok) return fail("auth_unavailable", "The token store is unavailable; try again shortly.");
   const service = record.value;
   if (!service) return fail("invalid_service_token", "Incorrect service token provided.");

@@ -31,7 +31,7 @@ export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefi
 }
 
 /** Nothing for the TenantGuard to decide: no limits, quotas, nonce, Idempotency-Key or balance to reserve. */
-export function nothingToEnforce(request: AdmissionRequest): boolean {
+export function nothingToEnforce(request: Pick<AdmissionRequest, "limits" | "quotas" | "chargeBalance" | "nonce" | "idempotency">): boolean {
   const { tenant, key, ip } = request.limits;
   const unlimited = [tenant, key, ip].every((l) => l?.requests_per_minute === undefined && l?.tokens_per_minute === undefined);
   return unlimited && request.quotas.length === 0 && !request.chargeBalance && !request.nonce && !request.idempotency;
@@ -42,22 +42,25 @@ const ADMITTED_WITHOUT_HOLD: AdmissionResult = { ok: true, holdId: NO_HOLD, rate
 
 async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
   const principal = ctx.principal!;
+  const checks = {
+    nonce: ctx.nonce ? { value: ctx.nonce.nonce, timestamp: ctx.nonce.timestamp } : undefined,
+    limits: { tenant: principal.tenantRateLimits, key: principal.rateLimits, ip: ctx.clientIp ? principal.ipRateLimits : undefined },
+    quotas: principal.quotas ?? [],
+    chargeBalance: ctx.channel === "external",
+    // Idempotency-Key (src/idempotency/key.ts): checked and claimed by this same call, no second round trip.
+    idempotency: await idempotencyClaim(ctx),
+  };
+  // e.g. an internal service with no limits configured: no estimate, no Durable Object round trip.
+  if (nothingToEnforce(checks)) return ADMITTED_WITHOUT_HOLD;
   const request: AdmissionRequest = {
     requestId: ctx.requestId,
     keyId: principal.keyId,
     channel: ctx.channel,
     capability: ctx.parsed!.capability,
     clientIp: ctx.clientIp,
-    nonce: ctx.nonce ? { value: ctx.nonce.nonce, timestamp: ctx.nonce.timestamp } : undefined,
-    limits: { tenant: principal.tenantRateLimits, key: principal.rateLimits, ip: ctx.clientIp ? principal.ipRateLimits : undefined },
-    quotas: principal.quotas ?? [],
+    ...checks,
     estimate: estimateFor(ctx),
-    chargeBalance: ctx.channel === "external",
-    // Idempotency-Key (src/idempotency/key.ts): checked and claimed by this same call, no second round trip.
-    idempotency: await idempotencyClaim(ctx),
   };
-  // e.g. an internal service with no limits configured: the Durable Object round trip is skipped entirely.
-  if (nothingToEnforce(request)) return ADMITTED_WITHOUT_HOLD;
   const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {

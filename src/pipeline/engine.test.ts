@@ -171,6 +171,17 @@ describe("runWorkflow", () => {
     expect(result.failure?.message).not.toContain("secret-ish");
   });
 
+  it("takes a synchronous step's outcome as returned, and a rejected async step as internal_error", async () => {
+    const sync = compileWorkflow("t", [step("sync-fail", [], { run: () => fail("invalid_request", "bad") }), step("after", ["sync-fail"])]);
+    const failed = await runWorkflow(sync, newCtx());
+    expect(failed.failure?.kind).toBe("invalid_request");
+    expect(failed.records.map((r) => [r.name, r.status])).toEqual([["sync-fail", "failed"], ["after", "not_run"]]);
+    const rejected = compileWorkflow("t", [step("async-boom", [], { run: async () => { await sleep(1); throw new Error("hidden detail"); } })]);
+    const result = await runWorkflow(rejected, newCtx());
+    expect(result.failure?.kind).toBe("internal_error");
+    expect(result.failure?.message).not.toContain("hidden detail");
+  });
+
   it("records a step whose `when` is false as skipped without running it", async () => {
     const ctx = newCtx();
     const result = await runWorkflow(compileWorkflow("t", [step("a", [], { when: () => false })]), ctx);

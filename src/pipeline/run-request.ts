@@ -22,8 +22,6 @@ export interface GatewayCall {
 }
 
 async function readBody(request: Request, limit: number): Promise<Uint8Array | GatewayFailure> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) return fail("request_too_large", `Request body exceeds ${limit} bytes.`);
   const read = await readBodyLimited(request, limit);
   if (!read.ok) return read.reason === "too_large" ? fail("request_too_large", `Request body exceeds ${limit} bytes.`) : fail("invalid_request", "Request body could not be read.");
   return read.bytes;
@@ -66,7 +64,8 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   const recorder = await idempotencyRecorder(ctx);
   if (result.failure) return failedResponse(ctx, result.failure);
   const pending = ctx.response!;
-  for (const [name, value] of ctx.responseHeaders) pending.headers.set(name, value);
+  // The transform builds its headers on ctx.responseHeaders; a response made another way gets them merged in.
+  if (pending.headers !== ctx.responseHeaders) for (const [name, value] of ctx.responseHeaders) pending.headers.set(name, value);
   ctx.status = pending.status;
   if (pending.stream) {
     const stream = recorder ? recorder.stream({ ...pending, stream: pending.stream }) : pending.stream;

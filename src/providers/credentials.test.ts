@@ -50,4 +50,13 @@ describe("applyCredential", () => {
       expect(h.get("authorization")).toBeNull();
     }
   });
+
+  it("works the same on a plain lower-case record (the request path's headers)", () => {
+    const record: Record<string, string> = { "content-type": "application/json", authorization: "Bearer client-key", "x-api-key": "client", "proxy-authorization": "x" };
+    expect(applyCredential(record, "api-key", " azure-key\n")).toBeUndefined();
+    expect(record).toEqual({ "content-type": "application/json", "api-key": "azure-key" });
+    const refused: Record<string, string> = { authorization: "Bearer client-key" };
+    expect(applyCredential(refused, "bearer", "abc\r\nx-evil: 1")?.kind).toBe("config_unavailable");
+    expect(refused).toEqual({});
+  });
 });

@@ -109,6 +109,23 @@ export function hashApiKey(key: string): Promise<string> {
   return sha256Hex(key);
 }
 
+// Hashes of credentials this isolate has recently authenticated: the same few keys arrive request
+// after request. Only well-formed credentials reach this (checked first), the map is bounded and
+// cleared when full, and lives in isolate memory only (never logged or sent anywhere). Revocation is
+// unaffected: the record behind the hash is still looked up on every request.
+const recentHashes = new Map<string, string>();
+const MAX_RECENT_HASHES = 1_000;
+
+/** hashApiKey for authentication on the request path, remembered per isolate. */
+export async function credentialHash(key: string): Promise<string> {
+  const known = recentHashes.get(key);
+  if (known !== undefined) return known;
+  const hash = await sha256Hex(key);
+  if (recentHashes.size >= MAX_RECENT_HASHES) recentHashes.clear();
+  recentHashes.set(key, hash);
+  return hash;
+}
+
 /** An opaque id such as `ten_…` or `key_…`: `randomId("ten")` (or `randomId("ten_")`) + 20 base62 (about 119 bits). */
 export function randomId(prefix: string): string {
   const head = prefix.endsWith("_") ? prefix : `${prefix}_`;

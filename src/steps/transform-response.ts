@@ -21,15 +21,22 @@ const FORWARDED_UPSTREAM_HEADERS: Record<string, string> = {
   "openai-organization": "openai-organization",
 };
 
-function upstreamInfoHeaders(upstream: Headers, base: Record<string, string>): Headers {
-  const headers = new Headers(base);
-  for (const [from, to] of Object.entries(FORWARDED_UPSTREAM_HEADERS)) {
+/**
+ * The response's headers: the request's own (trace ids, rate limits), plus the content type and the
+ * upstream's informational headers. One Headers object for the whole response: the gateway's own
+ * headers are set first and nothing here has their names, so no merge is needed later.
+ */
+function responseHeaders(ctx: GatewayContext, upstream: Headers, base: Readonly<Record<string, string>>): Headers {
+  const headers = ctx.responseHeaders;
+  for (const name in base) headers.set(name, base[name]!);
+  for (const from in FORWARDED_UPSTREAM_HEADERS) {
     const value = upstream.get(from);
-    if (value !== null) headers.set(to, value);
+    if (value !== null) headers.set(FORWARDED_UPSTREAM_HEADERS[from]!, value);
   }
   return headers;
 }
 
+const JSON_HEADERS = { "content-type": "application/json" } as const;
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
 
 function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
@@ -55,7 +62,7 @@ function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailu
     else for (const choice of result.body.choices) meter.onText(choice.message.content ?? "");
     body = ctx.ingress === "anthropic" ? openAIResponseToAnthropic(result.body, parsed.model) : result.body;
   }
-  ctx.response = { status: 200, headers: upstreamInfoHeaders(upstream.headers, { "content-type": "application/json" }), json: body };
+  ctx.response = { status: 200, headers: responseHeaders(ctx, upstream.headers, JSON_HEADERS), json: body };
 }
 
 function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
@@ -80,7 +87,7 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
     onEnd: ({ ending, bytesSent, failure }) =>
       finishRequest(ctx, brokenBy && ending === "complete" ? { ending: "upstream_failed", bytesSent, failure: brokenBy } : { ending, bytesSent, failure }),
   });
-  ctx.response = { status: 200, headers: upstreamInfoHeaders(upstream.headers, SSE_HEADERS), stream: body };
+  ctx.response = { status: 200, headers: responseHeaders(ctx, upstream.headers, SSE_HEADERS), stream: body };
 }
 
 export const transformResponse: GatewayStep = {

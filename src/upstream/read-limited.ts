@@ -3,13 +3,18 @@
 export type LimitedRead = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "read_error" };
 
 /**
- * Reads a request's or response's body within the limit. When the declared length is within it, the
- * runtime reads the body natively in one go (the common case, and much cheaper than a JS read loop);
- * otherwise, or when no length is declared, the loop below counts as it reads.
+ * Reads a request's or response's body within the limit. With a declared length, the body is refused
+ * at once when that is over the limit, or else read natively in one go (the common case, and much
+ * cheaper than a JS read loop); without one, the loop below counts as it reads.
  */
 export async function readBodyLimited(message: Request | Response, limit: number): Promise<LimitedRead> {
   const declared = message.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= limit && message.body !== null) {
+  if (declared !== null && /^\d+$/.test(declared)) {
+    // A declared length over the limit is refused before reading anything (the body is dropped unread).
+    if (Number(declared) > limit) {
+      await message.body?.cancel().catch(() => {});
+      return { ok: false, reason: "too_large" };
+    }
     try {
       const bytes = new Uint8Array(await message.arrayBuffer());
       // A body longer than it declared is a broken message, not a way past the limit.
