@@ -51,6 +51,20 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     steps: [],
     attempts: [],
     onComplete: [],
+    // Every field the steps fill in later exists from the start: one object shape for every request,
+    // so the code reading the context stays monomorphic instead of seeing a new shape per path taken.
+    parsed: undefined,
+    principal: undefined,
+    nonce: undefined,
+    route: undefined,
+    upstream: undefined,
+    response: undefined,
+    admission: undefined,
+    holdId: undefined,
+    status: undefined,
+    billing: undefined,
+    meter: undefined,
+    error: undefined,
   };
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);
