@@ -104,8 +104,16 @@ async function runPhase(ctx, phase, round, records) {
   const shift = (round - 1) % arms.length;
   const ordered = [...arms.slice(shift), ...arms.slice(0, shift)];
   if (phase.settle) await sleep(settings.cpuSettleMs);
+  let previous = null;
   for (const arm of ordered) {
-    const waitedMs = await quiesce(ctx.pids[ARM_RUNTIME[arm]], settings.quietMaxMs);
+    // Two gateway arms share one workerd: the queue delivers the previous arm's billing and audit events
+    // up to max_batch_timeout (1 s) after they were sent, so its consumers could otherwise run during
+    // this arm's measurement. After another gateway arm, wait for a quiet stretch longer than that.
+    const afterGatewayArm = ARM_RUNTIME[arm] === "gateway" && ARM_RUNTIME[previous] === "gateway";
+    const waitedMs = afterGatewayArm
+      ? await quiesce(ctx.pids.gateway, settings.drainMaxMs, 1100)
+      : await quiesce(ctx.pids[ARM_RUNTIME[arm]], settings.quietMaxMs);
+    previous = arm;
     const run = await measuredRun(phase, arm, targets[phase.kind][arm], ctx);
     const drainedMs = phase.drain && ARM_RUNTIME[arm] === "gateway" ? await quiesce(ctx.pids.gateway, settings.drainMaxMs, 1100) : 0;
     records.push({ round, phase: phase.name, arm, quiesceMs: waitedMs, drainedMs, ...run });
