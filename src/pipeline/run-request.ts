@@ -11,6 +11,7 @@ import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
 import { newTraceId } from "./trace";
 import { readBodyLimited } from "../upstream/read-limited";
+import { dropAnswerHeaders } from "../steps/transform-response";
 import { beginIdempotency } from "../idempotency/key";
 import { idempotencyRecorder, replayStoredResponse } from "../idempotency/response";
 
@@ -92,6 +93,8 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
 }
 
 function failedResponse(ctx: GatewayContext, failure: GatewayFailure): Response {
+  // A step after the transform failed: the error body carries the request's own headers, not the answer's.
+  if (ctx.response?.headers === ctx.responseHeaders) dropAnswerHeaders(ctx.responseHeaders);
   ctx.error = { source: sourceOf(failure.kind), code: failure.kind, upstreamStatus: failure.upstreamStatus };
   ctx.status = statusOf(failure);
   finishRequest(ctx, { ending: "complete", bytesSent: 0 });

@@ -36,6 +36,14 @@ function responseHeaders(ctx: GatewayContext, upstream: Headers, base: Readonly<
   return headers;
 }
 
+/** The names responseHeaders() may add. */
+const ANSWER_HEADER_NAMES: readonly string[] = ["content-type", "cache-control", ...new Set(Object.values(FORWARDED_UPSTREAM_HEADERS))];
+
+/** Takes the answer's headers back off the request's own: a request that fails after the transform answers without them. */
+export function dropAnswerHeaders(headers: Headers): void {
+  for (const name of ANSWER_HEADER_NAMES) headers.delete(name);
+}
+
 const JSON_HEADERS = { "content-type": "application/json" } as const;
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
 
