@@ -22,9 +22,7 @@ export function finishRequest(ctx: GatewayContext, end: EndInfo): void {
   if (end.ending === "client_aborted") ctx.flags.add("client_aborted");
   if (end.ending === "upstream_failed") ctx.flags.add("stream_broken");
   ctx.onComplete.push(requestMetrics(ctx));
-  // After a timer turn, not in this turn's microtasks: the response is written to the client first, and
-  // billing, audit and metrics run after it (measured: about 0.05 ms off each response at c=1).
-  ctx.exec.waitUntil(new Promise((resolve) => setTimeout(resolve, 0)).then(() => runCallbacks(ctx, end)));
+  ctx.exec.waitUntil(runCallbacks(ctx, end));
 }
 
 async function runCallbacks(ctx: GatewayContext, end: EndInfo): Promise<void> {
