@@ -78,9 +78,8 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   if (replay) return replay;
   const recorder = await idempotencyRecorder(ctx);
   if (result.failure) return failedResponse(ctx, result.failure);
+  // The transform built the answer's headers on ctx.responseHeaders (src/steps/transform-response.ts).
   const pending = ctx.response!;
-  // The transform builds its headers on ctx.responseHeaders; a response made another way gets them merged in.
-  if (pending.headers !== ctx.responseHeaders) for (const [name, value] of ctx.responseHeaders) pending.headers.set(name, value);
   ctx.status = pending.status;
   if (pending.stream) {
     const stream = recorder ? recorder.stream({ ...pending, stream: pending.stream }) : pending.stream;
@@ -94,7 +93,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
 
 function failedResponse(ctx: GatewayContext, failure: GatewayFailure): Response {
   // A step after the transform failed: the error body carries the request's own headers, not the answer's.
-  if (ctx.response?.headers === ctx.responseHeaders) dropAnswerHeaders(ctx.responseHeaders);
+  if (ctx.response) dropAnswerHeaders(ctx.responseHeaders);
   ctx.error = { source: sourceOf(failure.kind), code: failure.kind, upstreamStatus: failure.upstreamStatus };
   ctx.status = statusOf(failure);
   finishRequest(ctx, { ending: "complete", bytesSent: 0 });

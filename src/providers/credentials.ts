@@ -18,7 +18,7 @@ function utf8Base64(s: string): string {
  * (secrets pasted with a trailing newline are common); a secret that would break the header is
  * refused, and the failure message never contains the secret.
  */
-export function credentialHeader(auth: UpstreamAuth, secret: string | undefined): { name: string; value: string } | GatewayFailure | undefined {
+function credentialHeader(auth: UpstreamAuth, secret: string | undefined): { name: string; value: string } | GatewayFailure | undefined {
   if (auth === "none") return undefined;
   const value = secret?.trim() ?? "";
   if (value === "") return fail("config_unavailable", `upstream credential is missing for auth "${auth}"`);
@@ -37,18 +37,13 @@ export function credentialHeader(auth: UpstreamAuth, secret: string | undefined)
 }
 
 /**
- * Sets the credential on an outgoing request's headers (a Headers object or a plain lower-case
- * record, mutated), after clearing every header that could carry another credential.
+ * Sets the credential on an outgoing request's headers (a plain lower-case record, mutated), after
+ * clearing every header that could carry another credential.
  */
-export function applyCredential(headers: Headers | Record<string, string>, auth: UpstreamAuth, secret: string | undefined): GatewayFailure | undefined {
-  const isHeaders = headers instanceof Headers;
-  for (const name of CREDENTIAL_HEADERS) {
-    if (isHeaders) headers.delete(name);
-    else delete headers[name];
-  }
+export function applyCredential(headers: Record<string, string>, auth: UpstreamAuth, secret: string | undefined): GatewayFailure | undefined {
+  for (const name of CREDENTIAL_HEADERS) delete headers[name];
   const header = credentialHeader(auth, secret);
   if (!header || "kind" in header) return header;
-  if (isHeaders) headers.set(header.name, header.value);
-  else headers[header.name] = header.value;
+  headers[header.name] = header.value;
   return undefined;
 }

@@ -120,7 +120,7 @@ const MAX_RECENT_HASHES = 1_000;
 export async function credentialHash(key: string): Promise<string> {
   const known = recentHashes.get(key);
   if (known !== undefined) return known;
-  const hash = await sha256Hex(key);
+  const hash = await hashApiKey(key);
   if (recentHashes.size >= MAX_RECENT_HASHES) recentHashes.clear();
   recentHashes.set(key, hash);
   return hash;
