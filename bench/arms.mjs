@@ -1,5 +1,5 @@
 // The arms of the benchmark and the request each one sends: the same chat completion, direct to the
-// mock, through the bare passthrough Worker, and through the gateway's internal and external channels.
+// mock, through the bare passthrough Worker, through the body-reading floor Worker, and through the gateway's internal and external channels.
 import { createSigner } from "./signing.mjs";
 
 export const MOCK_API_KEY = "mock-upstream-key";
@@ -9,6 +9,7 @@ const JSON_HEADERS = { "content-type": "application/json" };
 export const ARM_LABELS = {
   direct: "direct to mock",
   bare: "bare passthrough Worker",
+  floor: "body-reading floor Worker",
   internal: "gateway internal",
   external: "gateway external, signed (every step)",
   external_unsigned: "gateway external, unsigned key",
@@ -17,7 +18,7 @@ export const ARM_LABELS = {
 };
 
 /** Which process runs each arm's proxy (its CPU is charged to the arm); direct has none. */
-export const ARM_RUNTIME = { direct: null, bare: "bare", internal: "gateway", external: "gateway", external_unsigned: "gateway", direct_anthropic: null, internal_anthropic: "gateway" };
+export const ARM_RUNTIME = { direct: null, bare: "bare", floor: "floor", internal: "gateway", external: "gateway", external_unsigned: "gateway", direct_anthropic: null, internal_anthropic: "gateway" };
 
 function openaiBody(model, stream) {
   return JSON.stringify(stream ? { model, messages: MESSAGES, stream: true, stream_options: { include_usage: true } } : { model, messages: MESSAGES });
@@ -34,6 +35,7 @@ export function targetsFor(kind, urls, creds) {
   const targets = {
     direct: { url: urls.mock, path: "/v1/chat/completions", headers: upstreamHeaders, body },
     bare: { url: urls.bare, path: "/v1/chat/completions", headers: upstreamHeaders, body },
+    floor: { url: urls.floor, path: "/v1/chat/completions", headers: upstreamHeaders, body },
   };
   if (urls.gateway && creds) {
     const externalPath = "/external/v1/chat/completions";

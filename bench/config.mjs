@@ -23,7 +23,7 @@ export const DEFAULTS = {
   drainMaxMs: 8000,
   // No new round starts unless it and the fixed-rate runs still fit in this (from the start of the run).
   budgetMs: 540_000,
-  arms: ["direct", "bare", "internal", "external", "external_unsigned"],
+  arms: ["direct", "bare", "floor", "internal", "external", "external_unsigned"],
 };
 
 export const QUICK = {
@@ -39,10 +39,10 @@ export const QUICK = {
   quietMaxMs: 3000,
   drainMaxMs: 4000,
   budgetMs: 100_000,
-  arms: ["direct", "bare", "internal", "external"],
+  arms: ["direct", "bare", "floor", "internal", "external"],
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--rates 500,1000] [--arms direct,bare,internal,external,external_unsigned] [--no-gateway]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--rates 500,1000] [--arms direct,bare,floor,internal,external,external_unsigned] [--no-gateway]`;
 
 /** Parses argv into settings; throws with the usage line on anything unknown. */
 export function parseArgs(argv) {
@@ -64,7 +64,7 @@ export function parseArgs(argv) {
     else if (flag === "--help" || flag === "-h") throw new Error(USAGE);
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
-  if (!settings.gateway) settings.arms = settings.arms.filter((a) => a === "direct" || a === "bare");
+  if (!settings.gateway) settings.arms = settings.arms.filter((a) => a === "direct" || a === "bare" || a === "floor");
   return settings;
 }
 

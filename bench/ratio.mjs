@@ -1,4 +1,4 @@
-// `node bench/ratio.mjs [--rounds N] [--requests N] [--arms bare,internal]`: only the c=1 limit ratio,
+// `node bench/ratio.mjs [--rounds N] [--requests N] [--arms floor,internal]`: only the c=1 limit ratio,
 // for iterating on the gateway's hot path in about a minute. Same stack and load generator as
 // `npm run bench`; arms interleaved per round; prints per-round added p50 and the median ratio.
 // The full benchmark remains the figure of record.
@@ -6,6 +6,7 @@ import { closedLoop } from "./load.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { killChildren } from "./processes.mjs";
 import { DEFAULTS } from "./config.mjs";
+import { ARM_RUNTIME } from "./arms.mjs";
 import { quiesce, setMockScenario } from "./rounds.mjs";
 import { startStack } from "./stack.mjs";
 import { median } from "./stats.mjs";
@@ -18,7 +19,7 @@ const option = (name, fallback) => {
 const rounds = Number(option("--rounds", 5));
 // As in the full run: each c=1 run starts once the runtime is quiet, and sends DEFAULTS.c1.amount requests.
 const requests = Number(option("--requests", DEFAULTS.c1.amount));
-const gatewayArms = option("--arms", "bare,internal").split(",").filter((a) => a !== "direct" && a !== "bare");
+const gatewayArms = option("--arms", "floor,internal").split(",").filter((a) => a !== "direct" && a !== "bare");
 const arms = ["direct", "bare", ...gatewayArms];
 const log = (line) => process.stderr.write(line + "\n");
 
@@ -32,7 +33,7 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const p50 = {};
     for (const arm of arms) {
-      const pid = arm === "direct" ? stack.pids.mock : arm === "bare" ? stack.pids.bare : stack.pids.gateway;
+      const pid = arm === "direct" ? stack.pids.mock : stack.pids[ARM_RUNTIME[arm]];
       if (pid) await quiesce(pid, DEFAULTS.quietMaxMs);
       const meter = cpuMeter({ p: pid });
       const result = await closedLoop(stack.targets.json[arm], { connections: 1, amount: requests });

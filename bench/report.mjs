@@ -1,9 +1,11 @@
 // Turns the per-run records into the benchmark's figures (added latency = arm minus direct in the same
 // round, medians and spreads over rounds, limit ratio, stream and format-transform costs) and markdown.
-import { ARM_LABELS } from "./arms.mjs";
+import { ARM_LABELS, ARM_RUNTIME } from "./arms.mjs";
 import { acrossRounds, median, ratio } from "./stats.mjs";
 
 const GATEWAY_ARMS = ["internal", "external", "external_unsigned"];
+// Arms given a limit ratio: the body-reading floor (what touching a body costs at all) and the gateway's.
+const RATIO_ARMS = ["floor", ...GATEWAY_ARMS];
 
 function byKey(records) {
   const map = new Map();
@@ -99,7 +101,7 @@ export function summarize(records, settings, extra) {
     }
     summary.formatTransform = { chunks, wallUsPerChunk: acrossRounds(wall), cpuUsPerChunk: acrossRounds(cpu) };
   }
-  for (const arm of GATEWAY_ARMS) {
+  for (const arm of RATIO_ARMS) {
     const gw = summary.added.c1?.[arm];
     const bare = summary.added.c1?.bare;
     if (!gw || !bare) continue;
@@ -144,7 +146,7 @@ export function toMarkdown(summary, meta) {
       const failed = r.non2xx + r.errors + r.timeouts;
       return `${int(r.ok)} / ${int(failed)}, ${arm === "direct" ? ms(abs[p]?.direct?.p99.median, 2) + " abs" : signed(summary.added[p]?.[arm]?.p99)}`;
     });
-    const mem = summary.memory?.[arm === "direct" ? "mock" : arm === "bare" ? "bare" : "gateway"];
+    const mem = summary.memory?.[arm === "direct" ? "mock" : ARM_RUNTIME[arm]];
     lines.push(`| ${ARM_LABELS[arm]} | ${int(t.c16.median)} | ${int(t.c64.median)} | ${int(t.saturation.median)} | ${rates.join(" | ")} | ${arm === "direct" ? `mock: ${int(summary.cpu[arm].mock.median)}` : int(summary.cpu[arm].runtime.median)} | ${mem ? `${ms(mem.peakMb, 0)}${arm === "direct" ? " (mock)" : ""}` : "–"} |`);
   }
   lines.push("", "## Streaming (50 chunks), added vs direct (ms)", "", "| arm | TTFB p50, 0 ms gaps | TTFB p99, 0 ms | inter-chunk p99, 0 ms | TTFB p50, 20 ms gaps | inter-chunk p99, 20 ms | total p50, 0 ms | CPU µs/stream |", "|---|---|---|---|---|---|---|---|");
@@ -155,7 +157,10 @@ export function toMarkdown(summary, meta) {
   }
   lines.push("", "## Ratios and costs", "");
   for (const [arm, r] of Object.entries(summary.limitRatio)) {
-    lines.push(`- **Limit ratio at c=1, ${ARM_LABELS[arm]}**: ${ms(r.p50)} on p50 (per-round ${spread(r.perRoundP50)}), ${ms(r.p99)} on p99.${arm === "internal" ? " Target: at most 1.5." : ""}`);
+    const floor = summary.limitRatio.floor;
+    const note =
+      arm === "internal" ? ` Target: at most 1.5${floor ? `; the body-reading floor alone measured ${ms(floor.p50)}` : ""}.` : arm === "floor" ? " The least a proxy that reads the request and the answer costs in this runtime." : "";
+    lines.push(`- **Limit ratio at c=1, ${ARM_LABELS[arm]}**: ${ms(r.p50)} on p50 (per-round ${spread(r.perRoundP50)}), ${ms(r.p99)} on p99.${note}`);
   }
   if (Object.keys(summary.limitRatio).length === 0) lines.push("- Limit ratio: not measured (gateway arms did not run).");
   const ft = summary.formatTransform;

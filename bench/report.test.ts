@@ -7,7 +7,7 @@ const lat = (p50: number, p99: number) => ({ n: 100, p50, p90: p99, p99, max: p9
 const SETTINGS = { rounds: 3, stream0: { chunks: 50 }, stream20: { chunks: 50 } };
 // Per-round p50 at c=1 (ms): direct drifts with the machine; the arms add a fixed amount on top.
 const DIRECT = [0.2, 0.3, 0.25];
-const ADDED = { bare: 0.2, internal: 0.3, external: 0.5 } as const;
+const ADDED = { bare: 0.2, floor: 0.25, internal: 0.3, external: 0.5 } as const;
 
 function records() {
   const out: object[] = [];
@@ -17,7 +17,7 @@ function records() {
     const closed = (p50: number, rps: number) => ({ kind: "closed", requests: 100, ok: 100, non2xx: 0, errors: 0, timeouts: 0, rps, latencyMs: lat(p50, p50 * 2) });
     const stream = (ttfb: number, total: number) => ({ kind: "stream", ok: 10, errors: 0, ttfbMs: lat(ttfb, ttfb), gapMs: lat(0.01, 0.05), totalMs: lat(total, total) });
     for (const [arm, add] of [["direct", 0], ...Object.entries(ADDED)] as const) {
-      const runtime = arm === "direct" ? 0 : arm === "bare" ? 100 : 1000;
+      const runtime = arm === "direct" ? 0 : arm === "bare" ? 100 : arm === "floor" ? 200 : 1000;
       for (const phase of ["c1", "c16", "c64"]) out.push({ round, phase, arm, cpuUsPerRequest: cpu(runtime), result: closed(d + add, 1000 - add * 1000 + round) });
       out.push({ round, phase: "rate500", arm, cpuUsPerRequest: cpu(runtime), result: { kind: "open", requests: 500, ok: 498, non2xx: 1, errors: 0, timeouts: 1, achievedRps: 498, latencyMs: lat(d + add, 5) } });
       out.push({ round, phase: "stream0", arm, cpuUsPerRequest: cpu(runtime * 5), result: stream(0.3 + add, 2 + add) });
@@ -31,7 +31,7 @@ function records() {
 }
 
 describe("summarize", () => {
-  const summary = summarize(records(), SETTINGS, { memory: { gateway: { peakMb: 300, rssMb: 290 } }, generator: { signingUsPerRequest: 5 }, problems: [] });
+  const summary = summarize(records(), SETTINGS, { memory: { gateway: { peakMb: 300, rssMb: 290 }, floor: { peakMb: 120, rssMb: 110 } }, generator: { signingUsPerRequest: 5 }, problems: [] });
 
   it("subtracts direct of the same round, then takes the median over rounds", () => {
     expect(summary.added.c1.internal.p50.median).toBeCloseTo(0.3);
@@ -40,7 +40,8 @@ describe("summarize", () => {
     expect(summary.absolute.c1.direct.p50.median).toBeCloseTo(0.25);
   });
 
-  it("computes the limit ratio per channel against the bare Worker", () => {
+  it("computes the limit ratio per channel, and the floor's, against the bare Worker", () => {
+    expect(summary.limitRatio.floor.p50).toBeCloseTo(1.25);
     expect(summary.limitRatio.internal.p50).toBeCloseTo(1.5);
     expect(summary.limitRatio.external.p50).toBeCloseTo(2.5);
     expect(summary.limitRatio.internal.perRoundP50.median).toBeCloseTo(1.5);
@@ -64,6 +65,9 @@ describe("summarize", () => {
     const md = toMarkdown(summary, { startedAt: "now", mode: "default", rounds: 3, runtime: "workerd", node: "v20", cpus: 2, loadavg: [0.5, 0.5, 0.5], loadavgAtEnd: [1, 1, 1] });
     expect(md).toContain("| gateway internal | 0.300 (0.300–0.300)");
     expect(md).toContain("**Limit ratio at c=1, gateway internal**: 1.50");
+    expect(md).toContain("the body-reading floor alone measured 1.25");
+    expect(md).toMatch(/^\| body-reading floor Worker \| 752 \|.*\| 200 \| 120 \|$/m);
+    expect(md).toMatch(/\| body-reading floor Worker \| 0\.250 \(0\.250–0\.250\)/);
     expect(md).toContain("20.0 (20.0–20.0) µs wall time added per chunk");
     expect(md).toMatch(/\| direct to mock \| 1,002 \|/);
   });

@@ -1,4 +1,5 @@
-// Child process of the benchmark: hosts the bare passthrough Worker and the gateway bundle on workerd
+// Child process of the benchmark: hosts the bare passthrough Worker, the body-reading floor Worker and
+// the gateway bundle on workerd
 // (Miniflare's API with direct sockets, so requests skip Miniflare's entry worker), one workerd each.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -71,6 +72,13 @@ async function main() {
   );
   instances.push(bare.mf);
   out.bare = { url: bare.url, pid: bare.pid };
+  // The body-reading floor, in its own workerd so its CPU is read apart from the bare Worker's.
+  const floor = await startInstance(
+    { name: "floor", modules: true, scriptPath: path.join(ROOT, "bench/floor-worker.mjs"), modulesRoot: path.join(ROOT, "bench"), bindings: { UPSTREAM: config.mockUrl }, ...bareCompat },
+    shared,
+  );
+  instances.push(floor.mf);
+  out.floor = { url: floor.url, pid: floor.pid };
   if (config.bundlePath) {
     try {
       // The inspector (for --profile) is opened on the gateway only; it costs nothing until attached.
@@ -105,7 +113,7 @@ async function main() {
   });
   async function command(request) {
     try {
-      const gateway = instances[1];
+      const gateway = instances[2];
       if (request.cmd !== "enqueue-billing" || !gateway) throw new Error(`unknown command ${request.cmd}`);
       const queue = await gateway.getQueueProducer("BILLING_QUEUE", "gateway");
       const started = Date.now();

@@ -53,6 +53,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
     });
     stops.push(host.stop);
     log(`bare worker        ${host.bare.url} (workerd pid ${host.bare.pid})`);
+    log(`floor worker       ${host.floor.url} (workerd pid ${host.floor.pid})`);
     if (host.gateway?.error) problems.push(`Gateway not benchmarked: it did not start on workerd. ${host.gateway.error}`);
     else if (host.gateway) log(`gateway            ${host.gateway.url} (workerd pid ${host.gateway.pid})`);
 
@@ -65,7 +66,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
         problems.push(`Gateway arms skipped: seeding through the admin API failed. ${error.message}`);
       }
     }
-    const urls = { mock: mock.url, bare: host.bare.url, gateway: creds ? gatewayUrl : null };
+    const urls = { mock: mock.url, bare: host.bare.url, floor: host.floor.url, gateway: creds ? gatewayUrl : null };
     const targets = { json: targetsFor("json", urls, creds), stream: targetsFor("stream", urls, creds) };
     const failedArms = new Set();
     for (const kind of ["json", "stream"]) {
@@ -88,7 +89,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
       targets,
       failedArms,
       problems,
-      pids: { mock: mock.pid, bare: host.bare.pid, gateway: host.gateway?.pid, database: database?.pid },
+      pids: { mock: mock.pid, bare: host.bare.pid, floor: host.floor.pid, gateway: host.gateway?.pid, database: database?.pid },
       stop,
     };
   } catch (error) {
