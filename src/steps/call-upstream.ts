@@ -1,7 +1,8 @@
 // Step call_upstream: sends the request to the routed upstream candidates in order (fallback), each
 // with retries and back-off before the first byte, behind the egress guard, with the gateway's own
 // credential and no client header forwarded. Streaming bodies are handed on unread. A target whose
-// circuit breaker is open is skipped without a call (src/upstream/breaker.ts).
+// circuit breaker is open is skipped without a call (src/upstream/breaker.ts); every call's outcome is
+// reported to it, a stream's once the stream has ended (so a stream broken mid-way counts as a failure).
 import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
 import { secretNamed } from "../env";
@@ -75,7 +76,14 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     ctx.attempts.push(record);
     const result = await attemptOnce(ctx, target, egress.url, request, headers, Math.min(ctx.settings.upstreamFirstByteTimeoutMs, deadline - started));
     record.durationMs = Date.now() - started;
-    reportOutcome(ctx.env, ctx.exec, target, { ok: !isBreakerFailure(result), latencyMs: record.durationMs, probeCycle: gate.probeCycle });
+    const outcome = { ok: !isBreakerFailure(result), latencyMs: record.durationMs, probeCycle: gate.probeCycle };
+    if (result.ok && ctx.upstream?.stream) {
+      // A stream can still break after its first byte (reset, idle gap, malformed events): its outcome,
+      // a half-open probe's included, is reported once the body has ended. A client leaving is not the upstream's fault.
+      ctx.onComplete.push((end) => reportOutcome(ctx.env, ctx.exec, target, { ...outcome, ok: end.ending !== "upstream_failed" }));
+    } else {
+      reportOutcome(ctx.env, ctx.exec, target, outcome);
+    }
     if (result.ok) {
       record.status = result.status;
       return { ok: true };

@@ -12,11 +12,11 @@ const BREAKER: BreakerSettings = { minimum_calls: 4, failure_rate_threshold: 0.5
 let tenant: SeededKey;
 let presetWrites = 0;
 
-function chat() {
+function chat(stream = false) {
   return SELF.fetch("https://gw.test/external/v1/chat/completions", {
     method: "POST",
     headers: { authorization: `Bearer ${tenant.apiKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "breaker test" }] }),
+    body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "breaker test" }], stream }),
   });
 }
 
@@ -45,8 +45,8 @@ async function until(check: () => boolean, what: string, ms = 3_000) {
 }
 
 /** Routes mock-openai-chat to `primary` (with short breaker settings), optionally with a healthy fallback. */
-async function route(primary: string, fallback?: string): Promise<string> {
-  await mockScenario(primary, { status: 500 });
+async function route(primary: string, fallback?: string, primaryScenario: Record<string, unknown> = { status: 500 }): Promise<string> {
+  await mockScenario(primary, primaryScenario);
   const first = mockPresets(primary).find((p) => p.model === "mock-openai-chat")!;
   const items: PresetItem[] = [{ ...first, breaker: BREAKER }];
   if (fallback) {
@@ -123,6 +123,50 @@ describe("circuit breaker", () => {
     expect(final.state).toBe("closed");
     expect(final.transitions).toMatchObject({ "closed->open": 1, "open->half_open": 2, "half_open->open": 1, "half_open->closed": 1 });
   }, 20_000);
+
+  it("counts a stream that breaks after its first byte as a failure, and a complete one as a success", async () => {
+    const targetId = await route("brk-stream", undefined, {});
+    for (let i = 0; i < 3; i++) {
+      const res = await chat(true);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("data: [DONE]");
+    }
+    // Complete streams are plain successes, sent in the isolate's batch (within about a second).
+    let state = (await breakerStates(env, [targetId]))[targetId]!;
+    for (const end = Date.now() + 3_000; state.window.calls < 3 && Date.now() < end; await sleep(100)) {
+      state = (await breakerStates(env, [targetId]))[targetId]!;
+    }
+    expect(state).toMatchObject({ state: "closed", window: { calls: 3, failures: 0 } });
+
+    // Now every stream is reset after two chunks: the client got its 200 and headers, then an error event.
+    await mockScenario("brk-stream", { fault: "reset_mid_stream", fault_after_chunks: 2, chunks: 6 });
+    let broken = 0;
+    for (let i = 0; i < 6 && cachedBreaker(targetId)?.state !== "open"; i++) {
+      const res = await chat(true);
+      // This isolate may learn of the opening from its next breaker check rather than from the reply.
+      if (res.status === 503) {
+        expect(((await res.json()) as any).error.code).toBe("circuit_open");
+        break;
+      }
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(body).not.toContain("data: [DONE]");
+      expect(body).toContain('"code":"upstream_error"');
+      broken++;
+      await sleep(50);
+    }
+    // 3 successes in the window: opening at a 50 % failure rate takes at least 3 broken streams.
+    expect(broken).toBeGreaterThanOrEqual(3);
+    await until(() => cachedBreaker(targetId)?.state === "open", "broken streams to open the breaker");
+    expect((await breakerStates(env, [targetId]))[targetId]).toMatchObject({ state: "open", transitions: { "closed->open": 1 } });
+
+    // Open: the next stream is refused before any upstream call.
+    const before = await upstreamCalls("brk-stream");
+    const refused = await chat(true);
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as any).error.code).toBe("circuit_open");
+    expect(await upstreamCalls("brk-stream")).toBe(before);
+  }, 15_000);
 
   it("sends requests to the fallback while the primary's breaker is open, without calling the primary", async () => {
     const targetId = await route("brk-primary", "brk-fallback");
