@@ -1,7 +1,7 @@
 // Starts and stops the benchmark's child processes: the gateway bundle (wrangler --dry-run), the mock
 // provider and the runtime host (bench/runtime-host.mjs, which owns the workerd processes).
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -19,7 +19,19 @@ const QUIET_WRANGLER = { WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REP
  * other machines. On tmpfs the writes still happen, only the disk sync is gone.
  */
 function scratchOnTmpfs() {
-  return existsSync("/dev/shm") ? { TMPDIR: "/dev/shm" } : {};
+  if (!existsSync("/dev/shm")) return {};
+  // A directory of this run's own, removed when the host stops: Miniflare leaves files behind in its
+  // temporary directory, and on tmpfs they would hold memory until the machine restarts.
+  const dir = mkdtempSync("/dev/shm/gateway-bench-");
+  scratchDirs.add(dir);
+  return { TMPDIR: dir };
+}
+
+const scratchDirs = new Set();
+
+function removeScratch() {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+  scratchDirs.clear();
 }
 
 /** Every child still running; stopped on exit so an interrupted run leaves nothing behind. */
@@ -38,6 +50,8 @@ export function killChildren() {
       process.kill(child.pid, "SIGTERM");
     } catch {}
   }
+  // Unlinked files of a still-running workerd are freed when it exits.
+  removeScratch();
 }
 
 function waitExit(child, ms) {
@@ -190,6 +204,7 @@ export async function startRuntimeHost(config) {
     stop: async () => {
       child.stdin.end();
       await waitExit(child, 10_000);
+      removeScratch();
     },
   };
 }

@@ -29,9 +29,11 @@ try {
   await setMockScenario(stack.mock.url, { completion_tokens: 130 });
   for (const arm of arms) await closedLoop(stack.targets.json[arm], { connections: 4, amount: 500 });
   const added = Object.fromEntries(arms.map((a) => [a, []]));
+  const addedP99 = Object.fromEntries(arms.map((a) => [a, []]));
   const cpu = Object.fromEntries(arms.map((a) => [a, []]));
   for (let round = 1; round <= rounds; round++) {
     const p50 = {};
+    const p99 = {};
     for (const arm of arms) {
       const pid = arm === "direct" ? stack.pids.mock : stack.pids[ARM_RUNTIME[arm]];
       if (pid) await quiesce(pid, DEFAULTS.quietMaxMs);
@@ -40,13 +42,15 @@ try {
       cpu[arm].push(meter.stop().p / 1e3 / result.requests);
       if (result.ok !== result.requests) log(`${arm}: ${result.requests - result.ok} failed`);
       p50[arm] = result.latencyMs.p50;
+      p99[arm] = result.latencyMs.p99;
     }
     for (const arm of arms.slice(1)) added[arm].push(p50[arm] - p50.direct);
+    for (const arm of arms.slice(1)) addedP99[arm].push(p99[arm] - p99.direct);
     log(`round ${round}: ` + arms.slice(1).map((a) => `${a} +${(p50[a] - p50.direct).toFixed(3)}`).join("  ") + `  ratio ${gatewayArms.map((a) => ((p50[a] - p50.direct) / (p50.bare - p50.direct)).toFixed(2)).join(" ")}`);
   }
   for (const arm of arms.slice(1)) {
     const ratios = added[arm].map((v, i) => v / added.bare[i]);
-    console.log(`${arm.padEnd(10)} added p50 +${median(added[arm]).toFixed(3)} ms  ratio ${(median(added[arm]) / median(added.bare)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})  CPU ${median(cpu[arm]).toFixed(0)} µs/req`);
+    console.log(`${arm.padEnd(10)} added p50 +${median(added[arm]).toFixed(3)} ms  ratio ${(median(added[arm]) / median(added.bare)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})  added p99 +${median(addedP99[arm]).toFixed(2)} ms  CPU ${median(cpu[arm]).toFixed(0)} µs/req`);
   }
 } finally {
   await stack.stop();

@@ -21,7 +21,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
         queue: batch.queue,
         message_id: m.id,
         attempts: m.attempts,
-        body: JSON.stringify(explicit ? body.body : m.body),
+        body: asJson(explicit ? body.body : m.body),
         reason: explicit ? (body.reason as string) : "retries exhausted",
       };
     });
@@ -33,4 +33,17 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
   } finally {
     ctx.waitUntil(dispose());
   }
+}
+
+/** The stored form of a dead letter's body: a pack arrives as JSON text and is kept as that JSON (not as a quoted string). */
+function asJson(body: unknown): string {
+  if (typeof body === "string") {
+    try {
+      JSON.parse(body);
+      return body;
+    } catch {
+      // Plain text: stored as a JSON string below.
+    }
+  }
+  return JSON.stringify(body);
 }

@@ -51,3 +51,48 @@ export const AuditMessageSchema = z.object({
   created_at: z.string(),
 });
 export type AuditMessage = z.infer<typeof AuditMessageSchema>;
+
+/**
+ * A pack: the events one isolate gathered in a send window, in one queue message as JSON text
+ * (`{"v":1,"events":[…]}`). Many events per message keep the queue's message rate (5,000 a second per
+ * queue) and the consumers' per-message cost far below the request rate. The consumers also take a
+ * single event as a message (the outbox's sends, admin events, replays from the dead-letter table).
+ */
+export const PACK_PREFIX = '{"v":1,"events":[';
+
+/** Builds a pack's text from events already serialized as JSON. */
+export function packText(serializedEvents: readonly string[]): string {
+  return `${PACK_PREFIX}${serializedEvents.join(",")}]}`;
+}
+
+/** The events a queue message carries: a pack's (text or parsed), or the message itself; undefined if it is neither. */
+export function eventsOf(body: unknown): unknown[] | undefined {
+  let value = body;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const events = (value as { events?: unknown }).events;
+  if (!("events" in value)) return [value];
+  return Array.isArray(events) && events.length > 0 ? events : undefined;
+}
+
+/** UTF-8 length of a string (queue limits are in bytes; event JSON is nearly always ASCII). */
+export function utf8Length(text: string): number {
+  if (!/[^\x00-\x7f]/.test(text)) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

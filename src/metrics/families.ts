@@ -90,13 +90,13 @@ export const STORED = {
   queueSent: family({
     name: "gateway_queue_messages_sent_total",
     type: "counter",
-    help: "Messages sent to a queue by the gateway.",
+    help: "Billing and audit events sent to a queue by the gateway (many travel in one queue message).",
     labels: ["queue"],
   }),
   queueAcked: family({
     name: "gateway_queue_messages_acked_total",
     type: "counter",
-    help: "Messages a queue consumer wrote and acknowledged.",
+    help: "Billing and audit events a queue consumer wrote, in messages it acknowledged.",
     labels: ["queue"],
   }),
   negativeBalances: family({

@@ -8,9 +8,9 @@
 import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { sql } from "kysely";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { emitDurably, emitEvent, MAX_SEND_BATCH, UNATTRIBUTED_OUTBOX, type EmitContext } from "../../src/billing/emit";
+import { emitDurably, emitEvent, MAX_BUFFERED_EVENTS, MAX_PACK_BYTES, UNATTRIBUTED_OUTBOX, type EmitContext } from "../../src/billing/emit";
 import { createDb } from "../../src/db/client";
-import type { AuditMessage, BillingMessage } from "../../queues/messages";
+import { eventsOf, PACK_PREFIX, utf8Length, type AuditMessage, type BillingMessage } from "../../queues/messages";
 
 const handle = createDb(env);
 afterAll(() => handle.dispose());
@@ -18,9 +18,11 @@ afterAll(() => handle.dispose());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A producer whose first `failures` sends throw, like a queue binding during an outage; then the real queue. */
-function flakyQueue(real: Queue<unknown>, failures = Number.POSITIVE_INFINITY): Queue<unknown> & { calls: number } {
+function flakyQueue(real: Queue<unknown>, failures = Number.POSITIVE_INFINITY): Queue<unknown> & { calls: number; bodies: unknown[] } {
   const queue = {
     calls: 0,
+    /** Bodies of the messages that were sent (not those of failed calls). */
+    bodies: [] as unknown[],
     async send(body: unknown, options?: QueueSendOptions) {
       queue.calls++;
       if (queue.calls <= failures) throw new Error("Queue send failed: service unavailable (injected)");
@@ -29,10 +31,12 @@ function flakyQueue(real: Queue<unknown>, failures = Number.POSITIVE_INFINITY): 
     async sendBatch(messages: Iterable<MessageSendRequest<unknown>>, options?: QueueSendBatchOptions) {
       queue.calls++;
       if (queue.calls <= failures) throw new Error("Queue send failed: service unavailable (injected)");
-      await real.sendBatch(messages, options);
+      const list = [...messages];
+      await real.sendBatch(list, options);
+      queue.bodies.push(...list.map((m) => m.body));
     },
   };
-  return queue as unknown as Queue<unknown> & { calls: number };
+  return queue as unknown as Queue<unknown> & { calls: number; bodies: unknown[] };
 }
 
 function emitContext(over: Partial<EmitContext["env"]>): EmitContext {
@@ -171,11 +175,11 @@ describe("the billing / audit outbox", { timeout: 60_000 }, () => {
     expect(lines[0]).not.toMatch(/secret-model-name|999|ten_secret_owner/);
   });
 
-  it("requests' events are batched per isolate (one sendBatch per window), and a failed batch is kept event by event", async () => {
+  it("requests' events leave in packs (one sendBatch per window), and a failed batch is kept event by event", async () => {
     for (const failing of [false, true]) {
       const tenantId = `ten_batch_${failing}_${Date.now()}`;
       const queue = flakyQueue(env.BILLING_QUEUE, failing ? Number.POSITIVE_INFINITY : 0);
-      const count = MAX_SEND_BATCH + 50;
+      const count = MAX_BUFFERED_EVENTS + 50;
       const messages = Array.from({ length: count }, (_, i) => billing(tenantId, `batch-${tenantId}-${i}`, 2));
       // Each event from its own "request" (execution context), as the completion callbacks send them.
       const execs = messages.map(() => createExecutionContext());
@@ -186,8 +190,19 @@ describe("the billing / audit outbox", { timeout: 60_000 }, () => {
       } finally {
         warned.mockRestore();
       }
-      // 150 events: one full batch of 100 sent at once, the rest when the window closes.
+      // 550 events: the full window of 500 sent at once (its packs in one sendBatch), the rest when the window closes.
       expect(queue.calls).toBe(2);
+      if (!failing) {
+        // A few messages carry them all, each a pack within the size bound, each event exactly once.
+        expect(queue.bodies.length).toBeGreaterThanOrEqual(2);
+        expect(queue.bodies.length).toBeLessThanOrEqual(8);
+        for (const body of queue.bodies) {
+          expect(typeof body === "string" && body.startsWith(PACK_PREFIX)).toBe(true);
+          expect(utf8Length(body as string)).toBeLessThanOrEqual(MAX_PACK_BYTES + PACK_PREFIX.length + 2);
+        }
+        const ids = queue.bodies.flatMap((b) => eventsOf(b)!.map((e) => (e as BillingMessage).request_id));
+        expect(ids.sort()).toEqual(messages.map((m) => m.request_id).sort());
+      }
       if (failing) {
         expect((await guardOf(tenantId).outboxStatus()).pending).toBe(count);
         await drained(tenantId);

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { kvKeys } from "../../src/config/kv-keys";
 import { clearConfigCache } from "../../src/config/store";
 import { hashApiKey } from "../../src/security/api-keys";
+import { eventsOf } from "../../queues/messages";
 import { signRequest } from "../../src/security/signature";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
 
@@ -128,7 +129,7 @@ describe("a canary secret never leaks", () => {
     // Call-through spies: the real queues still receive every message; we keep a copy of each payload
     // (requests' events leave in per-isolate batches: sendBatch).
     const queued = [vi.spyOn(env.AUDIT_QUEUE, "sendBatch"), vi.spyOn(env.BILLING_QUEUE, "sendBatch")];
-    const queuedBodies = () => queued.flatMap((s) => s.mock.calls.flatMap(([batch]) => [...batch].map((m) => m.body)));
+    const queuedBodies = () => queued.flatMap((s) => s.mock.calls.flatMap(([batch]) => [...batch].flatMap((m) => eventsOf(m.body) ?? [m.body])));
     const upstreamBefore = (await mockRequests(SCENARIO)).count;
 
     const post = (headers: Record<string, string>, body: string, url = CHAT) => SELF.fetch(url, { method: "POST", headers, body });

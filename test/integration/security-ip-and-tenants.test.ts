@@ -3,6 +3,7 @@ import { env, SELF } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ApiKeyRecord, TenantRecord } from "../../src/config/schemas";
 import { signRequest } from "../../src/security/signature";
+import { eventsOf } from "../../queues/messages";
 import { mockPresets, mockScenario, seedKey, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
 
 const SCENARIO = "sec-ip-tenants";
@@ -144,7 +145,7 @@ describe("tenant isolation: a key bills only its own tenant", () => {
     // Requests' events leave in per-isolate batches (sendBatch); the spies call through to the real queues.
     const billing = vi.spyOn(env.BILLING_QUEUE, "sendBatch");
     const audit = vi.spyOn(env.AUDIT_QUEUE, "sendBatch");
-    const bodies = (spy: typeof billing) => spy.mock.calls.flatMap(([batch]) => [...batch].map((m) => m.body));
+    const bodies = (spy: typeof billing) => spy.mock.calls.flatMap(([batch]) => [...batch].flatMap((m) => eventsOf(m.body) ?? [m.body]));
     const bBefore = await settledSnapshot(b.tenantId);
     const aBefore = await settledSnapshot(a.tenantId);
     const switches: { headers?: Record<string, string>; url?: string; body?: string }[] = [
