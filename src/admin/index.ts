@@ -1,6 +1,7 @@
 // The admin API under /admin/v1 (bearer ADMIN_TOKEN) and the generated OpenAPI document at /openapi.json.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { adminLedgerRoutes } from "../admin-ledger/routes";
+import { deadLetterRoutes } from "../admin-ledger/dead-letters";
 import { adminAuth } from "./auth";
 import { creditRoutes } from "./credits";
 import { keyActionRoutes } from "./key-actions";
@@ -20,7 +21,7 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   registerSecuritySchemes(api.openAPIRegistry);
   // Before any route, so an unauthenticated call is a 401 and never reaches body validation.
   api.use("/admin/v1/*", adminAuth());
-  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes()]) {
+  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
     api.route("/admin/v1", routes);
   }
   registerGatewayPaths(api.openAPIRegistry);

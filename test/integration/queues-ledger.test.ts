@@ -3,15 +3,16 @@
 // dead letters kept durably, and the whole path from a gateway request to a ledger row.
 import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from "cloudflare:test";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { Env } from "../../src/env";
 import { consumeAudit } from "../../queues/audit";
 import { consumeBilling } from "../../queues/billing";
 import { consumeDeadLetters } from "../../queues/dead-letter";
 import { retryDelaySeconds } from "../../queues/consumer";
-import type { BillingMessage } from "../../queues/messages";
+import { packText, type BillingMessage } from "../../queues/messages";
 import { mockPresets, mockScenario, seedPresets, seedTenant } from "../fixtures/seed";
+import { admin, call } from "./admin-helpers";
 
 const handle = createDb(env);
 const db = handle.db;
@@ -110,6 +111,55 @@ describe("billing consumer", { timeout: 60_000 }, () => {
     expect(await ledgerOf(tenantId)).toEqual({ rows: 1, total: -3n });
   });
 
+  it("a pack carries many events: each is written once; its invalid events are dead-lettered, its valid ones written", async () => {
+    const tenantId = `ten_pack_${Date.now()}`;
+    const events = Array.from({ length: 300 }, (_, i) => billingMessage(tenantId, `p-${i}`, 2));
+    const packs = [packText(events.slice(0, 150).map((e) => JSON.stringify(e))), packText(events.slice(150).map((e) => JSON.stringify(e)))];
+    // A pack redelivered, next to a single event of the same request id (the outbox's form): still one row each.
+    const first = await deliver("gateway-billing", [...packs, packs[0], events[7]], consumeBilling);
+    expect(first.explicitAcks.length).toBe(4);
+    expect(first.retryMessages).toEqual([]);
+    expect(await ledgerOf(tenantId)).toEqual({ rows: 300, total: -600n });
+
+    const mixedTenant = `ten_pack_mixed_${Date.now()}`;
+    const good = [billingMessage(mixedTenant, "m-1", 5), billingMessage(mixedTenant, "m-2", 5)];
+    const positiveDebit = { ...billingMessage(mixedTenant, "m-bad", 5), amount_micros: 5 };
+    const mixed = packText([JSON.stringify(good[0]), JSON.stringify(positiveDebit), JSON.stringify(good[1])]);
+    // The dead-letter queue, watched: what the consumer sends there (calling through to the real one).
+    const sentToDeadLetters: { reason: string; body: unknown }[] = [];
+    const watched = {
+      ...env,
+      BILLING_DLQ: {
+        send: (body: { reason: string; body: unknown }, options?: QueueSendOptions) => (sentToDeadLetters.push(body), env.BILLING_DLQ.send(body, options)),
+        sendBatch: (messages: Iterable<MessageSendRequest<unknown>>, options?: QueueSendBatchOptions) => env.BILLING_DLQ.sendBatch(messages, options),
+      },
+    } as unknown as Env;
+    const result = await deliver("gateway-billing", [mixed, "not json at all", JSON.stringify({ v: 1, events: [] })], consumeBilling, watched);
+    expect(result.explicitAcks.length).toBe(3);
+    expect(result.retryMessages).toEqual([]);
+    expect(await ledgerOf(mixedTenant)).toEqual({ rows: 2, total: -10n });
+    expect(sentToDeadLetters.map((m) => m.reason)).toEqual([
+      expect.stringContaining("invalid billing message"),
+      "invalid billing message: not an event or a pack of events",
+      "invalid billing message: not an event or a pack of events",
+    ]);
+    expect((sentToDeadLetters[0]!.body as BillingMessage).request_id).toBe("m-bad");
+    expect(sentToDeadLetters[1]!.body).toBe("not json at all");
+  });
+
+  it("a pack's write failing retries the whole message, and its redelivery writes every event once", async () => {
+    const tenantId = `ten_pack_down_${Date.now()}`;
+    const events = Array.from({ length: 40 }, (_, i) => billingMessage(tenantId, `pd-${i}`, 1));
+    const pack = packText(events.map((e) => JSON.stringify(e)));
+    const down = { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere" } as Env;
+    const failed = await deliver("gateway-billing", [pack], consumeBilling, down);
+    expect(failed.explicitAcks).toEqual([]);
+    expect(failed.retryMessages.length).toBe(1);
+    const back = await deliver("gateway-billing", [pack], consumeBilling, env, 2);
+    expect(back.explicitAcks.length).toBe(1);
+    expect(await ledgerOf(tenantId)).toEqual({ rows: 40, total: -40n });
+  });
+
   it("dead letters are kept in Postgres (once per message id) and retried while it is down", async () => {
     const body = billingMessage("ten_dlq", `dlq-${Date.now()}`, 1);
     const down = { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere" } as Env;
@@ -126,6 +176,62 @@ describe("billing consumer", { timeout: 60_000 }, () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]!.reason).toBe("retries exhausted");
     expect((rows[0]!.body as BillingMessage).request_id).toBe(body.request_id);
+
+    // A pack that ran out of retries is kept as its JSON (its events readable), not as a quoted string.
+    const packId = `dlq-pack-${Date.now()}`;
+    const pack = packText([JSON.stringify(body), JSON.stringify({ ...body, request_id: `${body.request_id}-2` })]);
+    const packBatch = createMessageBatch("gateway-billing-dlq", [{ id: packId, timestamp: new Date(), attempts: 9, body: pack }]);
+    const ctx = createExecutionContext();
+    await consumeDeadLetters(packBatch, env, ctx);
+    expect((await getQueueResult(packBatch, ctx)).ackAll).toBe(true);
+    const [packRow] = await db.selectFrom("dead_letter").selectAll().where("message_id", "=", packId).execute();
+    expect((packRow!.body as { events: BillingMessage[] }).events.map((e) => e.request_id)).toEqual([body.request_id, `${body.request_id}-2`]);
+  });
+});
+
+describe("dead-letter replay (admin API)", { timeout: 30_000 }, () => {
+  it("sends pending rows back to their queue: each event reaches the ledger once, rows are marked, unreadable ones stay", async () => {
+    const tenantId = `ten_replay_${Date.now()}`;
+    const events = [0, 1, 2].map((i) => billingMessage(tenantId, `r-${tenantId}-${i}`, 4));
+    const stamp = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const row = (kind: string, body: unknown, attempts = 9) => ({ queue: "gateway-billing-dlq", message_id: `replay-${kind}-${stamp}`, attempts, body: JSON.stringify(body), reason: "retries exhausted" });
+    await db
+      .insertInto("dead_letter")
+      .values([row("pack", { v: 1, events: events.slice(0, 2) }), row("one", events[2]), row("text", "not an event", 1), row("empty", { v: 1, events: [] }, 1)])
+      .execute();
+    const ours = async () => {
+      const rows = await db.selectFrom("dead_letter").select(["message_id", "replayed_at"]).where("message_id", "like", `replay-%-${stamp}`).execute();
+      return Object.fromEntries(rows.map((r) => [r.message_id.split("-")[1], r.replayed_at !== null]));
+    };
+    // Older pending rows (other suites, earlier runs on this database) go first: replay until none is left.
+    let reply = await admin("POST", "/dead-letters/replay", { queue: "gateway-billing-dlq", limit: 500 });
+    for (let i = 0; i < 20 && reply.status === 200 && reply.body.remaining > 0; i++) reply = await admin("POST", "/dead-letters/replay", { queue: "gateway-billing-dlq", limit: 500 });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ remaining: 0 });
+    expect(reply.body.unreadable).toBeGreaterThanOrEqual(2);
+    expect(await ours()).toEqual({ pack: true, one: true, text: false, empty: false });
+    // Through the real queue to the real consumer: three rows.
+    await vi.waitFor(async () => expect(await ledgerOf(tenantId)).toEqual({ rows: 3, total: -12n }), { timeout: 10_000, interval: 200 });
+
+    // Replaying the same rows again (as after a crash between send and mark) bills nothing twice.
+    await db.updateTable("dead_letter").set({ replayed_at: null }).where("message_id", "in", [`replay-pack-${stamp}`, `replay-one-${stamp}`]).execute();
+    const again = await admin("POST", "/dead-letters/replay", { queue: "gateway-billing-dlq", limit: 500 });
+    expect(again.status).toBe(200);
+    expect(again.body.replayed).toBeGreaterThanOrEqual(2);
+    expect(await ours()).toEqual({ pack: true, one: true, text: false, empty: false });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await ledgerOf(tenantId)).toEqual({ rows: 3, total: -12n });
+  });
+
+  it("refuses a bad request and a missing admin token, replaying nothing", async () => {
+    for (const body of [{ limit: 0 }, { limit: 501 }, { queue: "gateway-billing" }, { limit: 5, extra: true }]) {
+      const reply = await admin("POST", "/dead-letters/replay", body);
+      expect(reply.status, JSON.stringify(body)).toBe(400);
+      expect(reply.body.error.code).toBe("invalid_request");
+      expect(typeof reply.body.trace_id).toBe("string");
+    }
+    const anonymous = await call("POST", "/admin/v1/dead-letters/replay", { body: {}, token: null });
+    expect(anonymous.status).toBe(401);
   });
 });
 
