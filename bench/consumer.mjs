@@ -1,5 +1,5 @@
-// The consumer-throughput figure: puts a burst of billing messages straight onto the gateway's real
-// billing queue (each delivered twice, so idempotency is exercised too) and times how long the queue
+// The consumer-throughput figure: puts a burst of billing events straight onto the gateway's real
+// billing queue, packed as the gateway packs them (each event delivered twice, so idempotency is exercised too) and times how long the queue
 // consumer takes to write them to the ledger database, read back through the admin usage route.
 import { cpuMeter } from "./proc-stats.mjs";
 
@@ -26,7 +26,7 @@ export async function measureConsumer({ host, gatewayUrl, adminToken, gatewayPid
   const meter = cpuMeter({ gateway: gatewayPid });
   const started = Date.now();
   await host.enqueueBilling(deliveries);
-  log(`consumer: ${deliveries.length} messages enqueued in ${Date.now() - started} ms`);
+  log(`consumer: ${deliveries.length} events enqueued in ${Date.now() - started} ms`);
   let rows = 0;
   const day = at.slice(0, 10);
   while (Date.now() - started < timeoutMs) {

@@ -169,7 +169,7 @@ export function toMarkdown(summary, meta) {
   if (gen) lines.push(`- **Load generator**: signing costs ${ms(gen.signingUsPerRequest, 1)} µs of CPU per request (measured); generator CPU per request at c=16: ${arms.map((a) => `${a} ${int(summary.cpu[a].generator.median)} µs`).join(", ")}.`);
   const c = summary.consumer;
   if (c && !c.error) {
-    lines.push(`- **Consumer throughput**: ${c.messages.toLocaleString("en-US")} billing messages each delivered twice (${c.deliveries.toLocaleString("en-US")} deliveries) -> ${c.rows.toLocaleString("en-US")} ledger rows in ${c.seconds.toFixed(1)} s: **${Math.round(c.rowsPerSecond).toLocaleString("en-US")} rows/s** into the local Postgres, ${c.cpuUsPerRow === null ? "–" : Math.round(c.cpuUsPerRow)} µs of gateway workerd CPU per row (queue simulator included).`);
+    lines.push(`- **Consumer throughput**: ${c.messages.toLocaleString("en-US")} billing events each delivered twice (${c.deliveries.toLocaleString("en-US")} deliveries, in packs of 150 events per queue message as the gateway sends them) -> ${c.rows.toLocaleString("en-US")} ledger rows in ${c.seconds.toFixed(1)} s: **${Math.round(c.rowsPerSecond).toLocaleString("en-US")} rows/s** into the local Postgres, ${c.cpuUsPerRow === null ? "–" : Math.round(c.cpuUsPerRow)} µs of gateway workerd CPU per row (queue simulator included).`);
   } else {
     lines.push(`- **Consumer throughput** (ledger rows/s): ${c?.error ? `failed: ${c.error}` : "not measured in this run (no gateway arm)"}.`);
   }

@@ -9,6 +9,8 @@ import { Log, LogLevel, Miniflare } from "miniflare";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const READY_PREFIX = "BENCH_HOST ";
 export const REPLY_PREFIX = "BENCH_HOST_REPLY ";
+/** Billing events per queue message in the consumer-throughput run (about 50 KB, under the gateway's 63 KB pack bound). */
+const EVENTS_PER_PACK = 150;
 
 /** Pids of this process's workerd children (Miniflare spawns one per instance). */
 function workerdChildren() {
@@ -104,7 +106,7 @@ async function main() {
   // The parent holds our stdin open; when it goes away, so do we (no orphaned workerd).
   process.stdin.on("end", stop);
   // Commands from the parent, one JSON line each: {"cmd":"enqueue-billing","messages":[...]} puts ledger
-  // messages straight onto the gateway's real billing queue (for the consumer-throughput figure).
+  // events straight onto the gateway's real billing queue, packed (for the consumer-throughput figure).
   let pending = "";
   process.stdin.on("data", (chunk) => {
     const lines = (pending + chunk).split("\n");
@@ -117,8 +119,13 @@ async function main() {
       if (request.cmd !== "enqueue-billing" || !gateway) throw new Error(`unknown command ${request.cmd}`);
       const queue = await gateway.getQueueProducer("BILLING_QUEUE", "gateway");
       const started = Date.now();
-      for (let i = 0; i < request.messages.length; i += 100) {
-        await queue.sendBatch(request.messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" })));
+      // As the gateway sends them (src/billing/emit.ts): packs of events as JSON text, three packs per sendBatch.
+      const packs = [];
+      for (let i = 0; i < request.messages.length; i += EVENTS_PER_PACK) {
+        packs.push(`{"v":1,"events":[${request.messages.slice(i, i + EVENTS_PER_PACK).map((m) => JSON.stringify(m)).join(",")}]}`);
+      }
+      for (let i = 0; i < packs.length; i += 3) {
+        await queue.sendBatch(packs.slice(i, i + 3).map((body) => ({ body, contentType: "text" })));
       }
       process.stdout.write(REPLY_PREFIX + JSON.stringify({ id: request.id, enqueued: request.messages.length, ms: Date.now() - started }) + "\n");
     } catch (error) {
