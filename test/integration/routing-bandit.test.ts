@@ -37,7 +37,9 @@ beforeAll(async () => {
   service = await seedService();
   await mockScenario("rb-bad", { status: 503 });
   await mockScenario("rb-good", { latency_ms: 5 });
-  await seedPresets([chatPreset("rb-bad"), chatPreset("rb-good")], 900);
+  // The failing arm's circuit breaker is kept out of the way (it would open after enough failures and
+  // leave routing one candidate, where no bandit runs and no bandit flag is set): this is about the bandit.
+  await seedPresets([{ ...chatPreset("rb-bad"), breaker: { minimum_calls: 10_000 } }, chatPreset("rb-good")], 900);
   // Thompson sampling on this route; a cool-down after 3 failures in a row.
   const live = (await env.CONFIG_KV.get("config:presets", "json")) as any;
   live.policies = { "mock-openai-chat": { strategy: "thompson", cooldown_failures: 3, cooldown_s: 60 } };
