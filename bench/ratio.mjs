@@ -19,8 +19,9 @@ const option = (name, fallback) => {
 const rounds = Number(option("--rounds", 5));
 // As in the full run: each c=1 run starts once the runtime is quiet, and sends DEFAULTS.c1.amount requests.
 const requests = Number(option("--requests", DEFAULTS.c1.amount));
-const gatewayArms = option("--arms", "floor,internal").split(",").filter((a) => a !== "direct" && a !== "bare");
-const arms = ["direct", "bare", ...gatewayArms];
+// Arms set against the bare Worker (the floor Worker and gateway arms); direct and bare always run.
+const comparedArms = option("--arms", "floor,internal").split(",").filter((a) => a !== "direct" && a !== "bare");
+const arms = ["direct", "bare", ...comparedArms];
 const log = (line) => process.stderr.write(line + "\n");
 
 const stack = await startStack({ gateway: true, arms, log });
@@ -46,7 +47,7 @@ try {
     }
     for (const arm of arms.slice(1)) added[arm].push(p50[arm] - p50.direct);
     for (const arm of arms.slice(1)) addedP99[arm].push(p99[arm] - p99.direct);
-    log(`round ${round}: ` + arms.slice(1).map((a) => `${a} +${(p50[a] - p50.direct).toFixed(3)}`).join("  ") + `  ratio ${gatewayArms.map((a) => ((p50[a] - p50.direct) / (p50.bare - p50.direct)).toFixed(2)).join(" ")}`);
+    log(`round ${round}: ` + arms.slice(1).map((a) => `${a} +${(p50[a] - p50.direct).toFixed(3)}`).join("  ") + `  ratio ${comparedArms.map((a) => ((p50[a] - p50.direct) / (p50.bare - p50.direct)).toFixed(2)).join(" ")}`);
   }
   for (const arm of arms.slice(1)) {
     const ratios = added[arm].map((v, i) => v / added.bare[i]);
