@@ -2,6 +2,7 @@
 // the same key, allowlist and signature checks as the pipeline, then one TenantGuard checkAccess()
 // for what only the Durable Object knows at once — a frozen key, a ban, a revocation — and to burn a
 // signed request's nonce. No limits, hold or charge.
+import { guardFor } from "../objects";
 import type { Principal } from "../context";
 import { err, fail, ok, type Result } from "../errors";
 import { newTraceId } from "../pipeline/trace";
@@ -20,7 +21,7 @@ export async function authenticateReadOnly(request: Request, env: Env, exec: Exe
   if ("kind" in verified) return err(verified);
   const { principal, nonce } = verified;
   try {
-    const guard = env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(principal.tenantId));
+    const guard = guardFor(env, principal.tenantId);
     const access = await guard.checkAccess({
       keyId: principal.keyId,
       requestId: newTraceId(),

@@ -3,6 +3,7 @@
 // one sendBatch; a failed send hands each of its events to its owner's TenantGuard outbox (durable,
 // drained by its alarm until sent); if even that fails, one error line with the request id (never the
 // payload) is the last resort. Runs in waitUntil, off the hot path.
+import { guardFor } from "../objects";
 import { recordQueueSent } from "../metrics/events";
 import type { Env } from "../env";
 import type { OutboxKind } from "../guard/types";
@@ -145,7 +146,7 @@ async function keepInOutbox(ctx: EmitContext, kind: OutboxKind, message: Billing
   // Service traffic has the service id as tenant id, so every event with an owner has a guard to keep it.
   const owner = message.tenant_id ?? UNATTRIBUTED_OUTBOX;
   try {
-    const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(owner));
+    const guard = guardFor(ctx.env, owner);
     await guard.outboxPut(kind, message);
     return "outbox";
   } catch (error) {

@@ -1,9 +1,9 @@
 // The ops dashboard's data: one metrics scrape (the same sources as /internal/v1/metrics) reshaped
 // into the tables the page draws, plus each billed tenant's recent traffic from GatewayMetrics.
+import { metricsFor } from "../objects";
 import type { Env } from "../env";
 import type { HistogramSample, MetricsSnapshot, Sample } from "../metrics/exposition";
 import { DURATION_BUCKETS, LIVE, OVERFLOW_LABEL, OVERHEAD_BUCKETS, STORED } from "../metrics/families";
-import { metricsObject } from "../metrics/flush";
 import { decodeLabels } from "../metrics/parse-exposition";
 import { collectMetrics } from "../metrics/scrape";
 import { quantileFromBuckets } from "../metrics/tenant-stats";
@@ -165,7 +165,7 @@ async function tenantRows(env: Env, snapshot: MetricsSnapshot): Promise<TenantRo
   const cost = sumBy(ofFamily(snapshot.counters, STORED.cost.name), "tenant");
   const ids = [...cost.keys()].filter((t) => t !== OVERFLOW_LABEL && t !== "").sort((a, b) => (cost.get(b) ?? 0) - (cost.get(a) ?? 0));
   const shown = ids.slice(0, MAX_TENANTS);
-  const stats = await Promise.allSettled(shown.map((t) => withTimeout(metricsObject(env).tenantStats(t), TENANT_TIMEOUT_MS, "tenant stats")));
+  const stats = await Promise.allSettled(shown.map((t) => withTimeout(metricsFor(env).tenantStats(t), TENANT_TIMEOUT_MS, "tenant stats")));
   const rows: TenantRow[] = shown.map((tenant, i) => {
     const result = stats[i];
     const hour = result?.status === "fulfilled" ? result.value.windows[result.value.windows.length - 1] : undefined;

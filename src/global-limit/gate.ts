@@ -3,6 +3,7 @@
 // - global refuses, tenant admitted: the tenant's hold is released (waitUntil), 429 global_rate_limit_exceeded;
 // - tenant refuses, global admitted: the global unit is refunded (waitUntil);
 // - global limiter unreachable or slower than GLOBAL_TIMEOUT_MS: fail open, flagged global_limit_fail_open.
+import { guardFor } from "../objects";
 import type { GatewayContext } from "../context";
 import { configStore } from "../config/store";
 import { fail } from "../errors";
@@ -106,7 +107,7 @@ export async function withGlobalLimit(
   if (result && !result.ok) return result;
   // A request admitted without a hold (nothing for its tenant to enforce) has nothing to release.
   if (result?.ok && result.holdId !== NO_HOLD) {
-    const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(ctx.principal!.tenantId));
+    const guard = guardFor(ctx.env, ctx.principal!.tenantId);
     inBackground(ctx, "hold release", guard.release(result.holdId));
     ctx.holdId = undefined;
   }

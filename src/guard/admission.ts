@@ -1,5 +1,6 @@
 // The one admit() round trip to the tenant's Durable Object, shared by the check_quota and
 // enforce_rate_limit steps (both await the same promise), and the rate-limit headers it yields.
+import { guardFor } from "../objects";
 import type { GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
@@ -61,7 +62,7 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     ...checks,
     estimate: estimateFor(ctx),
   };
-  const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId));
+  const guard = guardFor(ctx.env, principal.tenantId);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ADMIT_TIMEOUT_MS);

@@ -2,6 +2,7 @@
 // no hold, no debit), and for a request that claimed a key, captures what the client received and reports
 // it to the TenantGuard once the body has ended (completion path, waitUntil): stored if it was a complete
 // 2xx answer, otherwise the key is freed so a retry can proceed.
+import { guardFor } from "../objects";
 import type { CompletionOutcome, GatewayContext, PendingResponse } from "../context";
 import type { IdempotencyFinish, StoredResponse } from "../guard/types";
 import type { ExecutionResult } from "../pipeline/engine";
@@ -47,7 +48,7 @@ export async function idempotencyRecorder(ctx: GatewayContext): Promise<Response
   // A hold means admit() proceeded with the key and claimed it for this request.
   if (claim === undefined || ctx.holdId === undefined || ctx.principal === undefined) return undefined;
   const holdId = ctx.holdId;
-  const guard = ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(ctx.principal.tenantId));
+  const guard = guardFor(ctx.env, ctx.principal.tenantId);
   let captured: Promise<Captured | null> = Promise.resolve(null);
   let kept: { headers: Record<string, string>; stream: boolean } | undefined;
 

@@ -1,5 +1,6 @@
 // Reconciliation (the 5-minute cron): every tenant's TenantGuard balance against its ledger balance
 // of record; drift and negative balances are logged as JSON lines and returned. Rules: ./drift.ts.
+import { guardFor } from "../objects";
 import { sql, type Kysely } from "kysely";
 import { jsonInt } from "../admin-ledger/ledger-db";
 import { kvKeys } from "../config/kv-keys";
@@ -91,7 +92,7 @@ async function look(env: Env, db: Kysely<Database>, ids: string[], options: Requ
   const ledger = await ledgerBalances(db, ids, options.currency);
   return mapLimited(ids, options.concurrency, async (tenantId) => {
     try {
-      const snapshot = await env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenantId)).snapshot();
+      const snapshot = await guardFor(env, tenantId).snapshot();
       const result: Look = { guardMicros: BigInt(snapshot.balanceMicros), ledgerMicros: ledger.get(tenantId) ?? 0n };
       return { tenantId, look: result };
     } catch (error) {

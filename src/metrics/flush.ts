@@ -2,6 +2,7 @@
 // response path: a flush is scheduled with waitUntil at most every FLUSH_INTERVAL_MS (sooner after
 // FLUSH_EVENTS increments). A batch that cannot be delivered is kept and sent again with the next
 // flush under the same id, so the object never counts it twice.
+import { metricsFor } from "../objects";
 import type { Env } from "../env";
 import { STORED } from "./families";
 import { MetricsRecorder, type MetricsDelta } from "./recorder";
@@ -20,9 +21,6 @@ const pending: MetricsDelta[] = [];
 let dropped = 0;
 let scheduledAt: number | undefined;
 
-export function metricsObject(env: Env) {
-  return env.GATEWAY_METRICS.get(env.GATEWAY_METRICS.idFromName("global"));
-}
 
 /**
  * Makes sure a flush will happen soon, without delaying anyone: the first recording after a flush
@@ -60,7 +58,7 @@ export async function flushMetrics(env: Env): Promise<boolean> {
   if (fresh) mine.push(fresh);
   for (let i = 0; i < mine.length; i++) {
     try {
-      await withTimeout(metricsObject(env).merge(mine[i]!), MERGE_TIMEOUT_MS, "metrics merge");
+      await withTimeout(metricsFor(env).merge(mine[i]!), MERGE_TIMEOUT_MS, "metrics merge");
     } catch (error) {
       pending.push(...mine.slice(i));
       while (pending.length > MAX_PENDING_BATCHES) {

@@ -1,11 +1,11 @@
 // Readiness: one real round trip to each dependency (KV, a Durable Object, the database, Redis when
 // configured), each timed and bounded. Queues are reported, not probed: a probe message would reach
 // the ledger consumers and end in a dead-letter queue.
+import { metricsFor } from "../objects";
 import { Redis } from "@upstash/redis/cloudflare";
 import { sql } from "kysely";
 import type { Env } from "../env";
 import { createDb, databaseConfigured } from "../db/client";
-import { metricsObject } from "./flush";
 import { withTimeout } from "./with-timeout";
 
 export const CHECK_TIMEOUT_MS = 3_000;
@@ -72,7 +72,7 @@ function queuesCheck(env: Env): CheckResult {
 export async function readiness(env: Env, exec: ExecutionContext, timeoutMs: number = CHECK_TIMEOUT_MS): Promise<Readiness> {
   const checks = await Promise.all([
     timed("kv", () => env.CONFIG_KV.get(KV_PROBE_KEY), timeoutMs),
-    timed("durable_objects", () => metricsObject(env).ping(), timeoutMs),
+    timed("durable_objects", () => metricsFor(env).ping(), timeoutMs),
     Promise.resolve(queuesCheck(env)),
     databaseConfigured(env) ? timed("database", () => selectOne(env, exec, timeoutMs), timeoutMs) : Promise.resolve(skipped("database", "DATABASE_URL is not set")),
     env.UPSTASH_REDIS_REST_URL ? timed("redis", () => pingRedis(env), timeoutMs) : Promise.resolve(skipped("redis", "UPSTASH_REDIS_REST_URL is not set")),

@@ -1,13 +1,14 @@
 // Builds one scrape: flushes this isolate's own pending metrics, reads the aggregated snapshot from
 // the GatewayMetrics object, and adds the gauges read at scrape time (breaker states from the
 // UpstreamHealth objects, dead letters waiting in the database, the queue backlog estimate).
+import { metricsFor } from "../objects";
 import type { Env } from "../env";
 import { configStore } from "../config/store";
 import { createDb, databaseConfigured } from "../db/client";
 import { breakerStates } from "../upstream/breaker";
 import { LIVE, STORED } from "./families";
 import { encodeLabels, type MetricsSnapshot, type Sample } from "./exposition";
-import { flushMetrics, metricsObject } from "./flush";
+import { flushMetrics } from "./flush";
 import { decodeLabels } from "./parse-exposition";
 import { withTimeout } from "./with-timeout";
 
@@ -66,7 +67,7 @@ export async function collectMetrics(env: Env, exec: ExecutionContext): Promise<
   await flushMetrics(env);
   const useDatabase = databaseConfigured(env);
   const [aggregate, breakers, deadLetters] = await Promise.allSettled([
-    withTimeout(metricsObject(env).snapshot(), SOURCE_TIMEOUT_MS, "metrics object"),
+    withTimeout(metricsFor(env).snapshot(), SOURCE_TIMEOUT_MS, "metrics object"),
     withTimeout(breakerGauges(env), SOURCE_TIMEOUT_MS, "breakers"),
     useDatabase ? withTimeout(deadLetterGauges(env, exec), SOURCE_TIMEOUT_MS, "database") : Promise.resolve([]),
   ]);

@@ -1,13 +1,15 @@
 // The tenant's self-service health view: its own recent traffic (from the GatewayMetrics object), its
 // remaining quota and balance (its TenantGuard's snapshot) and the status of the models it may use
 // (their breakers). Never another tenant's numbers, never upstream target names.
+import { guardFor } from "../objects";
+import { metricsFor } from "../objects";
 import type { Principal } from "../context";
 import type { Env } from "../env";
 import type { PresetItem } from "../config/schemas";
 import { configStore } from "../config/store";
 import { allowedByScopes, visibleTo } from "../steps/route-request";
 import { breakerStates, cachedBreaker, type BreakerState } from "../upstream/breaker";
-import { FLUSH_INTERVAL_MS, flushMetrics, metricsObject } from "./flush";
+import { FLUSH_INTERVAL_MS, flushMetrics } from "./flush";
 import type { TenantWindowStats } from "./tenant-stats";
 import { withTimeout } from "./with-timeout";
 
@@ -83,9 +85,9 @@ async function modelStatuses(env: Env, principal: Principal, used: readonly stri
 export async function tenantHealth(env: Env, principal: Principal, now: number = Date.now()): Promise<TenantHealth> {
   // This isolate's own pending numbers first, so the caller sees its latest requests.
   await flushMetrics(env);
-  const guard = env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(principal.tenantId));
+  const guard = guardFor(env, principal.tenantId);
   const [stats, snapshot] = await Promise.allSettled([
-    withTimeout(metricsObject(env).tenantStats(principal.tenantId, { now }), SOURCE_TIMEOUT_MS, "traffic"),
+    withTimeout(metricsFor(env).tenantStats(principal.tenantId, { now }), SOURCE_TIMEOUT_MS, "traffic"),
     withTimeout(guard.snapshot(), SOURCE_TIMEOUT_MS, "account"),
   ]);
   const used = stats.status === "fulfilled" ? stats.value.models : [];

@@ -138,3 +138,14 @@ export function validObservation(obs: Observation): boolean {
     Number.isFinite(obs.at)
   );
 }
+
+/** The arm-statistics store behind the routing bandit: the BanditStats Durable Object or Upstash Redis (src/routing/stats-store.ts). */
+export interface ArmStatsStore {
+  readonly backend: "durable_object" | "redis";
+  /** The route's arms as stored. */
+  read(route: string): Promise<RouteStats>;
+  /** Applies observations atomically, in order; resolves with the route's new state. */
+  record(route: string, observations: Observation[], params: LearningParams): Promise<RouteStats>;
+  /** Forgets the given arms of the route, or all of them. */
+  reset(route: string, arms?: string[]): Promise<RouteStats>;
+}

@@ -2,7 +2,7 @@
 // EVAL on NOSCRIPT) that does the same arithmetic as applyObservation in arm-stats.ts.
 import { Redis } from "@upstash/redis/cloudflare";
 import { validObservation, type ArmState, type LearningParams, type Observation, type RouteStats } from "./arm-stats";
-import type { ArmStatsStore } from "./stats-store";
+import type { ArmStatsStore } from "./arm-stats";
 
 export interface RedisStatsOptions {
   url: string;

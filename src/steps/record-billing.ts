@@ -1,5 +1,6 @@
 // Step record_billing: once the response has ended, prices the usage actually delivered, settles
 // (or releases) the tenant's hold in its TenantGuard, and emits one billing event to the ledger queue.
+import { guardFor } from "../objects";
 import type { CompletionOutcome, GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
 import type { GatewayStep } from "../pipeline/workflows";
@@ -11,7 +12,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
   const principal = ctx.principal;
   const target = ctx.upstream?.target;
   const usage = outcome.usage;
-  const guard = principal && ctx.holdId ? ctx.env.TENANT_GUARD.get(ctx.env.TENANT_GUARD.idFromName(principal.tenantId)) : undefined;
+  const guard = principal && ctx.holdId ? guardFor(ctx.env, principal.tenantId) : undefined;
   if (!principal || !target || !usage) {
     // Nothing was generated: give the reservation back.
     if (guard && ctx.holdId) await guard.release(ctx.holdId);

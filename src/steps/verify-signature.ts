@@ -1,6 +1,7 @@
 // Step verify_signature (external channel): authenticates the tenant's API key, then checks the
 // request's HMAC signature (timestamp window, nonce format, signature over the canonical request).
 // The nonce itself is checked for replay by the TenantGuard in the same admit() call as the limits.
+import { guardFor } from "../objects";
 import type { GatewayContext, Principal } from "../context";
 import { quotaRules, type ApiKeyRecord } from "../config/schemas";
 import { authenticateApiKey } from "../auth/authenticate-key";
@@ -99,7 +100,7 @@ export async function verifyExternalCall(call: ExternalCall): Promise<{ principa
   if (signature && "kind" in signature) {
     if (signature.kind === "invalid_signature" || signature.kind === "stale_timestamp") {
       // Counts toward the key's automatic freeze; off the response path.
-      const guard = call.env.TENANT_GUARD.get(call.env.TENANT_GUARD.idFromName(tenant.id));
+      const guard = guardFor(call.env, tenant.id);
       call.exec.waitUntil(guard.recordSignatureFailure(key.id, {}).then(() => undefined, () => undefined));
     }
     return signature;

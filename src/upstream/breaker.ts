@@ -12,6 +12,7 @@
 // If the object cannot be reached, calls go ahead: a broken breaker must not take the upstream down.
 import type { PresetItem } from "../config/schemas";
 import type { Env } from "../env";
+import { upstreamHealthFor } from "../objects";
 import { fail, type GatewayFailure, type Result } from "../errors";
 import { resolveBreakerConfig, type BreakerConfig } from "../../durable-objects/upstream-health/config";
 import type { BreakerState } from "../../durable-objects/upstream-health/types";
@@ -35,9 +36,6 @@ export function breakerConfigOf(target: PresetItem): BreakerConfig {
   return resolveBreakerConfig(target.breaker);
 }
 
-function stubFor(env: Env, targetId: string) {
-  return env.UPSTREAM_HEALTH.get(env.UPSTREAM_HEALTH.idFromName(targetId));
-}
 
 /** Keeps a reply unless a newer transition is already known (replies may arrive out of order). */
 function remember(targetId: string, state: BreakerState, fetchedAt = Date.now()): void {
@@ -107,7 +105,7 @@ async function acquireProbe(env: Env, target: PresetItem): Promise<BreakerGate> 
     timer = setTimeout(() => resolve(undefined), ACQUIRE_TIMEOUT_MS);
   });
   try {
-    const grant = await Promise.race([stubFor(env, target.id).acquireProbe({ target: target.id, config: breakerConfigOf(target) }), timeout]);
+    const grant = await Promise.race([upstreamHealthFor(env, target.id).acquireProbe({ target: target.id, config: breakerConfigOf(target) }), timeout]);
     if (!grant) throw new Error(`no answer within ${ACQUIRE_TIMEOUT_MS} ms`);
     remember(target.id, grant.state);
     if (!grant.granted) return { allowed: false, retryAfterMs: Math.max(1, blockedForMs(target.id, Date.now())) };
@@ -125,7 +123,7 @@ function refreshInBackground(env: Env, exec: ExecutionContext, targetId: string)
   refreshing.add(targetId);
   const started = Date.now();
   exec.waitUntil(
-    stubFor(env, targetId)
+    upstreamHealthFor(env, targetId)
       .state()
       .then(
         (state) => remember(targetId, state, started),
@@ -153,7 +151,7 @@ const pendingSuccesses = new Map<string, { target: PresetItem; count: number; la
 
 function send(env: Env, target: PresetItem, outcome: { ok: boolean; latencyMs: number; probeCycle?: number; count?: number }): Promise<void> {
   const sentAt = Date.now();
-  return stubFor(env, target.id)
+  return upstreamHealthFor(env, target.id)
     .record({ ...outcome, target: target.id, config: breakerConfigOf(target) })
     .then(
       (state) => remember(target.id, state, sentAt),
@@ -191,7 +189,7 @@ export function reportOutcome(env: Env, exec: ExecutionContext, target: PresetIt
 
 /** Current breaker states straight from the objects (admin API, operations); also refreshes this isolate's cache. */
 export async function breakerStates(env: Env, targetIds: readonly string[]): Promise<Record<string, BreakerState>> {
-  const states = await Promise.all(targetIds.map((id) => stubFor(env, id).state()));
+  const states = await Promise.all(targetIds.map((id) => upstreamHealthFor(env, id).state()));
   const out: Record<string, BreakerState> = {};
   targetIds.forEach((id, i) => {
     out[id] = states[i]!;

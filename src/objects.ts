@@ -1,0 +1,27 @@
+// The one way to reach a Durable Object: a stub per call, by the object's name. An RPC stub belongs to
+// the request that made it, so none is kept across requests.
+import type { Env } from "./env";
+
+/** The tenant's (external) or service's (internal) TenantGuard: limits, quotas, balance holds, nonces, outbox. */
+export function guardFor(env: Env, tenantId: string) {
+  return env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenantId));
+}
+
+export type GuardStub = ReturnType<typeof guardFor>;
+
+/** The circuit breaker of one upstream target. */
+export function upstreamHealthFor(env: Env, targetId: string) {
+  return env.UPSTREAM_HEALTH.get(env.UPSTREAM_HEALTH.idFromName(targetId));
+}
+
+/** The metrics aggregate every isolate flushes into. */
+export const METRICS_OBJECT_NAME = "global";
+
+export function metricsFor(env: Env) {
+  return env.GATEWAY_METRICS.get(env.GATEWAY_METRICS.idFromName(METRICS_OBJECT_NAME));
+}
+
+/** A named object of a namespace (the global limiter and the bandit stores take their namespace as a seam for tests). */
+export function objectNamed<T extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<T>, name: string): DurableObjectStub<T> {
+  return namespace.get(namespace.idFromName(name));
+}
