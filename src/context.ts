@@ -4,8 +4,12 @@ import type { Capability, FailPolicy, PresetItem, RateLimits, Scopes } from "./c
 import type { Env, Settings } from "./env";
 import type { ErrorKind, ErrorSource } from "./errors";
 import type { StepRecord } from "./pipeline/step";
-import type { UsageMeter } from "./billing/usage-meter";
-import type { AdmissionResult, QuotaRule } from "./guard/types";
+import type { Ending, EndingKind } from "./pipeline/ending";
+import type { Usage, UsageMeter } from "./billing/usage-meter";
+import type { AdmissionResult, IdempotencyClaim, QuotaRule } from "./guard/types";
+import type { RoutingPolicy } from "./config/schemas";
+
+export type { Usage };
 
 export type Channel = "external" | "internal";
 
@@ -36,6 +40,9 @@ export interface RouteDecision {
   /** Candidates in the order they will be tried; the first is the primary. */
   candidates: PresetItem[];
   configVersion: number;
+  /** The route the bandit's statistics are kept under, and its policy (rewards are learned when there is one). */
+  routeKey: string;
+  policy?: RoutingPolicy;
 }
 
 export interface UpstreamAttempt {
@@ -53,14 +60,11 @@ export interface UpstreamResult {
   stream?: ReadableStream<Uint8Array>;
   /** Non-streaming calls: the whole body, read within the size limit. */
   bytes?: Uint8Array;
+  /** How long the successful attempt took to answer, and its half-open probe cycle: a stream's breaker outcome is reported when it ends. */
+  latencyMs: number;
+  probeCycle?: number;
 }
 
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-  /** True when counted by the gateway rather than reported by the upstream. */
-  estimated: boolean;
-}
 
 export interface ErrorAttribution {
   source: ErrorSource;
@@ -68,21 +72,27 @@ export interface ErrorAttribution {
   upstreamStatus?: number;
 }
 
-/** How a response body ended, known only once a (possibly streamed) body has been fully sent. */
+/** How the request ended, given to every completion task (settlement, audit, metrics ...). */
 export interface CompletionOutcome {
   usage?: Usage;
-  /** The TenantGuard's decision for this request (one admit() call shared by quota and rate-limit steps). */
-  admission?: Promise<AdmissionResult | undefined>;
-  /** The hold reserved by admission, settled or released when the request completes. */
-  holdId?: string;
-  /** Final HTTP status sent to the client (set when the response is built). */
-  status?: number;
-  billing?: { costMicros: number; priceVersion: number; currency: string };
-  /** Counts tokens as the response passes (set by transform_response). */
-  meter?: UsageMeter;
-  /** "complete": the whole body went out; "client_aborted": the client left; "upstream_failed": it broke mid-way. */
-  ending: "complete" | "client_aborted" | "upstream_failed";
+  ending: EndingKind;
   bytesSent: number;
+  /** When the end was declared (ms): latency stops here, not after the completion work. */
+  endedAt: number;
+}
+
+/** An external request's Idempotency-Key, from the header check to the completion that stores or frees it. */
+export interface IdempotencyState {
+  /** The key and the request's fingerprint (hashed while authentication runs), sent with admit(). */
+  claim: Promise<IdempotencyClaim>;
+  /** Set when admission claimed the key for this request: what the client received, to keep for replays. */
+  capture?: { headers: Record<string, string>; stream: boolean; body: Promise<CapturedBody | null> };
+}
+
+/** The bytes a client received (null bytes: over the replay limit, only the size counted). */
+export interface CapturedBody {
+  bytes: Uint8Array | null;
+  total: number;
 }
 
 export interface PendingResponse {
@@ -119,8 +129,8 @@ export interface GatewayContext {
   readonly attempts: UpstreamAttempt[];
   /** The response that will go to the client, built by transform / sanitize, serialized once at the end. */
   response?: PendingResponse;
-  /** The TenantGuard's decision for this request (one admit() call shared by quota and rate-limit steps). */
-  admission?: Promise<AdmissionResult | undefined>;
+  /** The TenantGuard's decision for this request (the admit step's one call); undefined if it was not reached. */
+  admission?: AdmissionResult;
   /** The hold reserved by admission, settled or released when the request completes. */
   holdId?: string;
   /** Final HTTP status sent to the client (set when the response is built). */
@@ -134,6 +144,8 @@ export interface GatewayContext {
   /** Flags for the audit record, e.g. "rate_limit_fail_open". */
   readonly flags: Set<string>;
   steps: StepRecord[];
-  /** Callbacks run (in waitUntil) once the response body has ended, with how it ended. */
-  readonly onComplete: Array<(outcome: CompletionOutcome) => Promise<void> | void>;
+  /** The request's Idempotency-Key (external channel), when it sent one. */
+  idempotency?: IdempotencyState;
+  /** Settled once, however the response ends; the workflow's completion list waits on it. */
+  readonly ending: Ending;
 }

@@ -25,6 +25,7 @@ export interface Env {
   MAX_RESPONSE_BYTES?: string;
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
   UPSTREAM_IDLE_TIMEOUT_MS?: string;
+  CLIENT_IDLE_TIMEOUT_MS?: string;
   AUDIT_LOG_RETENTION_DAYS?: string;
   // secrets
   ADMIN_TOKEN?: string;
@@ -55,6 +56,9 @@ const SettingsSchema = z.object({
   maxResponseBytes: intFromString(8_388_608),
   upstreamFirstByteTimeoutMs: intFromString(30_000),
   upstreamIdleTimeoutMs: intFromString(30_000),
+  // Below the 30 s a Worker's waitUntil work may run after its client disconnected, so a vanished
+  // client's stream is always ended (and billed) by this deadline, even when no cancel reaches it.
+  clientIdleTimeoutMs: intFromString(20_000),
   auditLogRetentionDays: intFromString(30),
 });
 
@@ -73,6 +77,7 @@ export function settingsOf(env: Env): Settings {
     maxResponseBytes: env.MAX_RESPONSE_BYTES,
     upstreamFirstByteTimeoutMs: env.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
     upstreamIdleTimeoutMs: env.UPSTREAM_IDLE_TIMEOUT_MS,
+    clientIdleTimeoutMs: env.CLIENT_IDLE_TIMEOUT_MS,
     auditLogRetentionDays: env.AUDIT_LOG_RETENTION_DAYS,
   });
   cached = { source: env, settings };

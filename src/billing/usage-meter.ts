@@ -1,7 +1,13 @@
 // Collects a response's token usage as it passes: the upstream's own figures when it reports them,
 // otherwise an estimate counted with a real tokenizer over the text actually delivered.
-import type { Usage } from "../context";
 import { countTokens } from "./tokens";
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  /** True when counted by the gateway rather than reported by the upstream. */
+  estimated: boolean;
+}
 
 export class UsageMeter {
   #reported?: { inputTokens: number; outputTokens: number };

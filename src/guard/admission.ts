@@ -1,12 +1,12 @@
-// The one admit() round trip to the tenant's Durable Object, shared by the check_quota and
-// enforce_rate_limit steps (both await the same promise), and the rate-limit headers it yields.
+// The one admit() round trip to the tenant's Durable Object (nonce, rate limits, quotas, balance hold and
+// Idempotency-Key in one call, the global bucket asked in parallel), and the rate-limit headers it yields.
+// The admit step (src/steps/admit.ts) applies its decision and the failure policy.
 import { guardFor } from "../objects";
 import type { GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
 import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
-import { idempotencyClaim } from "../idempotency/key";
 
 /** How long admission may take before the steps apply their failure policy. */
 export const ADMIT_TIMEOUT_MS = 2_000;
@@ -23,12 +23,11 @@ export function estimateFor(ctx: GatewayContext): AdmissionRequest["estimate"] {
 }
 
 /**
- * Starts admission once per request; undefined means the Durable Object could not be reached in time.
- * The global bucket, when configured, is asked in parallel (src/global-limit/gate.ts): still one round trip.
+ * Admission for one request; undefined means the Durable Object could not be reached in time. The global
+ * bucket, when configured, is asked in parallel (src/global-limit/gate.ts): still one round trip.
  */
 export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
-  ctx.admission ??= withGlobalLimit(ctx, admit(ctx), () => estimateFor(ctx).tokens);
-  return ctx.admission;
+  return withGlobalLimit(ctx, admit(ctx), () => estimateFor(ctx).tokens);
 }
 
 /** Nothing for the TenantGuard to decide: no limits, quotas, nonce, Idempotency-Key or balance to reserve. */
@@ -49,7 +48,7 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     quotas: principal.quotas ?? [],
     chargeBalance: ctx.channel === "external",
     // Idempotency-Key (src/idempotency/key.ts): checked and claimed by this same call, no second round trip.
-    idempotency: await idempotencyClaim(ctx),
+    idempotency: await ctx.idempotency?.claim,
   };
   // e.g. an internal service with no limits configured: no estimate, no Durable Object round trip.
   if (nothingToEnforce(checks)) return ADMITTED_WITHOUT_HOLD;

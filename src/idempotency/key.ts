@@ -1,14 +1,12 @@
 // The Idempotency-Key header of an external request: checked before the pipeline runs, then carried with
-// the request's fingerprint (SHA-256 of method, path and raw body) in the one admit() call.
+// the request's fingerprint (SHA-256 of method, path and raw body) on the request context (ctx.idempotency)
+// and in the one admit() call.
 import type { GatewayContext } from "../context";
 import { fail, type GatewayFailure } from "../errors";
-import type { IdempotencyClaim } from "../guard/types";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 /** 1-255 printable ASCII characters (space to tilde): no control characters, nothing outside ASCII. */
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
-
-const claims = new WeakMap<GatewayContext, Promise<IdempotencyClaim>>();
 
 /**
  * Validates the header and starts hashing the request (so the hash overlaps authentication). Only the
@@ -22,13 +20,8 @@ export function beginIdempotency(ctx: GatewayContext): GatewayFailure | undefine
     return fail("invalid_request", "The Idempotency-Key header must be 1 to 255 printable ASCII characters (no control characters).", { param: IDEMPOTENCY_HEADER });
   }
   const url = new URL(ctx.request.url);
-  claims.set(ctx, fingerprint(ctx.request.method, url.pathname, ctx.rawBody).then((hash) => ({ key, fingerprint: hash })));
+  ctx.idempotency = { claim: fingerprint(ctx.request.method, url.pathname, ctx.rawBody).then((hash) => ({ key, fingerprint: hash })) };
   return undefined;
-}
-
-/** The key and fingerprint to send with admit(), if this request carries a valid key. */
-export function idempotencyClaim(ctx: GatewayContext): Promise<IdempotencyClaim | undefined> {
-  return claims.get(ctx) ?? Promise.resolve(undefined);
 }
 
 /** Hex SHA-256 over "METHOD\nPATH\n" and the body bytes exactly as received (a URL path holds no raw newline). */

@@ -1,14 +1,12 @@
 // The gateway's half of Idempotency-Key: answers a replay from the stored response (no upstream call,
-// no hold, no debit), and for a request that claimed a key, captures what the client received and reports
-// it to the TenantGuard once the body has ended (completion path, waitUntil): stored if it was a complete
-// 2xx answer, otherwise the key is freed so a retry can proceed.
+// no hold, no debit); for a request that claimed a key, captures what the client received; and, as the
+// completion task finish_idempotency, reports to the TenantGuard how the request ended: stored if it was
+// a complete 2xx answer, otherwise the key is freed so a retry can proceed.
 import { guardFor } from "../objects";
-import type { CompletionOutcome, GatewayContext, PendingResponse } from "../context";
+import type { CapturedBody, GatewayContext, PendingResponse } from "../context";
 import type { IdempotencyFinish, StoredResponse } from "../guard/types";
-import type { ExecutionResult } from "../pipeline/engine";
-import { finishRequest } from "../pipeline/completion";
+import type { GatewayCompletion } from "../steps/types";
 import { MAX_REPLAY_BYTES } from "../../durable-objects/tenant-guard/idempotency";
-import { idempotencyClaim } from "./key";
 
 /** Response headers kept with the body: the ones that describe it. */
 const KEPT_HEADERS = ["content-type", "cache-control"] as const;
@@ -16,9 +14,8 @@ const KEPT_HEADERS = ["content-type", "cache-control"] as const;
 const CAPTURE_WAIT_MS = 5_000;
 
 /** The stored response when admission answered with a replay; the request then ends here, audited, unbilled. */
-export async function replayStoredResponse(ctx: GatewayContext, result: ExecutionResult): Promise<Response | undefined> {
-  if (!result.answeredBy || !ctx.admission) return undefined;
-  const admitted = await ctx.admission;
+export function replayStoredResponse(ctx: GatewayContext): Response | undefined {
+  const admitted = ctx.admission;
   if (!admitted || admitted.ok || admitted.replay === undefined) return undefined;
   const stored = admitted.replay;
   ctx.flags.add("idempotent_replay");
@@ -26,67 +23,56 @@ export async function replayStoredResponse(ctx: GatewayContext, result: Executio
   const headers = new Headers(ctx.responseHeaders);
   for (const [name, value] of Object.entries(stored.headers)) headers.set(name, value);
   headers.set("idempotent-replayed", "true");
-  finishRequest(ctx, { ending: "complete", bytesSent: stored.body.byteLength });
+  ctx.ending.end({ ending: "complete", bytesSent: stored.body.byteLength });
   return new Response(stored.stream ? eventStream(stored.body) : stored.body, { status: stored.status, headers });
 }
 
-export interface ResponseRecorder {
-  /** Wraps the client's stream to copy what it receives (pulling only as the client reads). */
-  stream(pending: PendingResponse & { stream: ReadableStream<Uint8Array> }): ReadableStream<Uint8Array>;
-  /** Remembers a non-streamed body exactly as sent. */
-  body(pending: PendingResponse, text: string): void;
+/** Whether admission claimed this request's Idempotency-Key (a hold was taken with it): its answer must be kept. */
+export function claimedKey(ctx: GatewayContext): boolean {
+  return ctx.idempotency !== undefined && ctx.holdId !== undefined && ctx.principal !== undefined;
 }
 
-type Captured = { bytes: Uint8Array | null; total: number };
+/** Wraps the client's stream to copy what it receives (pulling only as the client reads). */
+export function captureStream(ctx: GatewayContext, pending: PendingResponse & { stream: ReadableStream<Uint8Array> }): ReadableStream<Uint8Array> {
+  const capture = capturing(pending.stream, MAX_REPLAY_BYTES);
+  ctx.idempotency!.capture = { headers: keptHeaders(pending.headers), stream: true, body: capture.done };
+  return capture.stream;
+}
 
-/**
- * For a request that claimed an Idempotency-Key: registers the completion callback that stores or frees the
- * key, and returns the recorder for the body. Undefined when the request claimed no key.
- */
-export async function idempotencyRecorder(ctx: GatewayContext): Promise<ResponseRecorder | undefined> {
-  const claim = await idempotencyClaim(ctx);
-  // A hold means admit() proceeded with the key and claimed it for this request.
-  if (claim === undefined || ctx.holdId === undefined || ctx.principal === undefined) return undefined;
-  const holdId = ctx.holdId;
-  const guard = guardFor(ctx.env, ctx.principal.tenantId);
-  let captured: Promise<Captured | null> = Promise.resolve(null);
-  let kept: { headers: Record<string, string>; stream: boolean } | undefined;
+/** Remembers a non-streamed body exactly as sent. */
+export function captureBody(ctx: GatewayContext, pending: PendingResponse, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  const body = bytes.byteLength > MAX_REPLAY_BYTES ? { bytes: null, total: bytes.byteLength } : { bytes, total: bytes.byteLength };
+  ctx.idempotency!.capture = { headers: keptHeaders(pending.headers), stream: false, body: Promise.resolve(body) };
+}
 
-  const finish = async (outcome: CompletionOutcome): Promise<IdempotencyFinish> => {
-    const base = { key: claim.key, holdId };
-    const status = ctx.status ?? 0;
-    if (outcome.ending !== "complete" || ctx.error !== undefined || status < 200 || status >= 300 || kept === undefined) return { ...base, outcome: "failed" };
-    const capture = await withTimeout(captured, CAPTURE_WAIT_MS);
-    if (capture === null) return { ...base, outcome: "failed" };
-    if (capture.bytes === null) return { ...base, outcome: "too_large", bytes: capture.total };
-    const response: StoredResponse = { status, headers: kept.headers, body: capture.bytes, stream: kept.stream };
-    return { ...base, outcome: "completed", response };
-  };
-  // First of the callbacks: the sooner the key completes, the shorter a retry sees idempotency_key_in_use.
-  ctx.onComplete.unshift(async (outcome) => {
-    const result = await finish(outcome);
+async function finishOf(ctx: GatewayContext, ending: string): Promise<IdempotencyFinish> {
+  const claim = await ctx.idempotency!.claim;
+  const base = { key: claim.key, holdId: ctx.holdId! };
+  const capture = ctx.idempotency!.capture;
+  const status = ctx.status ?? 0;
+  if (ending !== "complete" || ctx.error !== undefined || status < 200 || status >= 300 || capture === undefined) return { ...base, outcome: "failed" };
+  const body = await withTimeout(capture.body, CAPTURE_WAIT_MS);
+  if (body === null) return { ...base, outcome: "failed" };
+  if (body.bytes === null) return { ...base, outcome: "too_large", bytes: body.total };
+  const response: StoredResponse = { status, headers: capture.headers, body: body.bytes, stream: capture.stream };
+  return { ...base, outcome: "completed", response };
+}
+
+/** First of the completion list: the sooner the key completes, the shorter a retry sees idempotency_key_in_use. */
+export const finishIdempotency: GatewayCompletion = {
+  name: "finish_idempotency",
+  when: claimedKey,
+  async run(ctx, outcome) {
+    const result = await finishOf(ctx, outcome.ending);
     try {
-      await guard.finishIdempotent(result);
+      await guardFor(ctx.env, ctx.principal!.tenantId).finishIdempotent(result);
     } catch (error) {
       // The claim then lapses with the hold (or at its in-flight limit); retries get in_use until then.
       console.error(JSON.stringify({ level: "error", msg: "idempotency finish failed", request_id: ctx.requestId, outcome: result.outcome, error: String(error) }));
     }
-  });
-
-  return {
-    stream(pending) {
-      kept = { headers: keptHeaders(pending.headers), stream: true };
-      const capture = capturing(pending.stream, MAX_REPLAY_BYTES);
-      captured = capture.done;
-      return capture.stream;
-    },
-    body(pending, text) {
-      kept = { headers: keptHeaders(pending.headers), stream: false };
-      const bytes = new TextEncoder().encode(text);
-      captured = Promise.resolve(bytes.byteLength > MAX_REPLAY_BYTES ? { bytes: null, total: bytes.byteLength } : { bytes, total: bytes.byteLength });
-    },
-  };
-}
+  },
+};
 
 function keptHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
@@ -98,12 +84,12 @@ function keptHeaders(headers: Headers): Record<string, string> {
 }
 
 /** Passes the stream through untouched, copying up to `limit` bytes; `done` is null if the client left. */
-function capturing(source: ReadableStream<Uint8Array>, limit: number): { stream: ReadableStream<Uint8Array>; done: Promise<Captured | null> } {
+function capturing(source: ReadableStream<Uint8Array>, limit: number): { stream: ReadableStream<Uint8Array>; done: Promise<CapturedBody | null> } {
   const reader = source.getReader();
   let chunks: Uint8Array[] | null = [];
   let total = 0;
-  let settle!: (value: Captured | null) => void;
-  const done = new Promise<Captured | null>((resolve) => (settle = resolve));
+  let settle!: (value: CapturedBody | null) => void;
+  const done = new Promise<CapturedBody | null>((resolve) => (settle = resolve));
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {

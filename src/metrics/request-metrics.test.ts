@@ -1,6 +1,7 @@
 // How one finished request becomes metric increments: status and error source, bounded route and
 // model labels, upstream failures (an upstream's 4xx answer is not one), broken streams, limiter
 // rejections and fail-open flags, cost, and the tenant's own minute.
+import { Ending } from "../pipeline/ending";
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { GatewayContext } from "../context";
@@ -31,7 +32,7 @@ function context(overrides: Partial<GatewayContext> = {}, path = "/external/v1/c
     flags: new Set(),
     steps: [],
     attempts: [],
-    onComplete: [],
+    ending: new Ending(),
     ...overrides,
   };
 }
@@ -49,7 +50,7 @@ describe("request metrics", () => {
     const { of, delta } = record(
       context({
         status: 200,
-        route: { candidates: [preset], configVersion: 1 },
+        route: { candidates: [preset], configVersion: 1, routeKey: "gpt-x" },
         principal: { kind: "api_key", tenantId: "ten1", keyId: "k1", scopes: {} },
         billing: { costMicros: 42, priceVersion: 1, currency: "USD" },
         attempts: [{ target: "t1", status: 200, durationMs: 100 }],
@@ -91,7 +92,7 @@ describe("request metrics", () => {
   });
 
   it("counts a broken stream against its upstream, and rejections and fail-open flags by kind", () => {
-    const broken = record(context({ status: 200, flags: new Set(["stream_broken", "rate_limit_fail_open"]), upstream: { target: preset, status: 200, headers: new Headers() } }));
+    const broken = record(context({ status: 200, flags: new Set(["stream_broken", "rate_limit_fail_open"]), upstream: { target: preset, status: 200, headers: new Headers(), latencyMs: 0 } }));
     expect(broken.of("gateway_stream_broken_total")).toMatchObject([{ value: 1 }]);
     expect(broken.of("gateway_upstream_failures_total")).toMatchObject([{ labels: { target: "t1", kind: "stream_broken" } }]);
     expect(broken.of("gateway_fail_open_total")).toMatchObject([{ labels: { kind: "rate_limit" } }]);

@@ -1,7 +1,8 @@
 // Turns a finished gateway request (its typed context) into metric increments in this isolate's
 // accumulator: counts, latency, upstream attempts, rejections, fail-open flags, cost and the
-// tenant's own recent statistics. Runs as the last completion callback, never on the response path.
-import type { CompletionOutcome, GatewayContext } from "../context";
+// tenant's own recent statistics. Runs as the last completion task, never on the response path.
+import type { GatewayContext } from "../context";
+import type { GatewayCompletion } from "../steps/types";
 import { ERROR_KINDS, type ErrorKind } from "../errors";
 import { isBreakerFailure } from "../upstream/breaker";
 import { DURATION_BUCKETS, STORED } from "./families";
@@ -29,17 +30,14 @@ export function isRejection(kind: ErrorKind): boolean {
 /** Attempts that never reached an upstream: skipped by the breaker or refused by the egress guard. */
 const NOT_CALLED = new Set<string>(["circuit_open", "egress_denied"]);
 
-/**
- * The completion callback for one request. `finishRequest` creates it when the body ends, so the
- * latency stops there, not after billing and audit have run.
- */
-export function requestMetrics(ctx: GatewayContext): (outcome: CompletionOutcome) => void {
-  const endedAt = Date.now();
-  return () => {
-    recordRequest(ctx, endedAt);
+/** Last of the completion list: the latency stops when the end was declared, not after billing and audit ran. */
+export const recordMetrics: GatewayCompletion = {
+  name: "record_metrics",
+  run(ctx, outcome) {
+    recordRequest(ctx, outcome.endedAt);
     scheduleFlush(ctx.env, ctx.exec);
-  };
-}
+  },
+};
 
 export function recordRequest(ctx: GatewayContext, endedAt: number, recorder: MetricsRecorder = isolateMetrics): void {
   const status = ctx.status ?? 0;

@@ -1,38 +1,32 @@
-// Runs the request's completion callbacks (billing settlement, audit) exactly once, after the
-// response body has ended however it ended, off the client's path (waitUntil).
+// Runs a workflow's completion list (settlement, breaker outcome, billing and audit emission, idempotency
+// finish, metrics) exactly once per request, in the order the workflow writes it, after the request's
+// end has been declared (ending.ts), off the client's path. Registered with waitUntil when the Response
+// is created, so the work is owned by the request from the start and outlives a client that vanished.
 import type { CompletionOutcome, GatewayContext } from "../context";
-import type { GatewayFailure } from "../errors";
 import { sourceOf } from "../errors";
-import { requestMetrics } from "../metrics/request-metrics";
+import type { CompletionTask } from "./step";
 
-const finished = new WeakSet<GatewayContext>();
-
-export interface EndInfo {
-  ending: CompletionOutcome["ending"];
-  bytesSent: number;
-  failure?: GatewayFailure;
+export function scheduleCompletion(ctx: GatewayContext, tasks: readonly CompletionTask<GatewayContext, CompletionOutcome>[]): void {
+  ctx.exec.waitUntil(ctx.ending.settled.then((end) => runCompletion(ctx, end, tasks)));
 }
 
-export function finishRequest(ctx: GatewayContext, end: EndInfo): void {
-  if (finished.has(ctx)) return;
-  finished.add(ctx);
-  if (end.failure && !ctx.error) {
-    ctx.error = { source: sourceOf(end.failure.kind), code: end.failure.kind, upstreamStatus: end.failure.upstreamStatus };
-  }
+async function runCompletion(
+  ctx: GatewayContext,
+  end: Awaited<GatewayContext["ending"]["settled"]>,
+  tasks: readonly CompletionTask<GatewayContext, CompletionOutcome>[],
+): Promise<void> {
+  if (end.failure && !ctx.error) ctx.error = { source: sourceOf(end.failure.kind), code: end.failure.kind, upstreamStatus: end.failure.upstreamStatus };
   if (end.ending === "client_aborted") ctx.flags.add("client_aborted");
   if (end.ending === "upstream_failed") ctx.flags.add("stream_broken");
-  ctx.onComplete.push(requestMetrics(ctx));
-  ctx.exec.waitUntil(runCallbacks(ctx, end));
-}
-
-async function runCallbacks(ctx: GatewayContext, end: EndInfo): Promise<void> {
+  if (end.flag) ctx.flags.add(end.flag);
   const usage = ctx.meter ? await ctx.meter.final(end.ending === "complete") : undefined;
-  const outcome: CompletionOutcome = { usage, ending: end.ending, bytesSent: end.bytesSent };
-  for (const callback of ctx.onComplete) {
+  const outcome: CompletionOutcome = { usage, ending: end.ending, bytesSent: end.bytesSent, endedAt: end.endedAt };
+  for (const task of tasks) {
+    if (task.when && !task.when(ctx)) continue;
     try {
-      await callback(outcome);
+      await task.run(ctx, outcome);
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", msg: "completion callback failed", trace_id: ctx.traceId, error: String(error) }));
+      console.error(JSON.stringify({ level: "error", msg: "completion task failed", task: task.name, trace_id: ctx.traceId, error: String(error) }));
     }
   }
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { fail } from "../errors";
 import { compileWorkflow, runWorkflow, WorkflowDefinitionError } from "./engine";
-import { answered, reject, type Step } from "./step";
-import { EXTERNAL_WORKFLOW, INTERNAL_WORKFLOW } from "./workflows";
+import { answered, reject, type Placed, type Step } from "./step";
+import { COMPLETION, EXTERNAL_STEPS, INTERNAL_STEPS } from "./workflows";
 
 interface TestCtx {
   log: string[];
@@ -14,10 +14,13 @@ interface TestCtx {
 const newCtx = (): TestCtx => ({ log: [], active: 0, maxActive: 0 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function step(name: string, after: string[] = [], extra: Partial<Step<TestCtx>> = {}): Step<TestCtx> {
+function step(name: string, after: string[] = [], extra: Partial<Step<TestCtx>> = {}): Placed<TestCtx> {
+  return { after, step: stepNamed(name, extra) };
+}
+
+function stepNamed(name: string, extra: Partial<Step<TestCtx>>): Step<TestCtx> {
   return {
     name,
-    after,
     onFailure: "abort",
     timeoutMs: 1_000,
     retries: 0,
@@ -51,21 +54,29 @@ describe("compileWorkflow", () => {
     expect(() => compileWorkflow("t", [step("a"), step("a")])).toThrow(/defined twice/);
   });
 
-  it("accepts both channel workflows, with every seed step present", () => {
-    const names = (steps: readonly { name: string }[]) => steps.map((s) => s.name);
-    expect(compileWorkflow("external", EXTERNAL_WORKFLOW).layers.length).toBeGreaterThan(3);
-    expect(compileWorkflow("internal", INTERNAL_WORKFLOW).layers.length).toBeGreaterThan(3);
-    const all = new Set([...names(EXTERNAL_WORKFLOW), ...names(INTERNAL_WORKFLOW)]);
-    for (const seed of ["validate_request", "verify_signature", "check_quota", "enforce_rate_limit", "route_request", "render_template", "call_upstream", "transform_response", "sanitize_response", "record_billing", "write_audit"]) {
+  it("accepts both channel workflows, with every seed capability present as a step or a completion task", () => {
+    const names = (placed: readonly { step: { name: string } }[]) => placed.map((p) => p.step.name);
+    expect(compileWorkflow("external", EXTERNAL_STEPS).layers.length).toBeGreaterThan(3);
+    expect(compileWorkflow("internal", INTERNAL_STEPS).layers.length).toBeGreaterThan(3);
+    const all = new Set([...names(EXTERNAL_STEPS), ...names(INTERNAL_STEPS), ...COMPLETION.map((t) => t.name)]);
+    // The seed's quota check and rate limit are one step, admit: they share the one TenantGuard round trip.
+    for (const seed of ["validate_request", "verify_signature", "admit", "route_request", "render_template", "call_upstream", "transform_response", "sanitize_response", "record_billing", "write_audit"]) {
       expect(all.has(seed), seed).toBe(true);
     }
     // admission happens strictly before the upstream call on both channels
-    for (const wf of [EXTERNAL_WORKFLOW, INTERNAL_WORKFLOW]) {
+    for (const wf of [EXTERNAL_STEPS, INTERNAL_STEPS]) {
       const layers = compileWorkflow("x", wf).layers.map((l) => l.map((s) => s.name));
       const layerOf = (n: string) => layers.findIndex((l) => l.includes(n));
-      expect(layerOf("check_quota")).toBeLessThan(layerOf("call_upstream"));
-      expect(layerOf("enforce_rate_limit")).toBe(layerOf("check_quota"));
+      expect(layerOf("admit")).toBeGreaterThan(layerOf("route_request"));
+      expect(layerOf("admit")).toBeLessThan(layerOf("call_upstream"));
     }
+  });
+
+  it("the completion list settles the hold before the audit and metrics that carry its cost", () => {
+    const order = COMPLETION.map((t) => t.name);
+    expect(order[0]).toBe("finish_idempotency");
+    expect(order.indexOf("record_billing")).toBeLessThan(order.indexOf("write_audit"));
+    expect(order.at(-1)).toBe("record_metrics");
   });
 });
 
@@ -81,18 +92,14 @@ describe("runWorkflow", () => {
     expect(result.records.map((r) => r.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
   });
 
-  it("aborts on an abort step's failure: later steps do not run, except those marked always", async () => {
+  it("aborts on an abort step's failure: later steps do not run", async () => {
     const ctx = newCtx();
-    const wf = compileWorkflow("t", [
-      step("a"),
-      step("b", ["a"], { run: () => fail("invalid_request", "bad") }),
-      step("c", ["b"]),
-      step("audit", ["c"], { always: true }),
-    ]);
+    const wf = compileWorkflow("t", [step("a"), step("b", ["a"], { run: () => fail("invalid_request", "bad") }), step("c", ["b"]), step("d", ["c"])]);
     const result = await runWorkflow(wf, ctx);
     expect(result.failure?.kind).toBe("invalid_request");
     expect(result.abortedBy).toBe("b");
-    expect(ctx.log).toEqual(["a", "audit"]);
+    expect(ctx.log).toEqual(["a"]);
+    expect(result.records.find((r) => r.name === "d")?.status).toBe("not_run");
     expect(result.records.find((r) => r.name === "c")?.status).toBe("not_run");
     expect(result.records.find((r) => r.name === "b")).toMatchObject({ status: "failed", error: "invalid_request" });
   });
@@ -147,14 +154,14 @@ describe("runWorkflow", () => {
     expect(result2.records[0]?.attempts).toBe(3);
   });
 
-  it("a step that answers the request stops the workflow without a failure; always-steps still run", async () => {
+  it("a step that answers the request stops the workflow without a failure", async () => {
     const ctx = newCtx();
-    const wf = compileWorkflow("t", [step("a", [], { run: () => answered }), step("b", ["a"]), step("audit", ["b"], { always: true })]);
+    const wf = compileWorkflow("t", [step("a", [], { run: () => answered }), step("b", ["a"]), step("c", ["b"])]);
     const result = await runWorkflow(wf, ctx);
     expect(result.failure).toBeUndefined();
     expect(result.answeredBy).toBe("a");
-    expect(ctx.log).toEqual(["audit"]);
-    expect(result.records.map((r) => [r.name, r.status])).toEqual([["a", "ok"], ["b", "not_run"], ["audit", "ok"]]);
+    expect(ctx.log).toEqual([]);
+    expect(result.records.map((r) => [r.name, r.status])).toEqual([["a", "ok"], ["b", "not_run"], ["c", "not_run"]]);
   });
 
   it("does not retry a rejection", async () => {

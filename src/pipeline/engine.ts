@@ -1,7 +1,9 @@
 // The orchestration engine: validates a workflow's step DAG (Kahn's algorithm), then runs it
 // layer by layer, the steps of a layer in parallel, with per-step timeout, retry and failure action.
+// After an abort (or a step answering the request) the remaining steps are recorded as not run; the work
+// that must happen however the request ends is the workflow's completion list (completion.ts).
 import { fail, type GatewayFailure } from "../errors";
-import type { Answered, Rejection, Step, StepOutcome, StepRecord } from "./step";
+import type { Answered, Placed, Rejection, Step, StepOutcome, StepRecord } from "./step";
 
 export class WorkflowDefinitionError extends Error {
   override name = "WorkflowDefinitionError";
@@ -13,28 +15,28 @@ export interface CompiledWorkflow<C> {
   readonly layers: readonly (readonly Step<C>[])[];
 }
 
-/** Orders steps into layers with Kahn's algorithm; unknown dependencies, duplicates and cycles throw. */
-export function compileWorkflow<C>(name: string, steps: readonly Step<C>[]): CompiledWorkflow<C> {
-  const byName = new Map<string, Step<C>>();
-  for (const step of steps) {
-    if (byName.has(step.name)) throw new WorkflowDefinitionError(`${name}: step "${step.name}" is defined twice`);
-    byName.set(step.name, step);
+/** Orders placed steps into layers with Kahn's algorithm; unknown dependencies, duplicates and cycles throw. */
+export function compileWorkflow<C>(name: string, placed: readonly Placed<C>[]): CompiledWorkflow<C> {
+  const byName = new Map<string, Placed<C>>();
+  for (const entry of placed) {
+    if (byName.has(entry.step.name)) throw new WorkflowDefinitionError(`${name}: step "${entry.step.name}" is defined twice`);
+    byName.set(entry.step.name, entry);
   }
   const indegree = new Map<string, number>();
   const dependents = new Map<string, string[]>();
-  for (const step of steps) {
-    indegree.set(step.name, step.after.length);
-    for (const dep of step.after) {
+  for (const { step, after } of placed) {
+    indegree.set(step.name, after.length);
+    for (const dep of after) {
       if (!byName.has(dep)) throw new WorkflowDefinitionError(`${name}: step "${step.name}" depends on unknown step "${dep}"`);
       dependents.set(dep, [...(dependents.get(dep) ?? []), step.name]);
     }
   }
   const layers: Step<C>[][] = [];
-  let ready = steps.filter((s) => s.after.length === 0).map((s) => s.name);
-  let placed = 0;
+  let ready = placed.filter((p) => p.after.length === 0).map((p) => p.step.name);
+  let count = 0;
   while (ready.length > 0) {
-    layers.push(ready.map((n) => byName.get(n)!));
-    placed += ready.length;
+    layers.push(ready.map((n) => byName.get(n)!.step));
+    count += ready.length;
     const next: string[] = [];
     for (const done of ready) {
       for (const dependent of dependents.get(done) ?? []) {
@@ -45,8 +47,8 @@ export function compileWorkflow<C>(name: string, steps: readonly Step<C>[]): Com
     }
     ready = next;
   }
-  if (placed !== steps.length) {
-    const stuck = steps.filter((s) => indegree.get(s.name)! > 0).map((s) => s.name);
+  if (count !== placed.length) {
+    const stuck = placed.filter((p) => indegree.get(p.step.name)! > 0).map((p) => p.step.name);
     throw new WorkflowDefinitionError(`${name}: dependency cycle among ${stuck.join(", ")}`);
   }
   return { name, layers };
@@ -66,18 +68,18 @@ export async function runWorkflow<C>(workflow: CompiledWorkflow<C>, ctx: C): Pro
   const records: StepRecord[] = [];
   const result: ExecutionResult = { records };
   for (const layer of workflow.layers) {
-    const runnable = result.failure || result.answeredBy ? layer.filter((s) => s.always) : layer;
-    for (const step of layer) if (!runnable.includes(step)) records.push({ name: step.name, status: "not_run", durationMs: 0, attempts: 0 });
-    if (runnable.length === 0) continue;
+    if (result.failure || result.answeredBy) {
+      for (const step of layer) records.push({ name: step.name, status: "not_run", durationMs: 0, attempts: 0 });
+      continue;
+    }
     // A single-step layer is awaited directly: the common case pays for no Promise.all.
-    const layerRecords =
-      runnable.length === 1 ? [await runStep(runnable[0]!, ctx)] : await Promise.all(runnable.map((s) => runStep(s, ctx)));
+    const layerRecords = layer.length === 1 ? [await runStep(layer[0]!, ctx)] : await Promise.all(layer.map((s) => runStep(s, ctx)));
     for (const [index, { record, abort, answered }] of layerRecords.entries()) {
       records.push(record);
-      if (answered && !result.failure && !result.answeredBy) result.answeredBy = runnable[index]!.name;
+      if (answered && !result.failure && !result.answeredBy) result.answeredBy = layer[index]!.name;
       if (abort && !result.failure) {
         result.failure = abort;
-        result.abortedBy = runnable[index]!.name;
+        result.abortedBy = layer[index]!.name;
       }
     }
   }

@@ -1,19 +1,21 @@
 // Runs one gateway request through its channel's workflow and turns the context into the HTTP
-// response: the transformed answer (JSON or a live stream), or one error body; then schedules the
-// completion callbacks (billing, audit) once the body has ended.
+// response: the transformed answer (JSON or a live stream), or one error body. The workflow's
+// completion list is registered with waitUntil here, as the Response is created, and runs once the
+// request's end is declared (ending.ts), however the body ends.
 import type { Capability } from "../config/schemas";
-import type { Channel, GatewayContext, IngressFormat, ParsedRequest } from "../context";
+import type { Channel, GatewayContext, IngressFormat } from "../context";
 import type { Env } from "../env";
 import { settingsOf } from "../env";
 import { errorResponse, fail, sourceOf, statusOf, type GatewayFailure } from "../errors";
-import { finishRequest } from "./completion";
+import { scheduleCompletion } from "./completion";
+import { Ending } from "./ending";
 import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
 import { newTraceId } from "./trace";
 import { readBodyLimited } from "../upstream/read-limited";
 import { dropAnswerHeaders } from "../steps/transform-response";
 import { beginIdempotency } from "../idempotency/key";
-import { idempotencyRecorder, replayStoredResponse } from "../idempotency/response";
+import { captureBody, captureStream, claimedKey, replayStoredResponse } from "../idempotency/response";
 
 export interface GatewayCall {
   channel: Channel;
@@ -51,9 +53,10 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     flags: new Set(),
     steps: [],
     attempts: [],
-    onComplete: [],
+    ending: new Ending(),
     // Every field the steps fill in later exists from the start: one object shape for every request,
     // so the code reading the context stays monomorphic instead of seeing a new shape per path taken.
+    idempotency: undefined,
     parsed: undefined,
     principal: undefined,
     nonce: undefined,
@@ -70,24 +73,26 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);
   if (badKey) return errorResponse(badKey, call.traceId, ctx.responseHeaders);
-  const result = await runWorkflow(workflowFor(call.channel), ctx);
+  const workflow = workflowFor(call.channel);
+  const result = await runWorkflow(workflow.steps, ctx);
   ctx.steps = result.records;
-  // Idempotency-Key (src/idempotency/response.ts): an earlier completed request's stored answer is replayed;
-  // a request that claimed the key has its answer recorded (or the key freed) once the body has ended.
-  const replay = await replayStoredResponse(ctx, result);
+  // From here on every path creates the Response: the completion list is owned by the request from now.
+  scheduleCompletion(ctx, workflow.completion);
+  // Idempotency-Key (src/idempotency/response.ts): an earlier completed request's stored answer is replayed.
+  const replay = result.answeredBy ? replayStoredResponse(ctx) : undefined;
   if (replay) return replay;
-  const recorder = await idempotencyRecorder(ctx);
   if (result.failure) return failedResponse(ctx, result.failure);
   // The transform built the answer's headers on ctx.responseHeaders (src/steps/transform-response.ts).
   const pending = ctx.response!;
   ctx.status = pending.status;
   if (pending.stream) {
-    const stream = recorder ? recorder.stream({ ...pending, stream: pending.stream }) : pending.stream;
+    // A request that claimed an Idempotency-Key keeps what the client receives, for replays.
+    const stream = claimedKey(ctx) ? captureStream(ctx, { ...pending, stream: pending.stream }) : pending.stream;
     return new Response(stream, { status: pending.status, headers: pending.headers });
   }
   const body = JSON.stringify(pending.json);
-  recorder?.body(pending, body);
-  finishRequest(ctx, { ending: "complete", bytesSent: body.length });
+  if (claimedKey(ctx)) captureBody(ctx, pending, body);
+  ctx.ending.end({ ending: "complete", bytesSent: body.length });
   return new Response(body, { status: pending.status, headers: pending.headers });
 }
 
@@ -96,7 +101,7 @@ function failedResponse(ctx: GatewayContext, failure: GatewayFailure): Response 
   if (ctx.response) dropAnswerHeaders(ctx.responseHeaders);
   ctx.error = { source: sourceOf(failure.kind), code: failure.kind, upstreamStatus: failure.upstreamStatus };
   ctx.status = statusOf(failure);
-  finishRequest(ctx, { ending: "complete", bytesSent: 0 });
+  ctx.ending.end({ ending: "complete", bytesSent: 0 });
   // A stream may have been opened before a later step failed: close it so the upstream call ends.
   ctx.response?.stream?.cancel().catch(() => {});
   return errorResponse(failure, ctx.traceId, ctx.responseHeaders);

@@ -1,4 +1,5 @@
-// What a pipeline step is: a plain typed object. Workflows (workflows.ts) are lists of these.
+// What a pipeline step is: a plain typed object. A workflow (workflows.ts) places steps in order and
+// lists what runs once the response has ended; the steps themselves know nothing of their place.
 import type { GatewayFailure } from "../errors";
 
 export type FailureAction = "abort" | "skip" | "degrade";
@@ -15,10 +16,7 @@ export interface Rejection {
 
 export const reject = (failure: GatewayFailure): Rejection => ({ reject: failure });
 
-/**
- * The step answered the request itself (an Idempotency-Key replay): the workflow stops successfully;
- * later steps do not run, except those marked `always`.
- */
+/** The step answered the request itself (an Idempotency-Key replay): the workflow stops successfully. */
 export interface Answered {
   answered: true;
 }
@@ -30,20 +28,30 @@ export type StepOutcome = void | GatewayFailure | Rejection | Answered;
 
 export interface Step<C, N extends string = string> {
   readonly name: N;
-  /** Names of the steps that must finish before this one starts. */
-  readonly after: readonly N[];
   /** What a failure of this step does to the request: stop it, ignore it, or continue degraded. */
   readonly onFailure: FailureAction;
   readonly timeoutMs: number;
   /** Extra attempts after a failure (0 = run once). */
   readonly retries: number;
-  /** Runs even after an earlier step aborted the request (audit, releasing holds). */
-  readonly always?: boolean;
   /** Whether the step applies to this request at all; false records it as skipped. */
   readonly when?: (ctx: C) => boolean;
   run(ctx: C): Promise<StepOutcome> | StepOutcome;
   /** Called when the step failed and onFailure is "degrade": leave ctx in its fallback state. */
   degrade?(ctx: C, failure: GatewayFailure): void;
+}
+
+/** A step in its workflow: the names of the steps that must finish before it starts. */
+export interface Placed<C, N extends string = string> {
+  readonly step: Step<C, N>;
+  readonly after: readonly N[];
+}
+
+/** Work done once the response has ended, whichever way it ended (settlement, audit, metrics ...). */
+export interface CompletionTask<C, O> {
+  readonly name: string;
+  /** Whether the task has anything to do for this request; false skips it. */
+  readonly when?: (ctx: C) => boolean;
+  run(ctx: C, outcome: O): Promise<void> | void;
 }
 
 export interface StepRecord {

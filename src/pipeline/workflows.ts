@@ -1,79 +1,74 @@
-// The workflows, as data: which steps run for each channel, and after what. Read this file to know
-// exactly what happens to a request, in order. The engine validates both DAGs at start-up.
-import type { Channel, GatewayContext } from "../context";
+// The workflows, as data: which steps run for each channel and after what, then the completion list
+// that runs once the response has ended, whichever way it ended. Read this file to know exactly what
+// happens to a request, in order. The engine validates both step DAGs when this module loads.
+import type { Channel, CompletionOutcome, GatewayContext } from "../context";
 import { compileWorkflow, type CompiledWorkflow } from "./engine";
-import type { Step } from "./step";
+import type { CompletionTask } from "./step";
+import type { GatewayCompletion, PlacedStep } from "../steps/types";
 import { validateRequest } from "../steps/validate-request";
 import { verifySignatureStep } from "../steps/verify-signature";
 import { verifyServiceToken } from "../steps/verify-service-token";
 import { routeRequest } from "../steps/route-request";
-import { enforceRateLimit } from "../steps/enforce-rate-limit";
-import { checkQuota } from "../steps/check-quota";
+import { admitRequest } from "../steps/admit";
 import { renderTemplateStep } from "../steps/render-template";
-import { callUpstream } from "../steps/call-upstream";
+import { callUpstream, reportStreamOutcome } from "../steps/call-upstream";
 import { transformResponse } from "../steps/transform-response";
 import { sanitizeResponse } from "../steps/sanitize-response";
 import { recordBilling } from "../steps/record-billing";
 import { writeAudit } from "../steps/write-audit";
-
-export type StepName =
-  | "validate_request"
-  | "verify_signature"
-  | "verify_service_token"
-  | "route_request"
-  | "enforce_rate_limit"
-  | "check_quota"
-  | "render_template"
-  | "call_upstream"
-  | "transform_response"
-  | "sanitize_response"
-  | "record_billing"
-  | "write_audit";
-
-export type GatewayStep = Step<GatewayContext, StepName>;
+import { finishIdempotency } from "../idempotency/response";
+import { learnRoute } from "../routing/plan";
+import { recordMetrics } from "../metrics/request-metrics";
 
 /**
  * External (tenants): the body is parsed while the key and signature are checked; routing picks
- * candidates from cached presets; one TenantGuard admit() then serves both rate limits and
- * quota/balance; the upstream is called; the answer is transformed, sanitized, billed and audited.
+ * candidates from cached presets; one TenantGuard admit() decides the nonce, every rate limit, the quotas
+ * and the balance hold; the upstream is called; the answer is transformed and sanitized.
+ * Within a layer the first step listed reports its failure first: credentials before the body, so an
+ * unauthenticated caller learns nothing about what it sent.
  */
-// Within a layer the first step listed reports its failure first: credentials before the body, so an
-// unauthenticated caller learns nothing about what it sent.
-export const EXTERNAL_WORKFLOW: readonly GatewayStep[] = [
-  verifySignatureStep,
-  validateRequest,
-  { ...routeRequest, after: ["validate_request", "verify_signature"] },
-  enforceRateLimit,
-  checkQuota,
-  { ...callUpstream, after: ["enforce_rate_limit", "check_quota"] },
-  transformResponse,
-  sanitizeResponse,
-  { ...recordBilling, after: ["sanitize_response"] },
-  writeAudit,
+export const EXTERNAL_STEPS: readonly PlacedStep[] = [
+  { step: verifySignatureStep, after: [] },
+  { step: validateRequest, after: [] },
+  { step: routeRequest, after: ["validate_request", "verify_signature"] },
+  { step: admitRequest, after: ["route_request"] },
+  { step: callUpstream, after: ["admit"] },
+  { step: transformResponse, after: ["call_upstream"] },
+  { step: sanitizeResponse, after: ["transform_response"] },
 ];
 
 /**
  * Internal (company services): service tokens instead of keys and signatures, prompt templates,
  * its own limits, no prepaid balance (usage is still billed to the ledger), no sanitizing.
  */
-export const INTERNAL_WORKFLOW: readonly GatewayStep[] = [
-  verifyServiceToken,
-  validateRequest,
-  { ...routeRequest, after: ["validate_request", "verify_service_token"] },
-  { ...renderTemplateStep, after: ["validate_request", "verify_service_token"] },
-  enforceRateLimit,
-  checkQuota,
-  { ...callUpstream, after: ["enforce_rate_limit", "check_quota", "render_template"] },
-  transformResponse,
-  recordBilling,
-  writeAudit,
+export const INTERNAL_STEPS: readonly PlacedStep[] = [
+  { step: verifyServiceToken, after: [] },
+  { step: validateRequest, after: [] },
+  { step: routeRequest, after: ["validate_request", "verify_service_token"] },
+  { step: renderTemplateStep, after: ["validate_request", "verify_service_token"] },
+  { step: admitRequest, after: ["route_request"] },
+  { step: callUpstream, after: ["admit", "render_template"] },
+  { step: transformResponse, after: ["call_upstream"] },
 ];
 
-const compiled: Record<Channel, CompiledWorkflow<GatewayContext>> = {
-  external: compileWorkflow("external", EXTERNAL_WORKFLOW),
-  internal: compileWorkflow("internal", INTERNAL_WORKFLOW),
+/**
+ * Once the response has ended (body end, cancel, client gone, or the stream's idle deadline), in this
+ * order: the Idempotency-Key is stored or freed first (retries wait on it), the stream's outcome reaches
+ * its breaker and the bandit, the hold is settled and billed, the audit record and the metrics last
+ * (they carry the cost).
+ */
+export const COMPLETION: readonly GatewayCompletion[] = [finishIdempotency, reportStreamOutcome, learnRoute, recordBilling, writeAudit, recordMetrics];
+
+export interface ChannelWorkflow {
+  readonly steps: CompiledWorkflow<GatewayContext>;
+  readonly completion: readonly CompletionTask<GatewayContext, CompletionOutcome>[];
+}
+
+const workflows: Record<Channel, ChannelWorkflow> = {
+  external: { steps: compileWorkflow("external", EXTERNAL_STEPS), completion: COMPLETION },
+  internal: { steps: compileWorkflow("internal", INTERNAL_STEPS), completion: COMPLETION },
 };
 
-export function workflowFor(channel: Channel): CompiledWorkflow<GatewayContext> {
-  return compiled[channel];
+export function workflowFor(channel: Channel): ChannelWorkflow {
+  return workflows[channel];
 }

@@ -1,8 +1,9 @@
 // Orders a route's usable candidates: priority tiers, lowest number first; the route's strategy
 // chooses within the top tier (the bandit, from cached statistics), static weights order every other
-// tier; everything after the first candidate is a fallback. Also sends each request's outcome to the
-// statistics store once the response has ended.
-import type { CompletionOutcome, GatewayContext } from "../context";
+// tier; everything after the first candidate is a fallback. The completion task learn_route sends each
+// request's outcome to the statistics store once the response has ended.
+import type { GatewayContext } from "../context";
+import type { GatewayCompletion } from "../steps/types";
 import type { PresetItem, PresetsDocument, RoutingPolicy } from "../config/schemas";
 import { learningParams } from "./arm-stats";
 import { orderTier, tiersOf, weightedOrder, type Random } from "./bandit";
@@ -63,11 +64,15 @@ export function planForRequest(ctx: GatewayContext, items: readonly PresetItem[]
   const cache = armStatsCacheFor(ctx.env);
   const plan = planRoute(items, route, policy, () => cache.view(ctx.exec, route));
   if (plan.flag) ctx.flags.add(plan.flag);
-  if (policy) {
-    // Rewards are learned for every route with a policy (static too, so switching it on starts informed).
-    ctx.onComplete.push((outcome: CompletionOutcome) => {
-      cache.report(ctx.exec, route, observationsOf(ctx.attempts, outcome.ending, policy), learningParams(policy));
-    });
-  }
   return plan;
 }
+
+/** Rewards are learned for every route with a policy (static too, so switching it on starts informed). */
+export const learnRoute: GatewayCompletion = {
+  name: "learn_route",
+  when: (ctx) => ctx.route?.policy !== undefined,
+  run(ctx, outcome) {
+    const { routeKey, policy } = ctx.route!;
+    armStatsCacheFor(ctx.env).report(ctx.exec, routeKey, observationsOf(ctx.attempts, outcome.ending, policy!), learningParams(policy!));
+  },
+};

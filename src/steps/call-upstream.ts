@@ -7,7 +7,7 @@ import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
 import { secretNamed } from "../env";
 import { fail, type GatewayFailure } from "../errors";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayCompletion, GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { applyCredential } from "../providers/credentials";
 import type { UpstreamHttpRequest } from "../providers/types";
@@ -79,8 +79,9 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     const outcome = { ok: !isBreakerFailure(result), latencyMs: record.durationMs, probeCycle: gate.probeCycle };
     if (result.ok && ctx.upstream?.stream) {
       // A stream can still break after its first byte (reset, idle gap, malformed events): its outcome,
-      // a half-open probe's included, is reported once the body has ended. A client leaving is not the upstream's fault.
-      ctx.onComplete.push((end) => reportOutcome(ctx.env, ctx.exec, target, { ...outcome, ok: end.ending !== "upstream_failed" }));
+      // a half-open probe's included, is reported once the body has ended (reportStreamOutcome below).
+      ctx.upstream.latencyMs = outcome.latencyMs;
+      ctx.upstream.probeCycle = outcome.probeCycle;
     } else {
       reportOutcome(ctx.env, ctx.exec, target, outcome);
     }
@@ -131,7 +132,7 @@ async function attemptOnce(
   const status = response.status;
   if (status >= 200 && status < 300) {
     if (ctx.parsed!.stream) {
-      ctx.upstream = { target, status, headers: response.headers, stream: response.body ?? undefined };
+      ctx.upstream = { target, status, headers: response.headers, stream: response.body ?? undefined, latencyMs: 0 };
       return { ok: true, status };
     }
     const read = await readBodyLimited(response, ctx.settings.maxResponseBytes);
@@ -140,7 +141,7 @@ async function attemptOnce(
         ? { ok: false, retryable: false, status, failure: fail("upstream_response_too_large", "upstream response exceeded the size limit", { upstreamStatus: status }) }
         : { ok: false, retryable: true, status, failure: fail("upstream_error", "upstream response broke off", { upstreamStatus: status }) };
     }
-    ctx.upstream = { target, status, headers: response.headers, bytes: read.bytes };
+    ctx.upstream = { target, status, headers: response.headers, bytes: read.bytes, latencyMs: 0 };
     return { ok: true, status };
   }
   const errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
@@ -161,7 +162,6 @@ async function attemptOnce(
 
 export const callUpstream: GatewayStep = {
   name: "call_upstream",
-  after: ["route_request"],
   onFailure: "abort",
   timeoutMs: 300_000,
   retries: 0,
@@ -176,5 +176,15 @@ export const callUpstream: GatewayStep = {
       if (!outcome.tryNext || Date.now() >= deadline) break;
     }
     return failure;
+  },
+};
+
+/** A streamed answer's outcome reaches its circuit breaker when the stream ends; a client leaving is not the upstream's fault. */
+export const reportStreamOutcome: GatewayCompletion = {
+  name: "report_stream_outcome",
+  when: (ctx) => ctx.upstream?.stream !== undefined,
+  run(ctx, outcome) {
+    const { target, latencyMs, probeCycle } = ctx.upstream!;
+    reportOutcome(ctx.env, ctx.exec, target, { ok: outcome.ending !== "upstream_failed", latencyMs, probeCycle });
   },
 };

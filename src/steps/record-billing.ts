@@ -1,9 +1,9 @@
-// Step record_billing: once the response has ended, prices the usage actually delivered, settles
-// (or releases) the tenant's hold in its TenantGuard, and emits one billing event to the ledger queue.
+// Completion task record_billing: once the response has ended, prices the usage actually delivered,
+// settles (or releases) the tenant's hold in its TenantGuard, and emits one billing event to the ledger queue.
 import { guardFor } from "../objects";
 import type { CompletionOutcome, GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayCompletion } from "./types";
 import type { BillingMessage } from "../../queues/messages";
 import { emitEvent } from "../billing/emit";
 import { recordNegativeBalance } from "../metrics/events";
@@ -45,15 +45,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
   await emitEvent(ctx, "billing", message);
 }
 
-export const recordBilling: GatewayStep = {
+export const recordBilling: GatewayCompletion = {
   name: "record_billing",
-  after: ["transform_response"],
-  onFailure: "abort",
-  timeoutMs: 1_000,
-  retries: 0,
-  // Runs after an abort too, so a hold taken before the failure is released.
-  always: true,
-  run(ctx: GatewayContext) {
-    ctx.onComplete.push((outcome) => settle(ctx, outcome));
-  },
+  run: settle,
 };

@@ -6,7 +6,7 @@ import { kvKeys } from "../config/kv-keys";
 import { PromptTemplateSchema } from "../config/templates";
 import { renderTemplate } from "../config/templates";
 import { fail } from "../errors";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 
 async function loadTemplate(ctx: GatewayContext, name: string, version?: number) {
   const key = version ? kvKeys.template(name, version) : kvKeys.templateLatest(name);
@@ -21,7 +21,6 @@ async function loadTemplate(ctx: GatewayContext, name: string, version?: number)
 
 export const renderTemplateStep: GatewayStep = {
   name: "render_template",
-  after: ["validate_request"],
   onFailure: "abort",
   timeoutMs: 2_000,
   retries: 0,

@@ -6,7 +6,7 @@
 import type { Channel, GatewayContext } from "../context";
 import type { Capability, PresetItem, Scopes } from "../config/schemas";
 import { fail } from "../errors";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 import { weightedOrder, tiersOf } from "../routing/bandit";
 import { planForRequest, policyOf, routeKeyOf } from "../routing/plan";
 import { resolvePresets } from "../routing/release";
@@ -33,7 +33,6 @@ export function orderCandidates(items: readonly PresetItem[], random: () => numb
 
 export const routeRequest: GatewayStep = {
   name: "route_request",
-  after: ["validate_request"],
   onFailure: "abort",
   timeoutMs: 2_000,
   retries: 0,
@@ -51,6 +50,6 @@ export const routeRequest: GatewayStep = {
     if (!healthy.ok) return healthy.failure;
     const route = routeKeyOf(matches, parsed.model);
     const plan = planForRequest(ctx, healthy.value, route, presets.value ? policyOf(presets.value.document, route) : undefined);
-    ctx.route = { candidates: plan.candidates, configVersion: presets.value?.version ?? 0 };
+    ctx.route = { candidates: plan.candidates, configVersion: presets.value?.version ?? 0, routeKey: route, policy: plan.policy };
   },
 };

@@ -1,7 +1,7 @@
 // Step sanitize_response (external channel): removes upstream headers that reveal provider
 // accounts, infrastructure or request ids, and configured body fields, before the tenant sees them.
 import type { GatewayContext } from "../context";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 
 /** Upstream response headers a tenant must never see (lower case; prefixes end with "-"). */
 export const SENSITIVE_RESPONSE_HEADERS = [
@@ -34,7 +34,6 @@ export function stripSensitiveHeaders(headers: Headers): void {
 
 export const sanitizeResponse: GatewayStep = {
   name: "sanitize_response",
-  after: ["transform_response"],
   onFailure: "abort",
   timeoutMs: 2_000,
   retries: 0,

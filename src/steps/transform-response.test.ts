@@ -1,5 +1,6 @@
 // The buffered answer's headers: built on the request's own (trace ids, rate limits) with the content type
 // and the upstream's informational headers, and taken back off when a later step fails the request.
+import { Ending } from "../pipeline/ending";
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { GatewayContext } from "../context";
@@ -36,13 +37,14 @@ function answeredContext(): GatewayContext {
     flags: new Set(),
     steps: [],
     attempts: [],
-    onComplete: [],
+    ending: new Ending(),
     parsed: { capability: "chat", model: "gpt-x", stream: false, body },
     upstream: {
       target,
       status: 200,
       headers: new Headers({ "x-request-id": "up-7", "openai-processing-ms": "12", server: "upstream-box" }),
       bytes: new TextEncoder().encode(JSON.stringify(completion)),
+      latencyMs: 0,
     },
   };
 }

@@ -4,11 +4,10 @@ import type { GatewayContext } from "../context";
 import { UsageMeter } from "../billing/usage-meter";
 import { promptText } from "../billing/tokens";
 import { fail, type GatewayFailure } from "../errors";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { openAIResponseToAnthropic, openAIStreamToAnthropic } from "../providers/anthropic-ingress";
 import { meteredStream } from "../upstream/metered-stream";
-import { finishRequest } from "../pipeline/completion";
 import { errorEventFor } from "../api/stream-errors";
 
 const decoder = new TextDecoder();
@@ -89,18 +88,17 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
   if (ctx.ingress === "anthropic") stream = stream.pipeThrough(openAIStreamToAnthropic({ requestedModel: parsed.model, onError }));
   const body = meteredStream(stream, {
     idleTimeoutMs: ctx.settings.upstreamIdleTimeoutMs,
+    clientIdleTimeoutMs: ctx.settings.clientIdleTimeoutMs,
     maxBytes: ctx.settings.maxResponseBytes,
     errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId),
     clientSignal: ctx.request.signal,
-    onEnd: ({ ending, bytesSent, failure }) =>
-      finishRequest(ctx, brokenBy && ending === "complete" ? { ending: "upstream_failed", bytesSent, failure: brokenBy } : { ending, bytesSent, failure }),
+    onEnd: (end) => ctx.ending.end(brokenBy && end.ending === "complete" ? { ending: "upstream_failed", bytesSent: end.bytesSent, failure: brokenBy } : end),
   });
   ctx.response = { status: 200, headers: responseHeaders(ctx, upstream.headers, SSE_HEADERS), stream: body };
 }
 
 export const transformResponse: GatewayStep = {
   name: "transform_response",
-  after: ["call_upstream"],
   onFailure: "abort",
   timeoutMs: 5_000,
   retries: 0,

@@ -4,7 +4,7 @@ import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../api/ope
 import type { GatewayContext } from "../context";
 import { fail } from "../errors";
 import { AnthropicMessagesRequestSchema, anthropicRequestToOpenAI } from "../providers/anthropic-ingress";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 
 const decoder = new TextDecoder();
 
@@ -15,7 +15,6 @@ export function describeZodIssue(issue: { path: PropertyKey[]; message: string }
 
 export const validateRequest: GatewayStep = {
   name: "validate_request",
-  after: [],
   onFailure: "abort",
   timeoutMs: 1_000,
   retries: 0,

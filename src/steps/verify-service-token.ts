@@ -2,11 +2,10 @@
 import type { GatewayContext } from "../context";
 import { authenticateService } from "../auth/authenticate-service";
 import { credentialFrom } from "../auth/credentials";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 
 export const verifyServiceToken: GatewayStep = {
   name: "verify_service_token",
-  after: [],
   onFailure: "abort",
   timeoutMs: 3_000,
   retries: 0,

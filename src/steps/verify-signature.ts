@@ -7,7 +7,7 @@ import { quotaRules, type ApiKeyRecord } from "../config/schemas";
 import { authenticateApiKey } from "../auth/authenticate-key";
 import { credentialFrom } from "../auth/credentials";
 import { fail, type GatewayFailure } from "../errors";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayStep } from "./types";
 import { openSecret } from "../security/secret-box";
 import { canonicalRequest, parseSignatureHeaders, SIGNATURE_HEADER, verifySignature } from "../security/signature";
 import { sha256Hex } from "../security/encoding";
@@ -110,7 +110,6 @@ export async function verifyExternalCall(call: ExternalCall): Promise<{ principa
 
 export const verifySignatureStep: GatewayStep = {
   name: "verify_signature",
-  after: [],
   onFailure: "abort",
   timeoutMs: 3_000,
   retries: 0,

@@ -1,8 +1,8 @@
-// Step write_audit: once the response has ended, emits the request's audit record (who, what,
+// Completion task write_audit: once the response has ended, emits the request's audit record (who, what,
 // where it went, how it ended, each step's status and timing) to the audit queue. Never carries
 // credentials, headers or bodies.
 import type { CompletionOutcome, GatewayContext } from "../context";
-import type { GatewayStep } from "../pipeline/workflows";
+import type { GatewayCompletion } from "./types";
 import type { AuditMessage } from "../../queues/messages";
 import { emitEvent } from "../billing/emit";
 import { requestPath } from "../pipeline/request-path";
@@ -35,14 +35,7 @@ export function auditRecord(ctx: GatewayContext, outcome: CompletionOutcome): Au
   };
 }
 
-export const writeAudit: GatewayStep = {
+export const writeAudit: GatewayCompletion = {
   name: "write_audit",
-  after: ["record_billing"],
-  onFailure: "skip",
-  timeoutMs: 1_000,
-  retries: 0,
-  always: true,
-  run(ctx: GatewayContext) {
-    ctx.onComplete.push((outcome) => emitEvent(ctx, "audit", auditRecord(ctx, outcome)));
-  },
+  run: (ctx, outcome) => emitEvent(ctx, "audit", auditRecord(ctx, outcome)),
 };

@@ -1,47 +1,44 @@
 // Wraps the body streamed to the client: pulls from the source only as the client reads (no
-// buffering), enforces the idle timeout and the size limit, turns an upstream failure into an error
-// event in the client's format (never a silent clean end), and reports how the body ended, once.
+// buffering), enforces the size limit, turns an upstream failure into an error event in the client's
+// format (never a silent clean end), and reports how the body ended, once. One timer per stream keeps
+// both deadlines, checked against the time of the last progress (no timer or race per read):
+// - the upstream sends nothing for idleTimeoutMs while the client waits: an upstream_timeout error event;
+// - the client reads nothing for clientIdleTimeoutMs: it is taken as gone (a vanished client's socket does
+//   not always cancel the body), the upstream read is cancelled and the request ends as client_aborted.
 import { fail, type GatewayFailure } from "../errors";
-
-export type StreamEnding = "complete" | "client_aborted" | "upstream_failed";
+import type { RequestEnd } from "../pipeline/ending";
 
 export interface MeterOptions {
   idleTimeoutMs: number;
+  clientIdleTimeoutMs: number;
   maxBytes: number;
   /** The bytes of an error event in the client's wire format. */
   errorEvent(failure: GatewayFailure): Uint8Array;
-  onEnd(outcome: { ending: StreamEnding; bytesSent: number; failure?: GatewayFailure }): void;
+  onEnd(end: RequestEnd): void;
   /** Aborted when the client disconnects (request.signal); the upstream read is cancelled at once. */
   clientSignal?: AbortSignal;
 }
 
-type ReadOutcome = { kind: "chunk"; value: Uint8Array } | { kind: "done" } | { kind: "error" } | { kind: "idle" };
-
-async function readWithIdleTimeout(reader: ReadableStreamDefaultReader<Uint8Array>, idleTimeoutMs: number): Promise<ReadOutcome> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const idle = new Promise<ReadOutcome>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: "idle" }), idleTimeoutMs);
-  });
-  const read = reader.read().then(
-    (r): ReadOutcome => (r.done ? { kind: "done" } : { kind: "chunk", value: r.value }),
-    (): ReadOutcome => ({ kind: "error" }),
-  );
-  try {
-    return await Promise.race([read, idle]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export const IDLE_DEADLINE_FLAG = "idle_deadline";
 
 export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOptions): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   let bytesSent = 0;
   let ended = false;
-  const finish = (ending: StreamEnding, failure?: GatewayFailure) => {
+  /** A pull is waiting on the upstream (the upstream's deadline applies), else on the client (the client's). */
+  let waiting = false;
+  let lastProgress = Date.now();
+  let upstreamIdle = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Deadlines fire within a quarter of the shorter one past their due time.
+  const tickMs = Math.max(1, Math.floor(Math.min(opts.idleTimeoutMs, opts.clientIdleTimeoutMs) / 4));
+
+  const finish = (end: RequestEnd) => {
     if (ended) return;
     ended = true;
+    clearTimeout(timer);
     opts.clientSignal?.removeEventListener("abort", onClientGone);
-    opts.onEnd({ ending, bytesSent, failure });
+    opts.onEnd(end);
   };
   const abortWith = (controller: ReadableStreamDefaultController<Uint8Array>, failure: GatewayFailure) => {
     reader.cancel().catch(() => {});
@@ -49,38 +46,73 @@ export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOpt
     bytesSent += event.byteLength;
     controller.enqueue(event);
     controller.close();
-    finish("upstream_failed", failure);
+    finish({ ending: "upstream_failed", bytesSent, failure });
   };
   const onClientGone = () => {
-    finish("client_aborted");
+    finish({ ending: "client_aborted", bytesSent });
     reader.cancel().catch(() => {});
   };
+  const check = () => {
+    timer = undefined;
+    if (ended) return;
+    const idleFor = Date.now() - lastProgress;
+    if (waiting && idleFor >= opts.idleTimeoutMs) {
+      // The pending read resolves as done once cancelled; the pull then sends the timeout event.
+      upstreamIdle = true;
+      reader.cancel().catch(() => {});
+      return;
+    }
+    if (!waiting && idleFor >= opts.clientIdleTimeoutMs) {
+      finish({ ending: "client_aborted", bytesSent, flag: IDLE_DEADLINE_FLAG });
+      reader.cancel().catch(() => {});
+      return;
+    }
+    timer = setTimeout(check, tickMs);
+  };
+  timer = setTimeout(check, tickMs);
   opts.clientSignal?.addEventListener("abort", onClientGone, { once: true });
+
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const outcome = await readWithIdleTimeout(reader, opts.idleTimeoutMs);
-        switch (outcome.kind) {
-          case "idle":
-            return abortWith(controller, fail("upstream_timeout", `upstream sent nothing for ${opts.idleTimeoutMs} ms`));
-          case "error":
-            return abortWith(controller, fail("upstream_error", "upstream stream broke off"));
-          case "done":
-            controller.close();
-            return finish("complete");
-          case "chunk":
-            if (bytesSent + outcome.value.byteLength > opts.maxBytes) {
-              return abortWith(controller, fail("upstream_response_too_large", "upstream response exceeded the size limit"));
-            }
-            bytesSent += outcome.value.byteLength;
-            controller.enqueue(outcome.value);
+        if (ended) return closeQuietly(controller);
+        waiting = true;
+        lastProgress = Date.now();
+        let read: ReadableStreamReadResult<Uint8Array> | undefined;
+        try {
+          read = await reader.read();
+        } catch {
+          read = undefined;
         }
+        waiting = false;
+        lastProgress = Date.now();
+        // Ended meanwhile (the client left, or its deadline passed): nothing more goes out.
+        if (ended) return closeQuietly(controller);
+        if (upstreamIdle) return abortWith(controller, fail("upstream_timeout", `upstream sent nothing for ${opts.idleTimeoutMs} ms`));
+        if (read === undefined) return abortWith(controller, fail("upstream_error", "upstream stream broke off"));
+        if (read.done) {
+          controller.close();
+          return finish({ ending: "complete", bytesSent });
+        }
+        if (bytesSent + read.value.byteLength > opts.maxBytes) {
+          return abortWith(controller, fail("upstream_response_too_large", "upstream response exceeded the size limit"));
+        }
+        bytesSent += read.value.byteLength;
+        controller.enqueue(read.value);
       },
       cancel(reason) {
-        finish("client_aborted");
+        finish({ ending: "client_aborted", bytesSent });
         return reader.cancel(reason);
       },
     },
     { highWaterMark: 0 },
   );
+}
+
+function closeQuietly(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  try {
+    controller.close();
+  } catch {
+    // Already cancelled by the client: nothing to close.
+  }
 }
