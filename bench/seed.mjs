@@ -38,7 +38,7 @@ export async function seedGateway(baseUrl, adminToken, mockUrl) {
     amount_micros: CREDIT_MICROS,
     idempotency_key: `bench-${tenant.id}`,
   });
-  const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "Benchmark service" });
+  const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "Benchmark service", operations: true });
   return {
     tenantId: tenant.id,
     signed: { key: signed.key, secret: signed.signing_secret },

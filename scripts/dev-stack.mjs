@@ -183,7 +183,7 @@ async function seedDemo(baseUrl, adminToken, mockUrl, stateDir) {
   const key = await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/keys`, { name: "demo key", signature: "optional" });
   const signedKey = await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/keys`, { name: "demo signed key", signature: "required" });
   await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/credits`, { amount_micros: 100_000_000, idempotency_key: `demo-initial-${tenant.id}` });
-  const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "demo service" });
+  const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "demo service", operations: true });
   const credentials = {
     external: { base_url: `${baseUrl}/external/v1`, api_key: key.key, tenant_id: tenant.id },
     external_signed: { base_url: `${baseUrl}/external/v1`, api_key: signedKey.key, signing_secret: signedKey.signing_secret },

@@ -1,7 +1,23 @@
 // Hono's typing of this app: the Worker bindings and the per-request variables set by middleware.
 import type { Env } from "./env";
+import type { Principal } from "./context";
+import type { AdminRole } from "./auth/roles";
+
+/** Who called an admin route: the break-glass ADMIN_TOKEN (an owner) today; named tokens carry their own id and role. */
+export interface AdminPrincipal {
+  tokenId: string;
+  role: AdminRole;
+}
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { traceId: string };
+  Variables: {
+    traceId: string;
+    /** Set by tenantAuth() and serviceAuth() (src/auth/middleware.ts) for the routes behind them. */
+    principal: Principal;
+    /** Set by adminAuth(), and by serviceAuth() when it admits an admin token. */
+    admin: AdminPrincipal;
+    /** When the admin call started (audit latency). */
+    adminStartedAt: number;
+  };
 }

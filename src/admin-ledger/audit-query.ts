@@ -3,7 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { sql, type Kysely, type Selectable } from "kysely";
 import type { AuditLogTable, Database } from "../db/schema";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 
@@ -180,13 +180,13 @@ export async function auditListPage<V>(
   query: AuditListQuery,
   view: (row: AuditRow) => V,
   channels?: readonly string[],
-): Promise<{ object: "list"; data: V[]; next_cursor: string | null } | GatewayFailure> {
+): Promise<Result<{ object: "list"; data: V[]; next_cursor: string | null }>> {
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  if (after === null) return badCursor();
+  if (after === null) return err(badCursor());
   const problem = filterProblem(query);
-  if (problem) return problem;
+  if (problem) return err(problem);
   const rows = await selectAudit(db, { tenantId, filters: query, channels, order: "desc", after, limit: query.limit + 1 });
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
-  return { object: "list", data: page.map(view), next_cursor: rows.length > query.limit && last ? encodeCursor(cursorOf(last)) : null };
+  return ok({ object: "list", data: page.map(view), next_cursor: rows.length > query.limit && last ? encodeCursor(cursorOf(last)) : null });
 }

@@ -5,7 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { sql, type Kysely } from "kysely";
 import { auditAdminWrite } from "../admin/audit";
 import { adminRouter } from "../admin/router";
-import { ADMIN_SECURITY, errors, json, jsonBody } from "../admin/schemas";
+import { adminAccess, errors, json, jsonBody } from "../admin/schemas";
 import type { Database } from "../db/schema";
 import type { Env } from "../env";
 import { eventsOf, packText } from "../../queues/messages";
@@ -34,7 +34,7 @@ const replay = createRoute({
   path: "/dead-letters/replay",
   tags: ["Audit"],
   summary: "Send pending dead letters back to their queues (after fixing what sent them there)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("ledger"),
   request: { body: jsonBody(ReplayRequestSchema) },
   responses: { 200: json(ReplayResultSchema, "What was replayed and what is left"), ...errors(400, 401, 503) },
 });

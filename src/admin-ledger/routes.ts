@@ -1,11 +1,10 @@
 // Admin routes over the ledger: any tenant's audit records and usage, and the streaming compliance
 // export (NDJSON or CSV). Unknown tenants are 404; the export itself is audited.
 import { createRoute, z } from "@hono/zod-openapi";
-import { adminAuth } from "../admin/auth";
 import { auditAdminWrite } from "../admin/audit";
 import { loadTenant } from "../admin/records";
 import { adminRouter, handleAdminError, orThrow } from "../admin/router";
-import { ADMIN_SECURITY, errors, idParam, json } from "../admin/schemas";
+import { adminAccess, errors, idParam, json } from "../admin/schemas";
 import { GatewayError } from "../errors";
 import { adminAuditView, auditListPage, filterProblem, AuditListQuerySchema } from "./audit-query";
 import { auditExportStream, CONTENT_TYPES } from "./export";
@@ -21,7 +20,7 @@ const listAudit = createRoute({
   path: "/tenants/{id}/audit",
   tags: ["Audit"],
   summary: "A tenant's audit records, newest first (cursor pagination, filters)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("ledger"),
   request: { params: TenantPath, query: AuditListQuerySchema },
   responses: { 200: json(auditListOf(AdminAuditRecordSchema), "A page of audit records"), ...errors(400, 401, 404, 503) },
 });
@@ -31,7 +30,7 @@ const getUsage = createRoute({
   path: "/tenants/{id}/usage",
   tags: ["Audit"],
   summary: "A tenant's usage by UTC day, model and key, with exact totals",
-  security: ADMIN_SECURITY,
+  ...adminAccess("ledger"),
   request: { params: TenantPath, query: UsageQuerySchema },
   responses: { 200: json(UsageReportSchema, "Usage rows and totals"), ...errors(400, 401, 404, 503) },
 });
@@ -41,7 +40,7 @@ const exportAudit = createRoute({
   path: "/tenants/{id}/audit/export",
   tags: ["Audit"],
   summary: "Compliance export: every audit record of a tenant in [from, to), oldest first, streamed as NDJSON or CSV",
-  security: ADMIN_SECURITY,
+  ...adminAccess("ledger"),
   request: { params: TenantPath, query: ExportQuerySchema },
   responses: {
     200: {
@@ -61,18 +60,15 @@ export function adminLedgerRoutes() {
     const query = c.req.valid("query");
     orThrow(await loadTenant(c.env, id));
     const page = await withLedger(c.env, c.executionCtx, c.get("traceId"), (db) => auditListPage(db, id, query, adminAuditView));
-    if ("kind" in page) throw new GatewayError(page);
-    return c.json(page, 200, NO_STORE);
+    return c.json(orThrow(page), 200, NO_STORE);
   });
 
   app.openapi(getUsage, async (c) => {
     const { id } = c.req.valid("param");
-    const window = usageWindow(c.req.valid("query"));
-    if ("kind" in window) throw new GatewayError(window);
+    const window = orThrow(usageWindow(c.req.valid("query")));
     orThrow(await loadTenant(c.env, id));
     const report = await withLedger(c.env, c.executionCtx, c.get("traceId"), (db) => usageReport(db, id, window));
-    if ("kind" in report) throw new GatewayError(report);
-    return c.json(report, 200, NO_STORE);
+    return c.json(orThrow(report), 200, NO_STORE);
   });
 
   app.openapi(exportAudit, async (c) => {

@@ -3,7 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/schema";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
 import { jsonInt } from "./ledger-db";
 
 const DAY_MS = 86_400_000;
@@ -24,16 +24,16 @@ export type UsageQuery = z.infer<typeof UsageQuerySchema>;
 const dayText = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The inclusive [from, to] window with defaults applied, or why it is refused. */
-export function usageWindow(query: UsageQuery, now = Date.now()): { from: string; to: string } | GatewayFailure {
+export function usageWindow(query: UsageQuery, now = Date.now()): Result<{ from: string; to: string }> {
   const to = query.to ?? dayText(now);
   const toMs = Date.parse(to);
-  if (!Number.isFinite(toMs)) return fail("invalid_request", "`to` must be a calendar date.", { param: "to" });
+  if (!Number.isFinite(toMs)) return err(fail("invalid_request", "`to` must be a calendar date.", { param: "to" }));
   const from = query.from ?? dayText(toMs - 29 * DAY_MS);
   const days = (toMs - Date.parse(from)) / DAY_MS + 1;
-  if (!Number.isFinite(days)) return fail("invalid_request", "`from` must be a calendar date.", { param: "from" });
-  if (days < 1) return fail("invalid_request", "`from` must not be after `to`.", { param: "from" });
-  if (days > MAX_USAGE_DAYS) return fail("invalid_request", `The window is ${days} days; ask for at most ${MAX_USAGE_DAYS}.`, { param: "from" });
-  return { from, to };
+  if (!Number.isFinite(days)) return err(fail("invalid_request", "`from` must be a calendar date.", { param: "from" }));
+  if (days < 1) return err(fail("invalid_request", "`from` must not be after `to`.", { param: "from" }));
+  if (days > MAX_USAGE_DAYS) return err(fail("invalid_request", `The window is ${days} days; ask for at most ${MAX_USAGE_DAYS}.`, { param: "from" }));
+  return ok({ from, to });
 }
 
 type Int = number | string;
@@ -57,7 +57,7 @@ export interface UsageReport {
 }
 
 /** Rows ordered by date, model, key; `total` is the exact sum of the rows. */
-export async function usageReport(db: Kysely<Database>, tenantId: string, window: { from: string; to: string }): Promise<UsageReport | GatewayFailure> {
+export async function usageReport(db: Kysely<Database>, tenantId: string, window: { from: string; to: string }): Promise<Result<UsageReport>> {
   const rows = await db
     .selectFrom("usage_daily")
     .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as("date"), "model", "key_id", "requests", "input_tokens", "output_tokens", "cost_micros"])
@@ -69,7 +69,7 @@ export async function usageReport(db: Kysely<Database>, tenantId: string, window
     .limit(MAX_USAGE_ROWS + 1)
     .execute();
   if (rows.length > MAX_USAGE_ROWS) {
-    return fail("invalid_request", `More than ${MAX_USAGE_ROWS} usage rows in this window; ask for fewer days.`, { param: "from" });
+    return err(fail("invalid_request", `More than ${MAX_USAGE_ROWS} usage rows in this window; ask for fewer days.`, { param: "from" }));
   }
   const total = { requests: 0n, input_tokens: 0n, output_tokens: 0n, cost_micros: 0n };
   const data = rows.map((r) => {
@@ -88,7 +88,7 @@ export async function usageReport(db: Kysely<Database>, tenantId: string, window
       cost_micros: jsonInt(r.cost_micros),
     };
   });
-  return {
+  return ok({
     object: "usage",
     from: window.from,
     to: window.to,
@@ -99,5 +99,5 @@ export async function usageReport(db: Kysely<Database>, tenantId: string, window
       output_tokens: jsonInt(total.output_tokens),
       cost_micros: jsonInt(total.cost_micros),
     },
-  };
+  });
 }

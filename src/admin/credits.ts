@@ -6,7 +6,7 @@ import { auditAdminWrite } from "./audit";
 import { callGuard } from "./guard";
 import { loadTenant } from "./records";
 import { adminRouter, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, idParam, json, jsonBody } from "./schemas";
+import { adminAccess, errors, idParam, json, jsonBody } from "./schemas";
 import type { AdminEnv } from "./types";
 import type { Context } from "hono";
 import { emitEvent } from "../billing/emit";
@@ -39,7 +39,7 @@ const addCredit = createRoute({
   path: "/tenants/{id}/credits",
   tags: ["Tenants"],
   summary: "Top up a tenant's prepaid balance (idempotent per idempotency_key)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("billing"),
   request: { params: z.object({ id: idParam("id") }), body: jsonBody(CreditSchema) },
   responses: { 200: json(CreditResultSchema, "The balance after the top-up"), ...errors(400, 401, 404, 503) },
 });

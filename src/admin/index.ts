@@ -1,8 +1,8 @@
-// The admin API under /admin/v1 (bearer ADMIN_TOKEN) and the generated OpenAPI document at /openapi.json.
+// The admin API under /admin/v1 (each route states its area; adminAuth checks the caller's role for it,
+// before any validation) and the generated OpenAPI document at /openapi.json.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { adminLedgerRoutes } from "../admin-ledger/routes";
 import { deadLetterRoutes } from "../admin-ledger/dead-letters";
-import { adminAuth } from "./auth";
 import { creditRoutes } from "./credits";
 import { keyActionRoutes } from "./key-actions";
 import { keyRoutes } from "./keys";
@@ -19,8 +19,6 @@ import type { AdminEnv } from "./types";
 export function adminApi(): OpenAPIHono<AdminEnv> {
   const api = adminRouter();
   registerSecuritySchemes(api.openAPIRegistry);
-  // Before any route, so an unauthenticated call is a 401 and never reaches body validation.
-  api.use("/admin/v1/*", adminAuth());
   for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
     api.route("/admin/v1", routes);
   }

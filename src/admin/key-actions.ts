@@ -14,7 +14,7 @@ import { KeyPath, masterKeyOf } from "./keys";
 import { writeJson } from "./kv";
 import { loadKey } from "./records";
 import { adminRouter, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, json, jsonBody } from "./schemas";
+import { adminAccess, errors, json, jsonBody } from "./schemas";
 
 const statusRoute = (action: "revoke" | "freeze" | "unfreeze", summary: string) =>
   createRoute({
@@ -22,7 +22,7 @@ const statusRoute = (action: "revoke" | "freeze" | "unfreeze", summary: string) 
     path: `/tenants/{tenant_id}/keys/{key_id}/${action}`,
     tags: ["API keys"],
     summary,
-    security: ADMIN_SECURITY,
+    ...adminAccess("config"),
     request: { params: KeyPath },
     responses: { 200: json(ApiKeySchema, "The key with its new status"), ...errors(400, 401, 404, 409, 503) },
   });
@@ -36,7 +36,7 @@ const rotateSecret = createRoute({
   path: "/tenants/{tenant_id}/keys/{key_id}/rotate-secret",
   tags: ["API keys"],
   summary: "Rotate the signing secret; the previous one stays valid for grace_seconds",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: KeyPath, body: { content: { "application/json": { schema: RotateSecretSchema } }, required: false } },
   responses: { 200: json(RotatedSecretSchema, "The new signing secret (shown only here)"), ...errors(400, 401, 404, 409, 503) },
 });

@@ -13,7 +13,7 @@ import { apiKeyDetailView, apiKeyView, ApiKeyDetailSchema, ApiKeySchema, CreateA
 import { listPrefix, writeJson } from "./kv";
 import { applyPatch, definedOnly, loadKey, loadTenant } from "./records";
 import { adminRouter, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, idParam, json, jsonBody, pageOf, PageQuerySchema } from "./schemas";
+import { adminAccess, errors, idParam, json, jsonBody, pageOf, PageQuerySchema } from "./schemas";
 
 /** Enough of the key to recognise it in a list (about 24 of its 178 random bits). */
 const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 4;
@@ -31,7 +31,7 @@ const createKey = createRoute({
   path: "/tenants/{tenant_id}/keys",
   tags: ["API keys"],
   summary: "Create an API key (the key and signing secret are shown only in this response)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: TenantKeysPath, body: jsonBody(CreateApiKeySchema) },
   responses: { 201: json(CreatedApiKeySchema, "The new key, with its plaintext key and signing secret"), ...errors(400, 401, 404, 503) },
 });
@@ -41,7 +41,7 @@ const listKeys = createRoute({
   path: "/tenants/{tenant_id}/keys",
   tags: ["API keys"],
   summary: "List a tenant's API keys",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: TenantKeysPath, query: PageQuerySchema },
   responses: { 200: json(pageOf(ApiKeySchema), "A page of keys (never the key or secret)"), ...errors(400, 401, 404, 503) },
 });
@@ -51,7 +51,7 @@ const getKey = createRoute({
   path: "/tenants/{tenant_id}/keys/{key_id}",
   tags: ["API keys"],
   summary: "Read an API key and its quota usage",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: KeyPath },
   responses: { 200: json(ApiKeyDetailSchema, "The key (never the key or secret)"), ...errors(400, 401, 404, 503) },
 });
@@ -61,7 +61,7 @@ const updateKey = createRoute({
   path: "/tenants/{tenant_id}/keys/{key_id}",
   tags: ["API keys"],
   summary: "Update an API key's settings",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: KeyPath, body: jsonBody(UpdateApiKeySchema) },
   responses: { 200: json(ApiKeySchema, "The updated key"), ...errors(400, 401, 404, 409, 503) },
 });

@@ -7,7 +7,7 @@ import { auditAdminWrite } from "./audit";
 import { readJson, writeJson } from "./kv";
 import { definedOnly } from "./records";
 import { adminRouter, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, json, jsonBody, RateLimitsInputSchema, RateLimitsSchema } from "./schemas";
+import { adminAccess, errors, json, jsonBody, RateLimitsInputSchema, RateLimitsSchema } from "./schemas";
 
 const GlobalLimitsSchema = z
   .object({ version: z.number().int(), external: RateLimitsSchema, internal: RateLimitsSchema, updated_at: z.string().nullable() })
@@ -29,7 +29,7 @@ const getLimits = createRoute({
   path: "/limits/global",
   tags: ["Limits"],
   summary: "Read the global rate limits",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   responses: { 200: json(GlobalLimitsSchema, "The global limits (empty before the first write)"), ...errors(401, 503) },
 });
 
@@ -38,7 +38,7 @@ const putLimits = createRoute({
   path: "/limits/global",
   tags: ["Limits"],
   summary: "Replace the global rate limits",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { body: jsonBody(PutGlobalLimitsSchema) },
   responses: { 200: json(GlobalLimitsSchema, "The stored limits"), ...errors(400, 401, 503) },
 });

@@ -11,7 +11,7 @@ import { checkVersionInput, publishVersion } from "../routing/versions";
 import { auditAdminWrite } from "./audit";
 import { readJson } from "./kv";
 import { adminRouter, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, json, jsonBody } from "./schemas";
+import { adminAccess, errors, json, jsonBody } from "./schemas";
 
 const PresetsSchema = PresetsDocumentSchema.extend({ updated_at: z.string().nullable() }).openapi("Presets");
 
@@ -34,7 +34,7 @@ const getPresets = createRoute({
   path: "/presets",
   tags: ["Presets"],
   summary: "Read the provider presets",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   responses: { 200: json(PresetsSchema, "The presets document (version 0 and no items before the first write)"), ...errors(401, 503) },
 });
 
@@ -43,7 +43,7 @@ const putPresets = createRoute({
   path: "/presets",
   tags: ["Presets"],
   summary: "Replace the provider presets (bumps the version)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { body: jsonBody(PutPresetsSchema) },
   responses: { 200: json(PresetsSchema, "The stored document"), ...errors(400, 401, 503) },
 });

@@ -9,7 +9,7 @@ import { routeReports } from "../routing/stats-view";
 import { checkVersionInput, promote, readLive, readVersion, rollback, stageVersion, startRollout, type StoredPresets } from "../routing/versions";
 import { auditAdminWrite } from "./audit";
 import { adminRouter, notFound, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, json, jsonBody } from "./schemas";
+import { adminAccess, errors, json, jsonBody } from "./schemas";
 
 const PoliciesSchema = z.record(z.string().min(1).max(256), RoutingPolicySchema);
 
@@ -86,7 +86,7 @@ const VersionPath = z.object({
 });
 const StatsQuery = z.object({ model: z.string().min(1).max(256).optional().openapi({ param: { name: "model", in: "query" } }) });
 
-const route = <M extends "get" | "post">(method: M, path: string, summary: string) => ({ method, path, tags: ["Routing"], summary, security: ADMIN_SECURITY });
+const route = <M extends "get" | "post">(method: M, path: string, summary: string) => ({ method, path, tags: ["Routing"], summary, ...adminAccess("config") });
 
 const getState = createRoute({ ...route("get", "/routing", "Active routing config versions and release state"), responses: { 200: json(RoutingStateSchema, "The release state"), ...errors(401, 503) } });
 const getVersion = createRoute({

@@ -1,5 +1,7 @@
 // Wire schemas shared by the admin routes (snake_case JSON): inputs are strict, so a misspelt
 // field is a 400 naming it rather than a silently ignored setting.
+import { adminAuth } from "../auth/middleware";
+import type { AdminArea } from "../auth/roles";
 import { z } from "@hono/zod-openapi";
 import { CapabilitySchema, FailPolicySchema, QuotaPeriodSchema, QuotaSchema, QuotaTypeSchema, RateLimitsSchema, ScopesSchema, quotaId } from "../config/schemas";
 import type { Quota } from "../config/schemas";
@@ -125,5 +127,10 @@ export function errors<C extends keyof typeof ERROR_DESCRIPTIONS>(...codes: C[])
 }
 
 export const ADMIN_SECURITY = [{ AdminToken: [] }];
+
+/** A route's admin access: documented as the admin bearer scheme, enforced by adminAuth for the route's area (src/auth/roles.ts). */
+export function adminAccess(area: AdminArea) {
+  return { security: ADMIN_SECURITY, middleware: [adminAuth(area)] };
+}
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });

@@ -10,7 +10,7 @@ import { callGuard } from "./guard";
 import { listPrefix, writeJson } from "./kv";
 import { applyPatch, definedOnly, loadService } from "./records";
 import { adminRouter, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, idParam, json, jsonBody, pageOf, PageQuerySchema, RateLimitsInputSchema, RateLimitsSchema, ScopesInputSchema, ScopesSchema } from "./schemas";
+import { adminAccess, errors, idParam, json, jsonBody, pageOf, PageQuerySchema, RateLimitsInputSchema, RateLimitsSchema, ScopesInputSchema, ScopesSchema } from "./schemas";
 
 const ServiceSchema = z
   .object({
@@ -19,6 +19,7 @@ const ServiceSchema = z
     prefix: z.string().nullable(),
     status: z.enum(["active", "revoked"]),
     scopes: ScopesSchema,
+    operations: z.boolean().openapi({ description: "May read operations data: metrics, readiness, the ops dashboard." }),
     rate_limits: RateLimitsSchema,
     created_at: z.string(),
     updated_at: z.string().nullable(),
@@ -34,6 +35,7 @@ const CreateServiceSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
     scopes: ScopesInputSchema.optional(),
+    operations: z.boolean().optional().openapi({ description: "Grant the operations scope (metrics, readiness, dashboard). Default false." }),
     rate_limits: RateLimitsInputSchema.optional(),
   })
   .openapi("CreateService");
@@ -42,6 +44,7 @@ const UpdateServiceSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
     scopes: ScopesInputSchema.nullable().optional(),
+    operations: z.boolean().optional(),
     rate_limits: RateLimitsInputSchema.nullable().optional(),
   })
   .refine((body) => Object.values(body).some((v) => v !== undefined), "at least one field is required")
@@ -54,6 +57,7 @@ function serviceView(s: ServiceRecord): z.infer<typeof ServiceSchema> {
     prefix: s.prefix ?? null,
     status: s.status,
     scopes: s.scopes,
+    operations: s.operations,
     rate_limits: s.rate_limits ?? {},
     created_at: s.created_at,
     updated_at: s.updated_at ?? null,
@@ -62,7 +66,7 @@ function serviceView(s: ServiceRecord): z.infer<typeof ServiceSchema> {
 }
 
 const ServicePath = z.object({ id: idParam("id") });
-const common = { tags: ["Services"], security: ADMIN_SECURITY };
+const common = { tags: ["Services"], ...adminAccess("config") };
 
 const createService = createRoute({
   ...common,
@@ -119,6 +123,7 @@ export function serviceRoutes() {
       name: body.name,
       status: "active",
       scopes: body.scopes ?? {},
+      operations: body.operations ?? false,
       prefix: token.slice(0, SERVICE_TOKEN_PREFIX.length + 4),
       ...definedOnly({ rate_limits: body.rate_limits }),
       created_at: now,

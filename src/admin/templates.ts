@@ -8,7 +8,7 @@ import { PromptTemplateSchema, type PromptTemplate } from "../config/templates";
 import { auditAdminWrite } from "./audit";
 import { readJson, writeJson } from "./kv";
 import { adminRouter, notFound, orThrow } from "./router";
-import { ADMIN_SECURITY, errors, json, jsonBody } from "./schemas";
+import { adminAccess, errors, json, jsonBody } from "./schemas";
 
 const TemplateSchema = PromptTemplateSchema.openapi("PromptTemplate");
 
@@ -40,7 +40,7 @@ const putTemplate = createRoute({
   path: "/templates/{name}",
   tags: ["Templates"],
   summary: "Store the next version of a prompt template",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: NamePath, body: jsonBody(PutTemplateSchema) },
   responses: { 201: json(TemplateSchema, "The stored version"), ...errors(400, 401, 503) },
 });
@@ -50,7 +50,7 @@ const getLatest = createRoute({
   path: "/templates/{name}",
   tags: ["Templates"],
   summary: "Read the latest version of a prompt template",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: NamePath },
   responses: { 200: json(TemplateSchema, "The latest version"), ...errors(400, 401, 404, 503) },
 });
@@ -60,7 +60,7 @@ const getVersion = createRoute({
   path: "/templates/{name}/versions/{version}",
   tags: ["Templates"],
   summary: "Read one version of a prompt template",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: VersionPath },
   responses: { 200: json(TemplateSchema, "That version"), ...errors(400, 401, 404, 503) },
 });

@@ -10,7 +10,7 @@ import { listPrefix, writeJson } from "./kv";
 import { applyPatch, definedOnly, loadTenant } from "./records";
 import { adminRouter, orThrow } from "./router";
 import {
-  ADMIN_SECURITY,
+  adminAccess,
   CidrListSchema,
   errors,
   FailPolicyInputSchema,
@@ -107,7 +107,7 @@ const createTenant = createRoute({
   path: "/tenants",
   tags: ["Tenants"],
   summary: "Create a tenant",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { body: jsonBody(CreateTenantSchema) },
   responses: { 201: json(TenantSchema, "The new tenant"), ...errors(400, 401, 503) },
 });
@@ -117,7 +117,7 @@ const listTenants = createRoute({
   path: "/tenants",
   tags: ["Tenants"],
   summary: "List tenants (cursor pagination, key order)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { query: PageQuerySchema },
   responses: { 200: json(pageOf(TenantSchema), "A page of tenants"), ...errors(400, 401, 503) },
 });
@@ -127,7 +127,7 @@ const getTenant = createRoute({
   path: "/tenants/{id}",
   tags: ["Tenants"],
   summary: "Read a tenant, its balance and quota usage",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: TenantPath },
   responses: { 200: json(TenantDetailSchema, "The tenant"), ...errors(400, 401, 404, 503) },
 });
@@ -137,7 +137,7 @@ const updateTenant = createRoute({
   path: "/tenants/{id}",
   tags: ["Tenants"],
   summary: "Update a tenant (status active|banned bans or unbans at once)",
-  security: ADMIN_SECURITY,
+  ...adminAccess("config"),
   request: { params: TenantPath, body: jsonBody(UpdateTenantSchema) },
   responses: { 200: json(TenantSchema, "The updated tenant"), ...errors(400, 401, 404, 503) },
 });

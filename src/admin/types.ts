@@ -1,7 +1,4 @@
-// Hono typing of the admin API: the app's bindings and variables, plus when the admin call started (for audit latency).
+// Hono typing of the admin API: the app's own (bindings, trace id, the admin principal, when the call started).
 import type { AppEnv } from "../app-env";
 
-export interface AdminEnv {
-  Bindings: AppEnv["Bindings"];
-  Variables: AppEnv["Variables"] & { adminStartedAt: number };
-}
+export type AdminEnv = AppEnv;

@@ -4,7 +4,7 @@
 import type { Env } from "../env";
 import { configStore } from "../config/store";
 import type { ApiKeyRecord, TenantRecord } from "../config/schemas";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, ok, type Result } from "../errors";
 import { credentialHash, isWellFormedApiKey } from "../security/api-keys";
 import { ipInAllowlist } from "../security/ip";
 
@@ -13,25 +13,25 @@ export interface AuthenticatedKey {
   tenant: TenantRecord;
 }
 
-export async function authenticateApiKey(env: Env, presented: string, clientIp: string | null, now: number): Promise<AuthenticatedKey | GatewayFailure> {
-  if (!isWellFormedApiKey(presented)) return fail("invalid_api_key", "Incorrect API key provided.");
+export async function authenticateApiKey(env: Env, presented: string, clientIp: string | null, now: number): Promise<Result<AuthenticatedKey>> {
+  if (!isWellFormedApiKey(presented)) return err(fail("invalid_api_key", "Incorrect API key provided."));
   const record = await configStore.apiKeyByHash(env, await credentialHash(presented));
-  if (!record.ok) return fail("auth_unavailable", "The key store is unavailable; try again shortly.");
+  if (!record.ok) return err(fail("auth_unavailable", "The key store is unavailable; try again shortly."));
   const key = record.value;
-  if (!key) return fail("invalid_api_key", "Incorrect API key provided.");
+  if (!key) return err(fail("invalid_api_key", "Incorrect API key provided."));
   const tenantRead = await configStore.tenant(env, key.tenant_id);
-  if (!tenantRead.ok) return fail("auth_unavailable", "The key store is unavailable; try again shortly.");
+  if (!tenantRead.ok) return err(fail("auth_unavailable", "The key store is unavailable; try again shortly."));
   const tenant = tenantRead.value;
-  if (!tenant) return fail("invalid_api_key", "Incorrect API key provided.");
-  if (tenant.status === "banned") return fail("tenant_banned", "This tenant is banned.");
-  if (key.status === "revoked") return fail("key_revoked", "This API key has been revoked.");
+  if (!tenant) return err(fail("invalid_api_key", "Incorrect API key provided."));
+  if (tenant.status === "banned") return err(fail("tenant_banned", "This tenant is banned."));
+  if (key.status === "revoked") return err(fail("key_revoked", "This API key has been revoked."));
   // An expiry that does not parse counts as passed: NaN compares false, which would otherwise never expire.
-  if (key.expires_at !== undefined && !(Date.parse(key.expires_at) > now)) return fail("key_expired", "This API key has expired.");
+  if (key.expires_at !== undefined && !(Date.parse(key.expires_at) > now)) return err(fail("key_expired", "This API key has expired."));
   // Only CF-Connecting-IP counts (set by Cloudflare's edge); X-Forwarded-For is client-controlled.
   for (const allowlist of [tenant.ip_allowlist, key.ip_allowlist]) {
     if (allowlist && allowlist.length > 0 && (clientIp === null || !ipInAllowlist(clientIp, allowlist))) {
-      return fail("ip_not_allowed", "Requests from this address are not allowed for this key.");
+      return err(fail("ip_not_allowed", "Requests from this address are not allowed for this key."));
     }
   }
-  return { key, tenant };
+  return ok({ key, tenant });
 }

@@ -20,10 +20,11 @@ function gateway(respond: (seen: Seen) => Response = () => new Response("ok")) {
   const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input as RequestInfo, init);
     const body = new Uint8Array(await request.clone().arrayBuffer());
-    const parsed = parseSignatureHeaders(request.headers, Math.floor(Date.now() / 1000));
+    const read = parseSignatureHeaders(request.headers, Math.floor(Date.now() / 1000));
     let verified: boolean | string;
-    if (!("ok" in parsed)) verified = parsed.kind;
+    if (!read.ok) verified = read.failure.kind;
     else {
+      const parsed = read.value;
       const canonical = await canonicalRequestFor({ method: request.method, url: request.url, timestamp: parsed.timestamp, nonce: parsed.nonce, body });
       verified = await verifySignature(SECRET, canonical, parsed.signatureHex);
     }
@@ -123,8 +124,9 @@ describe("createSigningFetch", () => {
       signingSecret: SECRET,
       fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
         const request = new Request(input as RequestInfo, { ...init, body: "tampered" });
-        const parsed = parseSignatureHeaders(request.headers, Math.floor(Date.now() / 1000));
-        if (!("ok" in parsed)) throw new Error(parsed.kind);
+        const read = parseSignatureHeaders(request.headers, Math.floor(Date.now() / 1000));
+        if (!read.ok) throw new Error(read.failure.kind);
+        const parsed = read.value;
         const canonical = await canonicalRequestFor({ method: request.method, url: request.url, timestamp: parsed.timestamp, nonce: parsed.nonce, body: await request.text() });
         seen.push(await verifySignature(SECRET, canonical, parsed.signatureHex));
         return new Response("ok");

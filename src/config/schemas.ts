@@ -220,6 +220,8 @@ export const ServiceRecordSchema = z.object({
   name: z.string().min(1),
   status: z.enum(["active", "revoked"]).default("active"),
   scopes: ScopesSchema.default({}),
+  /** May read operations data (metrics, readiness, the dashboard across tenants); off unless granted. */
+  operations: z.boolean().default(false),
   rate_limits: RateLimitsSchema.optional(),
   /** First characters of the token, for display only. */
   prefix: z.string().optional(),

@@ -6,8 +6,7 @@ import { metricsFor } from "../objects";
 import type { Principal } from "../context";
 import type { Env } from "../env";
 import type { PresetItem } from "../config/schemas";
-import { configStore } from "../config/store";
-import { allowedByScopes, visibleTo } from "../steps/route-request";
+import { allowedItems, catalogFor } from "../routing/catalog";
 import { breakerStates, cachedBreaker, type BreakerState } from "../upstream/breaker";
 import { FLUSH_INTERVAL_MS, flushMetrics } from "./flush";
 import type { TenantWindowStats } from "./tenant-stats";
@@ -65,11 +64,11 @@ async function statesOf(env: Env, ids: string[]): Promise<Record<string, Breaker
 }
 
 async function modelStatuses(env: Env, principal: Principal, used: readonly string[]): Promise<TenantHealth["models"]> {
-  const presets = await configStore.presets(env);
-  if (!presets.ok) throw new Error(presets.failure.message);
+  // The caller's catalog: the presets version in force for its tenant (gray release), as routing sees it.
+  const catalog = await catalogFor(env, principal, "external");
+  if (!catalog.ok) throw new Error(catalog.failure.message);
   const byModel = new Map<string, PresetItem[]>();
-  for (const item of presets.value?.items ?? []) {
-    if (!visibleTo(item, "external") || !allowedByScopes(item, principal.scopes)) continue;
+  for (const item of allowedItems(catalog.value)) {
     byModel.set(item.model, [...(byModel.get(item.model) ?? []), item]);
   }
   const ids = [...new Set([...byModel.values()].flat().map((i) => i.id))].slice(0, MAX_TARGETS);

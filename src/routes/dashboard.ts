@@ -1,9 +1,10 @@
 // GET /internal/dashboard (the ops page) and GET /internal/dashboard/data (its JSON), for a service
-// token or the ADMIN_TOKEN. The page also takes `?token=` because a browser cannot send a header on
-// navigation; the data route takes the header only (the page's script sends it).
+// token with the operations scope or an admin token whose role reads operations data. The page also
+// takes `?token=` because a browser cannot send a header on navigation; the data route takes the
+// header only (the page's script sends it).
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { dashboardAuth } from "../dashboard/auth";
+import { serviceAuth } from "../auth/middleware";
 import { dashboardData } from "../dashboard/data";
 import { dashboardCsp, dashboardPage } from "../dashboard/page";
 import { randomBase62 } from "../security/encoding";
@@ -18,16 +19,12 @@ const PRIVATE_HEADERS = {
 export function dashboardRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.get("/internal/dashboard", async (c) => {
-    const denied = await dashboardAuth(c, { allowQuery: true });
-    if (denied) return denied;
+  routes.get("/internal/dashboard", serviceAuth("operations", { admins: true, queryToken: true }), (c) => {
     const nonce = randomBase62(22);
     return c.html(dashboardPage(nonce), 200, { ...PRIVATE_HEADERS, "content-security-policy": dashboardCsp(nonce), "x-trace-id": c.get("traceId") });
   });
 
-  routes.get("/internal/dashboard/data", async (c) => {
-    const denied = await dashboardAuth(c, { allowQuery: false });
-    if (denied) return denied;
+  routes.get("/internal/dashboard/data", serviceAuth("operations", { admins: true }), async (c) => {
     return c.json(await dashboardData(c.env, c.executionCtx), 200, { ...PRIVATE_HEADERS, "x-trace-id": c.get("traceId") });
   });
 

@@ -49,7 +49,7 @@ async function healthUntil(key: SeededKey, ready: (h: TenantHealth) => boolean):
 beforeAll(async () => {
   await mockScenario(SCENARIO, {});
   await seedPresets(mockPresets(SCENARIO));
-  service = await seedService();
+  service = await seedService({ operations: true });
 });
 
 describe("GET /health (liveness)", () => {
@@ -96,12 +96,17 @@ describe("GET /internal/v1/health (readiness)", () => {
     expect(check(down.body, "redis").status).toBe("fail");
   });
 
-  it("refuses a missing token and a tenant's API key", async () => {
+  it("refuses a missing token, a tenant's API key, and a service token without the operations scope", async () => {
     const tenant = await seedTenant();
     expect((await get("/internal/v1/health")).status).toBe(401);
     const res = await get("/internal/v1/health", tenant.apiKey);
     expect(res.status).toBe(401);
     expect(await res.text()).not.toContain("checks");
+    const plain = await get("/internal/v1/health", (await seedService()).token);
+    expect(plain.status).toBe(403);
+    const text = await plain.text();
+    expect(JSON.parse(text).error.code).toBe("insufficient_role");
+    expect(text).not.toContain("checks");
   });
 });
 

@@ -44,7 +44,7 @@ beforeAll(async () => {
   await mockScenario(SCENARIO, {});
   await seedPresets(mockPresets(SCENARIO));
   tenant = await seedTenant();
-  service = await seedService();
+  service = await seedService({ operations: true });
 });
 
 describe("GET /internal/v1/metrics", () => {
@@ -150,8 +150,17 @@ describe("GET /internal/v1/metrics", () => {
     const tenantKey = await SELF.fetch("https://gw.test/internal/v1/metrics", { headers: { authorization: `Bearer ${tenant.apiKey}` } });
     expect(tenantKey.status).toBe(401);
     expect(await tenantKey.text()).not.toContain("gateway_requests_total");
-    const revoked = await seedService({ status: "revoked" });
+    const revoked = await seedService({ status: "revoked", operations: true });
     const res = await SELF.fetch("https://gw.test/internal/v1/metrics", { headers: { authorization: `Bearer ${revoked.token}` } });
     expect(res.status).toBe(403);
+  });
+
+  it("a service token without the operations scope reads no metrics: 403 insufficient_role", async () => {
+    const plain = await seedService();
+    const res = await SELF.fetch("https://gw.test/internal/v1/metrics", { headers: { authorization: `Bearer ${plain.token}` } });
+    expect(res.status).toBe(403);
+    const text = await res.text();
+    expect(JSON.parse(text).error.code).toBe("insufficient_role");
+    expect(text).not.toContain("gateway_requests_total");
   });
 });

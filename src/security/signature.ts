@@ -1,6 +1,6 @@
 // The request-signing protocol (HMAC-SHA256 over a canonical request); portable: used by the Worker and the client helper.
 // Type-only import: the client helper bundles this file, so it must not pull in server code at runtime.
-import type { GatewayFailure } from "../errors";
+import type { GatewayFailure, Result } from "../errors";
 import { constantTimeEqual, fromHex, sha256Hex, toBase64Url, toHex, utf8 } from "./encoding";
 
 /*
@@ -28,6 +28,9 @@ const NONCE_FORMAT = /^[A-Za-z0-9_-]{16,64}$/;
 const TIMESTAMP_FORMAT = /^(0|[1-9][0-9]{0,11})$/;
 
 type SignatureFailureKind = "missing_signature" | "invalid_signature" | "stale_timestamp";
+
+const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+const err = <T>(failure: GatewayFailure): Result<T> => ({ ok: false, failure });
 
 function fail(kind: SignatureFailureKind, message: string, extra: { param: string }): GatewayFailure {
   return { kind, message, ...extra };
@@ -150,7 +153,6 @@ export async function verifySignature(secret: string, canonical: string, signatu
 }
 
 export interface ParsedSignatureHeaders {
-  ok: true;
   timestamp: number;
   nonce: string;
   signatureHex: string;
@@ -165,37 +167,37 @@ export function parseSignatureHeaders(
   headers: Headers,
   nowSeconds: number,
   toleranceSeconds: number = DEFAULT_TOLERANCE_SECONDS,
-): ParsedSignatureHeaders | GatewayFailure {
+): Result<ParsedSignatureHeaders> {
   const signature = headers.get(SIGNATURE_HEADER);
   if (signature === null || signature.trim() === "") {
-    return fail("missing_signature", `The request is not signed: send ${SIGNATURE_HEADER}.`, { param: SIGNATURE_HEADER });
+    return err(fail("missing_signature", `The request is not signed: send ${SIGNATURE_HEADER}.`, { param: SIGNATURE_HEADER }));
   }
   // A duplicated header arrives joined with ", " and fails here too.
   const match = SIGNATURE_FORMAT.exec(signature);
   if (!match) {
-    return fail("invalid_signature", `${SIGNATURE_HEADER} must be "v1=" followed by 64 lower-case hex digits.`, {
+    return err(fail("invalid_signature", `${SIGNATURE_HEADER} must be "v1=" followed by 64 lower-case hex digits.`, {
       param: SIGNATURE_HEADER,
-    });
+    }));
   }
   const stamp = headers.get(TIMESTAMP_HEADER);
   if (stamp === null || !TIMESTAMP_FORMAT.test(stamp)) {
-    return fail("stale_timestamp", `${TIMESTAMP_HEADER} must be the current unix time in whole seconds.`, {
+    return err(fail("stale_timestamp", `${TIMESTAMP_HEADER} must be the current unix time in whole seconds.`, {
       param: TIMESTAMP_HEADER,
-    });
+    }));
   }
   const timestamp = Number(stamp);
   if (!(Math.abs(nowSeconds - timestamp) <= toleranceSeconds)) {
-    return fail("stale_timestamp", `${TIMESTAMP_HEADER} is more than ${toleranceSeconds} seconds away from the gateway's clock.`, {
+    return err(fail("stale_timestamp", `${TIMESTAMP_HEADER} is more than ${toleranceSeconds} seconds away from the gateway's clock.`, {
       param: TIMESTAMP_HEADER,
-    });
+    }));
   }
   const nonce = headers.get(NONCE_HEADER);
   if (nonce === null || !NONCE_FORMAT.test(nonce)) {
-    return fail("invalid_signature", `${NONCE_HEADER} must be 16 to 64 characters of A-Z, a-z, 0-9, "_" and "-".`, {
+    return err(fail("invalid_signature", `${NONCE_HEADER} must be 16 to 64 characters of A-Z, a-z, 0-9, "_" and "-".`, {
       param: NONCE_HEADER,
-    });
+    }));
   }
-  return { ok: true, timestamp, nonce, signatureHex: match[1]! };
+  return ok({ timestamp, nonce, signatureHex: match[1]! });
 }
 
 /** 24 url-safe characters (144 random bits). */

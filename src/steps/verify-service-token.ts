@@ -2,6 +2,7 @@
 import type { GatewayContext } from "../context";
 import { authenticateService } from "../auth/authenticate-service";
 import { credentialFrom } from "../auth/credentials";
+import { servicePrincipal } from "../auth/middleware";
 import type { GatewayStep } from "./types";
 
 export const verifyServiceToken: GatewayStep = {
@@ -11,9 +12,9 @@ export const verifyServiceToken: GatewayStep = {
   retries: 0,
   async run(ctx: GatewayContext) {
     const credential = credentialFrom(ctx.request);
-    if (!("ok" in credential)) return credential;
-    const auth = await authenticateService(ctx.env, credential.value);
-    if (!("service" in auth)) return auth;
-    ctx.principal = { kind: "service", tenantId: auth.service.id, keyId: auth.service.id, scopes: auth.service.scopes, rateLimits: auth.service.rate_limits };
+    if (!credential.ok) return credential.failure;
+    const service = await authenticateService(ctx.env, credential.value);
+    if (!service.ok) return service.failure;
+    ctx.principal = servicePrincipal(service.value);
   },
 };

@@ -3,7 +3,7 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../app";
-import { adminTokenMatches } from "./auth";
+import { adminTokenMatches } from "./admin-token";
 
 const TOKEN = "test-admin-token";
 

@@ -1,0 +1,135 @@
+// Authentication as Hono middleware for every route that is not the pipeline: each takes what the route
+// requires and sets the principal on the context, so a route never authenticates by itself.
+// - tenantAuth(): a tenant's API key (allowlists, signature), then the TenantGuard's checkAccess() for what
+//   only the Durable Object knows at once (a freeze, a ban) and to burn a signed request's nonce.
+// - serviceAuth(scope): a service token holding the scope ("inference", or "operations" for metrics,
+//   readiness and the dashboard); optionally an admin token whose role may read operations data.
+// - adminAuth(area): an admin token whose role covers the route group's area (roles.ts).
+import type { MiddlewareHandler } from "hono";
+import type { AdminPrincipal, AppEnv } from "../app-env";
+import type { Principal } from "../context";
+import type { ServiceRecord } from "../config/schemas";
+import { err, errorResponse, fail, ok, type GatewayFailure, type Result } from "../errors";
+import { guardFor } from "../objects";
+import { newTraceId } from "../pipeline/trace";
+import { adminTokenMatches, bearerToken } from "./admin-token";
+import { authenticateExternal } from "./authenticate-external";
+import { authenticateService } from "./authenticate-service";
+import { credentialFrom } from "./credentials";
+import { ROLE_ACCESS, roleAllows, type AdminArea } from "./roles";
+
+export type ServiceScope = "inference" | "operations";
+
+/** A service token as the pipeline and the routes see it: its own TenantGuard, scopes and limits. */
+export function servicePrincipal(service: ServiceRecord): Principal {
+  return { kind: "service", tenantId: service.id, keyId: service.id, scopes: service.scopes, rateLimits: service.rate_limits };
+}
+
+function serviceHasScope(service: ServiceRecord, scope: ServiceScope): boolean {
+  return scope === "inference" || service.operations === true;
+}
+
+/** The tenant's key, allowlists and signature (a GET signs an empty body), then freezes, bans and the nonce in its TenantGuard. */
+export async function authenticateTenantRead(request: Request, env: AppEnv["Bindings"], exec: ExecutionContext): Promise<Result<Principal>> {
+  const verified = await authenticateExternal({ request, rawBody: new Uint8Array(0), env, exec, clientIp: request.headers.get("cf-connecting-ip"), receivedAt: Date.now() });
+  if (!verified.ok) return verified;
+  const { principal, nonce } = verified.value;
+  try {
+    const access = await guardFor(env, principal.tenantId).checkAccess({
+      keyId: principal.keyId,
+      requestId: newTraceId(),
+      nonce: nonce ? { value: nonce.nonce, timestamp: nonce.timestamp } : undefined,
+    });
+    if (!access.ok) return err(access.failure);
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "access check unavailable", error: String(error) }));
+    // Fail closed: a freeze or a ban might be unseen, and a nonce unchecked.
+    return err(fail("auth_unavailable", "The key store is unavailable; try again shortly.", { retryAfterSeconds: 1 }));
+  }
+  return ok(principal);
+}
+
+export function tenantAuth(): MiddlewareHandler<AppEnv> {
+  return async function tenantAuth(c, next) {
+    const auth = await authenticateTenantRead(c.req.raw, c.env, c.executionCtx);
+    if (!auth.ok) return errorResponse(auth.failure, c.get("traceId"));
+    c.set("principal", auth.value);
+    await next();
+  };
+}
+
+/** The admin principal for a presented token; undefined when it is no admin token. */
+async function adminPrincipalFor(env: AppEnv["Bindings"], token: string): Promise<AdminPrincipal | undefined> {
+  if (env.ADMIN_TOKEN && (await adminTokenMatches(env.ADMIN_TOKEN, token))) return { tokenId: "env:ADMIN_TOKEN", role: "owner" };
+  return undefined;
+}
+
+export interface ServiceAuthOptions {
+  /** Also admit an admin token whose role may read operations data (the dashboard). */
+  admins?: boolean;
+  /** Also take the token from `?token=` (a browser cannot set a header on navigation; the page only). */
+  queryToken?: boolean;
+}
+
+export function serviceAuth(scope: ServiceScope, opts: ServiceAuthOptions = {}): MiddlewareHandler<AppEnv> {
+  return async function serviceAuth(c, next) {
+    const traceId = c.get("traceId");
+    const presented = presentedServiceToken(c.req.raw, opts.queryToken === true);
+    if (!presented.ok) return errorResponse(opts.admins ? asDashboardDenial(presented.failure) : presented.failure, traceId, denialHeaders(opts));
+    if (opts.admins) {
+      const admin = await adminPrincipalFor(c.env, presented.value);
+      if (admin) {
+        if (!ROLE_ACCESS[admin.role].operations) return errorResponse(insufficientRole(), traceId);
+        c.set("admin", admin);
+        return next();
+      }
+    }
+    const service = await authenticateService(c.env, presented.value);
+    if (!service.ok) {
+      // A token store outage is a 503, not a wrong token.
+      const failure = opts.admins && service.failure.kind !== "auth_unavailable" ? asDashboardDenial(service.failure) : service.failure;
+      return errorResponse(failure, traceId, failure.kind === "auth_unavailable" ? undefined : denialHeaders(opts));
+    }
+    if (!serviceHasScope(service.value, scope)) return errorResponse(insufficientRole(`This service token lacks the ${scope} scope.`), traceId);
+    c.set("principal", servicePrincipal(service.value));
+    await next();
+  };
+}
+
+function presentedServiceToken(request: Request, queryToken: boolean): Result<string> {
+  if (!queryToken || request.headers.has("authorization")) return credentialFrom(request);
+  const query = new URL(request.url).searchParams.get("token");
+  return query !== null && /^[\x21-\x7e]+$/.test(query) ? ok(query) : err(fail("missing_api_key", "No credential."));
+}
+
+/** The dashboard answers every wrong or missing credential alike, and never echoes it. */
+function asDashboardDenial(_failure: GatewayFailure): GatewayFailure {
+  return fail("invalid_service_token", "A service token with the operations scope or an admin token is required: send 'Authorization: Bearer <token>'.");
+}
+
+function denialHeaders(opts: ServiceAuthOptions): Record<string, string> | undefined {
+  return opts.admins ? { "www-authenticate": 'Bearer realm="dashboard"' } : undefined;
+}
+
+function insufficientRole(message = "This credential's role does not allow this route."): GatewayFailure {
+  return fail("insufficient_role", message);
+}
+
+export function adminAuth(area: AdminArea): MiddlewareHandler<AppEnv> {
+  return async function adminAuth(c, next) {
+    c.set("adminStartedAt", Date.now());
+    const traceId = c.get("traceId");
+    // No token configured means no admin API, never an open one.
+    if (!c.env.ADMIN_TOKEN) return errorResponse(fail("auth_unavailable", "The admin API is disabled: ADMIN_TOKEN is not set."), traceId);
+    const token = bearerToken(c.req.header("authorization"));
+    const admin = token === undefined ? undefined : await adminPrincipalFor(c.env, token);
+    if (!admin) {
+      return errorResponse(fail("admin_unauthorized", "A valid admin token is required: send 'Authorization: Bearer <ADMIN_TOKEN>'."), traceId, {
+        "www-authenticate": 'Bearer realm="admin"',
+      });
+    }
+    if (!roleAllows(admin.role, area, c.req.method)) return errorResponse(insufficientRole(), traceId);
+    c.set("admin", admin);
+    await next();
+  };
+}
