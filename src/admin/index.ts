@@ -2,6 +2,8 @@
 // before any validation) and the generated OpenAPI document at /openapi.json.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { adminLedgerRoutes } from "../admin-ledger/routes";
+import { adminAuth } from "../auth/middleware";
+import { errorResponse, fail } from "../errors";
 import { deadLetterRoutes } from "../admin-ledger/dead-letters";
 import { creditRoutes } from "./credits";
 import { keyActionRoutes } from "./key-actions";
@@ -22,6 +24,8 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
     api.route("/admin/v1", routes);
   }
+  // Any other admin path: a caller without an admin token learns nothing (401), an admin gets a 404.
+  api.all("/admin/v1/*", adminAuth(), (c) => errorResponse(fail("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get("traceId")));
   registerGatewayPaths(api.openAPIRegistry);
   api.get("/openapi.json", (c) => c.json(openApiDocument(api) as Record<string, unknown>, 200, { "cache-control": "public, max-age=300" }));
   api.onError(handleAdminError);

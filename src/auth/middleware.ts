@@ -115,7 +115,8 @@ function insufficientRole(message = "This credential's role does not allow this 
   return fail("insufficient_role", message);
 }
 
-export function adminAuth(area: AdminArea): MiddlewareHandler<AppEnv> {
+/** Authenticates an admin token and, given an area, checks that its role covers it (without one: any admin). */
+export function adminAuth(area?: AdminArea): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
     c.set("adminStartedAt", Date.now());
     const traceId = c.get("traceId");
@@ -128,7 +129,7 @@ export function adminAuth(area: AdminArea): MiddlewareHandler<AppEnv> {
         "www-authenticate": 'Bearer realm="admin"',
       });
     }
-    if (!roleAllows(admin.role, area, c.req.method)) return errorResponse(insufficientRole(), traceId);
+    if (area !== undefined && !roleAllows(admin.role, area, c.req.method)) return errorResponse(insufficientRole(), traceId);
     c.set("admin", admin);
     await next();
   };
