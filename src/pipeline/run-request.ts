@@ -13,7 +13,7 @@ import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
 import { newTraceId } from "./trace";
 import { readBodyLimited } from "../upstream/read-limited";
-import { dropAnswerHeaders } from "../steps/transform-response";
+import { dropAnswerHeaders } from "../api/answer-headers";
 import { beginIdempotency } from "../idempotency/key";
 import { captureBody, captureStream, claimedKey, replayStoredResponse } from "../idempotency/response";
 

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import type { GatewayContext } from "../context";
 import { PresetItemSchema } from "../config/schemas";
 import { settingsOf } from "../env";
-import { dropAnswerHeaders, transformResponse } from "./transform-response";
+import { transformResponse } from "./transform-response";
+import { dropAnswerHeaders } from "../api/answer-headers";
 
 const target = PresetItemSchema.parse({ id: "t1", capability: "chat", model: "gpt-x", provider: "openai", base_url: "https://up.example/v1" });
 const completion = {

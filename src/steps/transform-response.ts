@@ -9,42 +9,9 @@ import { adapterFor } from "../providers";
 import { openAIResponseToAnthropic, openAIStreamToAnthropic } from "../providers/anthropic-ingress";
 import { meteredStream } from "../upstream/metered-stream";
 import { errorEventFor } from "../api/stream-errors";
+import { answerHeaders, JSON_HEADERS, SSE_HEADERS } from "../api/answer-headers";
 
 const decoder = new TextDecoder();
-
-/** Upstream headers worth passing on (the internal channel keeps them; sanitize strips them externally). */
-const FORWARDED_UPSTREAM_HEADERS: Record<string, string> = {
-  "x-request-id": "x-upstream-request-id",
-  "request-id": "x-upstream-request-id",
-  "openai-processing-ms": "openai-processing-ms",
-  "openai-organization": "openai-organization",
-};
-
-/**
- * The response's headers: the request's own (trace ids, rate limits), plus the content type and the
- * upstream's informational headers. One Headers object for the whole response: the gateway's own
- * headers are set first and nothing here has their names, so no merge is needed later.
- */
-function responseHeaders(ctx: GatewayContext, upstream: Headers, base: Readonly<Record<string, string>>): Headers {
-  const headers = ctx.responseHeaders;
-  for (const name in base) headers.set(name, base[name]!);
-  for (const from in FORWARDED_UPSTREAM_HEADERS) {
-    const value = upstream.get(from);
-    if (value !== null) headers.set(FORWARDED_UPSTREAM_HEADERS[from]!, value);
-  }
-  return headers;
-}
-
-/** The names responseHeaders() may add. */
-const ANSWER_HEADER_NAMES: readonly string[] = ["content-type", "cache-control", ...new Set(Object.values(FORWARDED_UPSTREAM_HEADERS))];
-
-/** Takes the answer's headers back off the request's own: a request that fails after the transform answers without them. */
-export function dropAnswerHeaders(headers: Headers): void {
-  for (const name of ANSWER_HEADER_NAMES) headers.delete(name);
-}
-
-const JSON_HEADERS = { "content-type": "application/json" } as const;
-export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
 
 function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
   const parsed = ctx.parsed!;
@@ -69,7 +36,7 @@ function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailu
     else for (const choice of result.body.choices) meter.onText(choice.message.content ?? "");
     body = ctx.ingress === "anthropic" ? openAIResponseToAnthropic(result.body, parsed.model) : result.body;
   }
-  ctx.response = { status: 200, headers: responseHeaders(ctx, upstream.headers, JSON_HEADERS), json: body };
+  ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, JSON_HEADERS), json: body };
 }
 
 function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
@@ -94,7 +61,7 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
     clientSignal: ctx.request.signal,
     onEnd: (end) => ctx.ending.end(brokenBy && end.ending === "complete" ? { ending: "upstream_failed", bytesSent: end.bytesSent, failure: brokenBy } : end),
   });
-  ctx.response = { status: 200, headers: responseHeaders(ctx, upstream.headers, SSE_HEADERS), stream: body };
+  ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, SSE_HEADERS), stream: body };
 }
 
 export const transformResponse: GatewayStep = {
