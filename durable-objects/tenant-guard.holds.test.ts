@@ -9,7 +9,7 @@ const tokensQuota: QuotaRule = { id: "tokens-daily", scope: "tenant", type: "tok
 const requestsQuota: QuotaRule = { id: "requests-never", scope: "tenant", type: "requests", period: "never", limit: 1_000_000 };
 
 describe("no leaked holds", () => {
-  it("10,000 admitted requests released, settled at zero, or abandoned: 0 open holds, balance intact", async () => {
+  it("10,000 admitted requests released, settled at zero, or abandoned: 0 open holds; each abandoned one charged its reservation once", async () => {
     const stub = guardFor();
     await stub.credit(50_000_000, "topup");
     // Far enough in the past that the alarm (which also looks at real time) finds every abandoned hold due.
@@ -29,31 +29,42 @@ describe("no leaked holds", () => {
 
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const after = await stub.snapshot({ now: start + 2_000 });
-    expect(after).toMatchObject({ balanceMicros: 50_000_000, openHolds: 0, holdMicros: 0 });
+    // The abandoned ones (their isolate "died") are charged their reservation at expiry, once each.
+    expect(after).toMatchObject({ balanceMicros: 50_000_000 - 3_333 * 4_000, openHolds: 0, holdMicros: 0 });
     const used = Object.fromEntries(after.quotas.map((q) => [q.id, q.used]));
-    // Zero-token settlements count 0 tokens but 1 request each; released and expired holds count nothing.
-    expect(used).toEqual({ "tokens-daily": 0, "requests-never": 3_333 });
-  });
+    // Zero-token settlements count 0 tokens but 1 request each; released holds count nothing; expired ones keep their reservation.
+    expect(used).toEqual({ "tokens-daily": 3_333 * 500, "requests-never": 3_333 * 2 });
+    // Each expiry left exactly one billing and one audit event in the outbox (sent by the alarm), flagged hold_expired.
+    const events = await inGuard(stub, (_g, state) => state.storage.sql.exec<{ kind: string; n: number }>(`SELECT kind, COUNT(*) AS n FROM outbox WHERE body LIKE '%hold_expired%' GROUP BY kind ORDER BY kind`).toArray());
+    expect(events).toEqual([{ kind: "audit", n: 3_333 }, { kind: "billing", n: 3_333 }]);
+  }, 60_000);
 });
 
 describe("expiry by alarm", () => {
-  it("arms an alarm with the first hold, returns the estimate at expiry, and a late settle still charges", async () => {
+  it("arms an alarm with the first hold; at expiry charges the reservation (ledger and audit events through the outbox, flagged hold_expired); a late settle corrects it, never charges twice", async () => {
     const stub = guardFor();
     await stub.credit(100, "topup");
     const past = Date.now() - HOLD_TTL_MS - 1_000;
-    const results = await Promise.all([1, 2, 3].map(() => stub.admit(admission({ estimate: { tokens: 10, costMicros: 30 }, chargeBalance: true, now: past }))));
+    const results = await Promise.all([1, 2, 3].map(() => stub.admit(admission({ model: "m-1", estimate: { tokens: 10, costMicros: 30 }, chargeBalance: true, now: past }))));
     expect(await inGuard(stub, (_g, state) => state.storage.getAlarm())).not.toBeNull();
     expect(await stub.snapshot()).toMatchObject({ openHolds: 3, holdMicros: 90 });
 
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await stub.snapshot()).toMatchObject({ balanceMicros: 100, openHolds: 0, holdMicros: 0 });
-    expect(await stub.release(results[0]!.ok ? results[0]!.holdId : "")).toEqual({ released: false, balanceMicros: 100 });
+    expect(await stub.snapshot()).toMatchObject({ balanceMicros: 10, openHolds: 0, holdMicros: 0 });
+    expect(await stub.release(results[0]!.ok ? results[0]!.holdId : "")).toEqual({ released: false, balanceMicros: 10 });
+    const billing = await inGuard(stub, (_g, state) => state.storage.sql.exec<{ body: string }>(`SELECT body FROM outbox WHERE kind = 'billing' ORDER BY request_id`).toArray());
+    expect(billing.map((r) => JSON.parse(r.body))).toEqual(
+      results.map((r) => expect.objectContaining({ request_id: r.ok ? r.holdId : "", kind: "debit", amount_micros: -30, model: "m-1", flags: ["hold_expired"] })).sort(),
+    );
 
-    // The upstream answered after all (a very long stream): those tokens were used, so they are charged.
+    // The upstream answered after all (a very long stream): the charge moves to the real cost, by a correction.
     const holdId = results[1]!.ok ? results[1]!.holdId : "";
     const late = { holdId, tokens: 8, costMicros: 25, inputTokens: 3, outputTokens: 5 };
-    expect(await stub.settle(late)).toEqual({ balanceMicros: 75, alreadySettled: false });
-    expect(await stub.settle(late)).toEqual({ balanceMicros: 75, alreadySettled: true });
+    expect(await stub.settle(late)).toEqual({ balanceMicros: 15, alreadySettled: false, chargedMicros: 25, correctionMicros: -5 });
+    expect(await stub.settle(late)).toEqual({ balanceMicros: 15, alreadySettled: true, chargedMicros: 25 });
+    // Dearer than the reservation: the extra comes from the free balance only.
+    const dear = await stub.settle({ ...late, holdId: results[2]!.ok ? results[2]!.holdId : "", costMicros: 100 });
+    expect(dear).toEqual({ balanceMicros: 0, alreadySettled: false, chargedMicros: 45, correctionMicros: 15, uncollectedMicros: 55 });
   });
 
   it("keeps holds that are not due and re-arms for them", async () => {
@@ -65,14 +76,18 @@ describe("expiry by alarm", () => {
     expect(next).toBeGreaterThan(Date.now() + HOLD_TTL_MS - 60_000);
   });
 
-  it("expires due holds lazily at the next admission, whatever the alarm did", async () => {
+  it("expires due holds lazily at the next admission, whatever the alarm did, and arms the alarm that sends their events", async () => {
     const stub = guardFor();
-    await stub.credit(10, "topup");
+    await stub.credit(15, "topup");
     await stub.admit(admission({ estimate: { tokens: 1, costMicros: 10 }, chargeBalance: true, now: T0 }));
-    const blocked = await stub.admit(admission({ estimate: { tokens: 1, costMicros: 10 }, chargeBalance: true, now: T0 + HOLD_TTL_MS - 1 }));
-    expect(!blocked.ok && blocked.failure.kind).toBe("insufficient_balance");
-    const freed = await stub.admit(admission({ estimate: { tokens: 1, costMicros: 10 }, chargeBalance: true, now: T0 + HOLD_TTL_MS }));
-    expect(freed.ok).toBe(true);
+    expect(await stub.admit(admission({ estimate: { tokens: 1, costMicros: 0 }, chargeBalance: true, now: T0 + HOLD_TTL_MS - 1 }))).toMatchObject({ ok: true, availableMicros: 5 });
+    expect(await stub.snapshot()).toMatchObject({ openHolds: 2, holdMicros: 10 });
+    await inGuard(stub, (_g, state) => state.storage.deleteAlarm());
+    const next = await stub.admit(admission({ estimate: { tokens: 1, costMicros: 5 }, chargeBalance: true, now: T0 + HOLD_TTL_MS }));
+    // The first hold expired at this admission: charged its 10, leaving exactly this request's 5.
+    expect(next).toMatchObject({ ok: true, balanceMicros: 5, availableMicros: 0 });
+    expect(await stub.outboxStatus()).toMatchObject({ pending: 2 });
+    expect(await inGuard(stub, (_g, state) => state.storage.getAlarm())).not.toBeNull();
   });
 
   it("an alarm that fails twice then succeeds expires each hold exactly once", async () => {
@@ -98,9 +113,9 @@ describe("expiry by alarm", () => {
     expect(await open()).toBe(3);
     expect(await runAlarm()).toBe("ok");
     expect(await runAlarm()).toBe("ok");
-    // The 3 settled requests still count; each of the 5 expired holds gave back exactly its own reservation
-    // (a second release of any of them would show as used < 3 or holdMicros < 0).
-    expect(await stub.snapshot({ now: Date.now() })).toMatchObject({ balanceMicros: 985, openHolds: 0, holdMicros: 0, quotas: [{ id: "reqs", used: 3 }] });
+    // Each of the 5 expired holds was charged its reservation exactly once (a second charge would show
+    // as a balance below 885) and keeps counting in the quota.
+    expect(await stub.snapshot({ now: Date.now() })).toMatchObject({ balanceMicros: 885, openHolds: 0, holdMicros: 0, quotas: [{ id: "reqs", used: 8 }] });
   });
 });
 

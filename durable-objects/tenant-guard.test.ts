@@ -121,14 +121,23 @@ describe("prepaid balance", () => {
     expect(!more.ok && more.failure.kind).toBe("insufficient_balance");
   });
 
-  it("charges the real cost; only a settlement above its estimate can take the balance below zero", async () => {
+  it("charges the real cost, never taking the balance below zero: above the reservation only from the free balance", async () => {
     const guard = guardFor();
     await guard.credit(10, "topup");
     const r = await guard.admit(admission({ estimate: { tokens: 10, costMicros: 10 }, chargeBalance: true }));
     expect(r).toMatchObject({ ok: true, balanceMicros: 10, availableMicros: 0 });
     const s = await guard.settle({ holdId: r.ok ? r.holdId : "", tokens: 15, costMicros: 15, inputTokens: 5, outputTokens: 10 });
-    expect(s).toEqual({ balanceMicros: -5, alreadySettled: false });
-    expect((await guard.admit(admission({ estimate: { tokens: 0, costMicros: 0 }, chargeBalance: true }))).ok).toBe(false);
+    expect(s).toEqual({ balanceMicros: 0, alreadySettled: false, chargedMicros: 10, uncollectedMicros: 5 });
+
+    // With free balance beside the hold, the excess is charged from it, and no other hold's reservation is touched.
+    await guard.credit(100, "topup-2");
+    const a = await guard.admit(admission({ estimate: { tokens: 10, costMicros: 30 }, chargeBalance: true }));
+    const b = await guard.admit(admission({ estimate: { tokens: 10, costMicros: 50 }, chargeBalance: true }));
+    const over = await guard.settle({ holdId: a.ok ? a.holdId : "", tokens: 10, costMicros: 200, inputTokens: 5, outputTokens: 5 });
+    // free = 100 - (30 + 50) = 20: charged 30 + 20, 150 uncollected; b's 50 stay covered.
+    expect(over).toEqual({ balanceMicros: 50, alreadySettled: false, chargedMicros: 50, uncollectedMicros: 150 });
+    expect(await guard.settle({ holdId: b.ok ? b.holdId : "", tokens: 10, costMicros: 50, inputTokens: 5, outputTokens: 5 })).toEqual({ balanceMicros: 0, alreadySettled: false, chargedMicros: 50 });
+    expect((await guard.snapshot()).balanceMicros).toBe(0);
   });
 
   it("leaves the balance alone for requests that do not charge it (internal channel)", async () => {
@@ -199,14 +208,14 @@ describe("idempotency", () => {
     const settlement = { holdId: a.ok ? a.holdId : "", tokens: 8, costMicros: 80, inputTokens: 4, outputTokens: 4 };
     const settles = await concurrently(10, () => guard.settle(settlement));
     expect(settles.filter((s) => !s.alreadySettled)).toHaveLength(1);
-    expect(settles.every((s) => s.balanceMicros === 920)).toBe(true);
+    expect(settles.every((s) => s.balanceMicros === 920 && s.chargedMicros === 80)).toBe(true);
     expect(await guard.release(settlement.holdId)).toEqual({ released: false, balanceMicros: 920 });
 
     const b = await guard.admit(admission({ estimate: { tokens: 10, costMicros: 100 }, chargeBalance: true }));
     const releases = await concurrently(10, () => guard.release(b.ok ? b.holdId : ""));
     expect(releases.filter((r) => r.released)).toHaveLength(1);
     expect(await guard.snapshot()).toMatchObject({ balanceMicros: 920, openHolds: 0, holdMicros: 0 });
-    expect(await guard.settle({ ...settlement, holdId: "never-issued" })).toEqual({ balanceMicros: 920, alreadySettled: false, unknownHold: true });
+    expect(await guard.settle({ ...settlement, holdId: "never-issued" })).toEqual({ balanceMicros: 920, alreadySettled: false, unknownHold: true, chargedMicros: 0 });
   });
 
   it("rejects malformed calls loudly instead of guessing", async () => {

@@ -36,6 +36,8 @@ import { QuotaBook, actualAmount } from "./tenant-guard/quotas";
 import { RateWindows, WINDOW_MS, levelsOf, type Level } from "./tenant-guard/rate-windows";
 import { ensureSchema } from "./tenant-guard/schema";
 import { checkAdmission, checkCredit, checkIdempotencyFinish, checkSettlement } from "./tenant-guard/validate";
+import { chargeClosed, chargeOpen } from "./tenant-guard/settlement";
+import { expiryAudit, expiryBilling } from "./tenant-guard/expiry-events";
 
 export { HOLD_TTL_MS, NONCE_TTL_MS };
 
@@ -60,6 +62,7 @@ export class TenantGuard extends DurableObject<Env> {
   #outbox: Outbox;
   #windows = new RateWindows();
   #rejections = new Map<string, { result: AdmissionResult; at: number }>();
+  #name: string | undefined;
   #alarmAt: number | null = null;
   #failNextAlarms = 0;
 
@@ -73,6 +76,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.#outbox = new Outbox(this.#sql);
     void ctx.blockConcurrencyWhile(async () => {
       ensureSchema(ctx.storage);
+      this.#name = this.#rememberName(ctx.id.name);
       this.#load();
       this.#alarmAt = await ctx.storage.getAlarm();
     });
@@ -82,10 +86,19 @@ export class TenantGuard extends DurableObject<Env> {
   async admit(req: AdmissionRequest): Promise<AdmissionResult> {
     checkAdmission(req);
     const now = this.#tick(req.now);
-    this.#expireDue(now);
+    const expired = this.#expireDue(now);
+    const result = this.#admission(req, now);
+    // Alarms after the decision (nothing awaits between a read and the write that depends on it): the
+    // expired holds' events wait in the outbox, a new hold expires, a nonce must be pruned.
+    if (expired > 0) await this.#ensureAlarm(OUTBOX_FIRST_RETRY_MS);
+    if (result.ok && !result.replayed) await this.#ensureAlarm(HOLD_TTL_MS);
+    else if (!result.ok && req.nonce !== undefined) await this.#ensureAlarm(NONCE_TTL_MS);
+    return result;
+  }
+
+  #admission(req: AdmissionRequest, now: number): AdmissionResult {
     this.#windows.prune(now);
     const levels = levelsOf(req.channel, req.keyId, req.clientIp, req.limits);
-
     const prior = this.#holds.find(req.requestId);
     if (prior !== undefined) {
       const snapshot = this.#windows.snapshot(levels, now, 0, 0);
@@ -97,12 +110,9 @@ export class TenantGuard extends DurableObject<Env> {
     }
     const remembered = this.#rejections.get(req.requestId);
     if (remembered !== undefined && now - remembered.at < REJECTION_TTL_MS) return remembered.result;
-
     const result = this.#decide(req, levels, now);
     // Idempotency-Key answers follow the key's state (in use now, replayable later): never remembered.
     if (!result.ok && !isIdempotencyAnswer(result)) this.#remember(req.requestId, result, now);
-    if (result.ok) await this.#ensureAlarm(HOLD_TTL_MS);
-    else if (req.nonce !== undefined) await this.#ensureAlarm(NONCE_TTL_MS);
     return result;
   }
 
@@ -122,22 +132,61 @@ export class TenantGuard extends DurableObject<Env> {
     return { ok: true };
   }
 
-  /** Replaces the hold's estimate by the real usage. A settle after expiry or release still charges: the tokens were used. */
+  /**
+   * Replaces the hold's estimate by the real usage and charges it: up to the reservation plus the free balance,
+   * never below zero (settlement.ts). A settle after expiry corrects what the expiry charged; after a release
+   * it still charges (the tokens were used). A request served unheld is charged once, even below zero.
+   */
   async settle(s: Settlement): Promise<SettleResult> {
     checkSettlement(s);
     const hold = this.#holds.find(s.holdId);
-    if (hold === undefined) return { balanceMicros: this.#balance, alreadySettled: false, unknownHold: true };
-    if (hold.state === HoldState.settled) return { balanceMicros: this.#balance, alreadySettled: true };
+    if (hold === undefined) return s.unheld ? this.#settleUnheld(s) : { balanceMicros: this.#balance, alreadySettled: false, unknownHold: true, chargedMicros: 0 };
+    if (hold.state === HoldState.settled) return { balanceMicros: this.#balance, alreadySettled: true, chargedMicros: hold.cost };
     const wasOpen = hold.state === HoldState.open;
-    const charge = hold.charge ? s.costMicros : 0;
+    const wasCharged = hold.state === HoldState.lapsed;
+    const charge = wasOpen
+      ? chargeOpen(hold, s.costMicros, this.#balance, this.#holds.heldMicros)
+      : chargeClosed(hold, s.costMicros, this.#balance, this.#holds.heldMicros);
     this.#mutate(() => {
-      this.#holds.close(hold, HoldState.settled, s.tokens, charge);
-      // An open hold still counts its reservation; a released or expired one already gave it back.
-      for (const r of hold.reservations) this.#quotas.adjust(r, actualAmount(r.t, s.tokens, s.costMicros) - (wasOpen ? r.n : 0));
-      if (charge !== 0) this.#setBalance(this.#balance - charge);
+      // An open or charged-at-expiry hold still counts its reservation in the quotas; a released one gave it back.
+      const counted = wasOpen || wasCharged;
+      for (const r of hold.reservations) this.#quotas.adjust(r, actualAmount(r.t, s.tokens, s.costMicros) - (counted ? r.n : 0));
+      this.#holds.close(hold, HoldState.settled, s.tokens, charge.total);
+      if (charge.delta !== 0) this.#setBalance(this.#balance - charge.delta);
     });
     this.#windows.setTokens(hold.id, s.tokens);
-    return { balanceMicros: this.#balance, alreadySettled: false };
+    const result: SettleResult = { balanceMicros: this.#balance, alreadySettled: false, chargedMicros: charge.total };
+    if (charge.uncollected > 0) result.uncollectedMicros = charge.uncollected;
+    if (wasCharged) result.correctionMicros = charge.delta;
+    return result;
+  }
+
+  /** A request served with no hold (guard unreachable, balance policy open): charged once per request id, even below zero. */
+  #settleUnheld(s: Settlement): SettleResult {
+    const unheld = s.unheld!;
+    const now = Math.max(Date.now(), this.#clock);
+    const hold: Hold = {
+      id: s.holdId,
+      keyId: unheld.keyId,
+      channel: unheld.channel,
+      ip: null,
+      at: now,
+      expiresAt: now,
+      state: HoldState.open,
+      estTokens: s.tokens,
+      estCost: 0,
+      charge: unheld.channel === "external",
+      reservations: [],
+      model: null,
+      cost: 0,
+    };
+    const charge = hold.charge ? s.costMicros : 0;
+    this.#mutate(() => {
+      this.#holds.insert(hold);
+      this.#holds.close(hold, HoldState.settled, s.tokens, charge);
+      if (charge !== 0) this.#setBalance(this.#balance - charge);
+    });
+    return { balanceMicros: this.#balance, alreadySettled: false, chargedMicros: charge };
   }
 
   /** Frees a hold with no charge (upstream failed before any byte). The request still counts in RPM. */
@@ -236,7 +285,7 @@ export class TenantGuard extends DurableObject<Env> {
     const injectFailure = this.#failNextAlarms > 0;
     if (injectFailure) this.#failNextAlarms -= 1;
     for (const hold of this.#holds.due(now)) {
-      this.#closeUncharged(hold, HoldState.expired);
+      this.#expire(hold, now);
       if (injectFailure) throw new Error("injected alarm failure (test)");
     }
     if (injectFailure) throw new Error("injected alarm failure (test)");
@@ -305,6 +354,8 @@ export class TenantGuard extends DurableObject<Env> {
       estCost: req.estimate.costMicros,
       charge: req.chargeBalance,
       reservations: quota.reservations,
+      model: req.model ?? null,
+      cost: 0,
     };
     this.#mutate(() => {
       this.#holds.insert(hold);
@@ -334,13 +385,44 @@ export class TenantGuard extends DurableObject<Env> {
     this.#windows.setTokens(hold.id, 0);
   }
 
-  #expireDue(now: number): void {
-    for (const hold of this.#holds.due(now)) this.#closeUncharged(hold, HoldState.expired);
+  /** Expires the holds due; returns how many (their events wait in the outbox for the alarm). */
+  #expireDue(now: number): number {
+    const due = this.#holds.due(now);
+    for (const hold of due) this.#expire(hold, now);
+    return due.length;
+  }
+
+  /**
+   * An open hold at its expiry: its request's isolate died with it in flight (the gateway settles or releases
+   * every hold whose request it saw end), so it is charged its reservation, which stays counted in the quotas,
+   * and its ledger and audit rows go out through the outbox, flagged hold_expired. A later settle corrects it.
+   */
+  #expire(hold: Hold, now: number): void {
+    const tenantId = this.#tenantId();
+    this.#mutate(() => {
+      const charge = hold.charge ? hold.estCost : 0;
+      this.#holds.close(hold, HoldState.lapsed, hold.estTokens, charge);
+      if (charge !== 0) this.#setBalance(this.#balance - charge);
+      this.#idempotency.freeHold(hold.id);
+      this.#outbox.put("billing", hold.id, JSON.stringify({ ...expiryBilling(tenantId, hold, now), amount_micros: -charge }), Date.now());
+      this.#outbox.put("audit", hold.id, JSON.stringify(expiryAudit(tenantId, hold, now)), Date.now());
+    });
+  }
+
+  /** The tenant (or service) this object belongs to: its name, kept in storage for alarms (which may run without it). */
+  #tenantId(): string {
+    return this.#name ?? "unknown";
   }
 
   #remember(requestId: string, result: AdmissionResult, now: number): void {
     this.#rejections.set(requestId, { result, at: now });
     if (this.#rejections.size > REJECTION_MEMORY) this.#rejections.delete(this.#rejections.keys().next().value!);
+  }
+
+  /** The object's name when the runtime gives it (a stub from idFromName), remembered for calls that come without it. */
+  #rememberName(name: string | undefined): string | undefined {
+    if (name !== undefined) this.#sql.exec(`INSERT OR REPLACE INTO meta (name, value) VALUES ('tenant_id', ?)`, name);
+    return name ?? this.#sql.exec<{ value: string }>(`SELECT value FROM meta WHERE name = 'tenant_id'`).toArray()[0]?.value;
   }
 
   #setBalance(value: number): void {

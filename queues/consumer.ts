@@ -20,8 +20,8 @@ export interface LedgerConsumer<S extends z.ZodType> {
   schema: S;
   /** Where a message that can never be written goes (its queue's dead-letter queue). */
   deadLetter: (env: Env) => Queue<unknown>;
-  /** Writes the batch idempotently; throws when the database cannot take it. */
-  write(db: Kysely<Database>, messages: z.output<S>[]): Promise<void>;
+  /** Writes the batch idempotently; throws when the database (or anything the write needs) cannot take it. */
+  write(db: Kysely<Database>, messages: z.output<S>[], env: Env): Promise<void>;
   /** A problem that makes one message unwritable, found before touching the database. */
   problem?(message: z.output<S>): string | undefined;
 }
@@ -67,7 +67,7 @@ export async function consumeLedgerBatch<S extends z.ZodType>(
   }
   const { db, dispose } = createDb(env);
   try {
-    await consumer.write(db, valid);
+    await consumer.write(db, valid, env);
     for (const message of writing) message.ack();
     recordQueueAcked(env, ctx, batch.queue, valid.length);
   } catch (error) {

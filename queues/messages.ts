@@ -19,6 +19,17 @@ export const BillingMessageSchema = z.object({
   output_tokens: z.number().int().nonnegative(),
   usage_estimated: z.boolean(),
   price_version: z.number().int().nullable(),
+  /** Conditions the ledger row records (meta.flags), e.g. hold_expired, over_reservation, correction. */
+  flags: z.array(z.string()).optional(),
+  /** A correcting row: the request id whose charge it corrects (this row's own request_id differs). */
+  corrects: z.string().optional(),
+  /** Micro-units the real cost exceeded what could be charged (the balance never goes below zero through a hold). */
+  uncollected_micros: z.number().int().nonnegative().optional(),
+  /**
+   * Served unheld (the guard unreachable, balance policy open) and not yet charged in the TenantGuard: the
+   * consumer charges it there (idempotently) before writing the row, so the two books agree.
+   */
+  guard_pending: z.boolean().optional(),
   created_at: z.string(),
 });
 export type BillingMessage = z.infer<typeof BillingMessageSchema>;

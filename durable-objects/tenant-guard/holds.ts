@@ -2,12 +2,20 @@
 import type { AdmissionRequest } from "../../src/guard/types";
 import type { Reservation } from "./quotas";
 
-/** An unsettled hold is released (its estimate returned) this long after admission. */
+/**
+ * An unsettled hold expires this long after admission and is charged its reservation: the gateway settles
+ * or releases every hold whose request it saw end, so one still open means the isolate died with the
+ * request in flight, at or after its upstream call. A settle arriving later corrects the charge.
+ */
 export const HOLD_TTL_MS = 600_000;
 /** Closed rows stay this long after their hold's expiry, so settle / release / admit retries stay idempotent. */
 export const CLOSED_RETENTION_MS = 3_600_000;
 
-export const HoldState = { open: 0, settled: 1, released: 2, expired: 3 } as const;
+/**
+ * expired: closed at expiry uncharged, its reservation given back (rows written before 2026-12-02);
+ * lapsed: closed at expiry and charged its reservation, which stays counted (what expiry does now).
+ */
+export const HoldState = { open: 0, settled: 1, released: 2, expired: 3, lapsed: 4 } as const;
 export type HoldStateValue = (typeof HoldState)[keyof typeof HoldState];
 
 export interface Hold {
@@ -23,6 +31,10 @@ export interface Hold {
   /** Whether estCost is held against the balance (external channel). */
   charge: boolean;
   reservations: Reservation[];
+  /** The model asked for, for the ledger row of an expiry. */
+  model: string | null;
+  /** What was charged when the hold closed (expired holds: their reservation). */
+  cost: number;
 }
 
 type AdmissionRow = {
@@ -37,11 +49,13 @@ type AdmissionRow = {
   est_cost: number;
   charge: number;
   tokens: number;
+  cost: number;
   reservations: string;
+  model: string | null;
 };
 
-const INSERT = `INSERT INTO admissions (id, key_id, channel, ip, at, expires_at, state, est_tokens, est_cost, charge, tokens, cost, reservations)
-  VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 0, ?)`;
+const INSERT = `INSERT INTO admissions (id, key_id, channel, ip, at, expires_at, state, est_tokens, est_cost, charge, tokens, cost, reservations, model)
+  VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 0, ?, ?)`;
 const CLOSE = `UPDATE admissions SET state = ?, tokens = ?, cost = ? WHERE id = ?`;
 const FIND = `SELECT * FROM admissions WHERE id = ?`;
 
@@ -84,7 +98,7 @@ export class HoldBook {
   }
 
   insert(hold: Hold): void {
-    this.#sql.exec(INSERT, hold.id, hold.keyId, hold.channel, hold.ip, hold.at, hold.expiresAt, hold.estTokens, hold.estCost, hold.charge ? 1 : 0, hold.estTokens, JSON.stringify(hold.reservations));
+    this.#sql.exec(INSERT, hold.id, hold.keyId, hold.channel, hold.ip, hold.at, hold.expiresAt, hold.estTokens, hold.estCost, hold.charge ? 1 : 0, hold.estTokens, JSON.stringify(hold.reservations), hold.model);
     this.#track(hold);
   }
 
@@ -93,6 +107,7 @@ export class HoldBook {
     this.#sql.exec(CLOSE, state, tokens, costMicros, hold.id);
     if (this.open.delete(hold.id) && hold.charge) this.heldMicros -= hold.estCost;
     hold.state = state;
+    hold.cost = costMicros;
   }
 
   /** Open holds whose expiry is at or before `now`, oldest first. */
@@ -146,5 +161,7 @@ function fromRow(row: AdmissionRow): Hold {
     estCost: row.est_cost,
     charge: row.charge === 1,
     reservations: JSON.parse(row.reservations) as Reservation[],
+    model: row.model,
+    cost: row.cost,
   };
 }

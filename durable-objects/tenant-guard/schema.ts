@@ -47,6 +47,10 @@ const MIGRATIONS: readonly string[][] = [
     `CREATE INDEX outbox_due ON outbox (next_at) WHERE sent_at IS NULL`,
     `CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL`,
   ],
+  [
+    // What the gateway asked for (written into the ledger row of a hold that expires unsettled).
+    `ALTER TABLE admissions ADD COLUMN model TEXT`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -142,7 +142,7 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
           .insertInto("billing_transaction")
           .values(rows)
           .onConflict((oc) => oc.columns(["tenant_id", "kind", "request_id"]).doNothing())
-          .returning(["tenant_id", "key_id", "request_id", "kind", "model", "amount_micros", "input_tokens", "output_tokens", "created_at"]),
+          .returning(["tenant_id", "key_id", "request_id", "kind", "model", "amount_micros", "input_tokens", "output_tokens", "created_at", "meta"]),
       )
       .with("rolled", (q) =>
         q
@@ -152,12 +152,13 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
             eb
               .selectFrom("inserted")
               .where("kind", "in", ["debit", "refund"])
+              // A correcting row (meta.corrects) moves money and tokens but is not another request.
               .select([
                 "tenant_id",
                 usageKey.as("key_id"),
                 usageModel.as("model"),
                 usageDay.as("day"),
-                sql<string>`count(*) filter (where kind = 'debit')`.as("requests"),
+                sql<string>`count(*) filter (where kind = 'debit' and meta->>'corrects' is null)`.as("requests"),
                 sql<string>`coalesce(sum(input_tokens) filter (where kind = 'debit'), 0)`.as("input_tokens"),
                 sql<string>`coalesce(sum(output_tokens) filter (where kind = 'debit'), 0)`.as("output_tokens"),
                 sql<string>`-sum(amount_micros)`.as("cost_micros"),

@@ -57,6 +57,7 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     keyId: principal.keyId,
     channel: ctx.channel,
     capability: ctx.parsed!.capability,
+    model: ctx.parsed!.model,
     clientIp: ctx.clientIp,
     ...checks,
     estimate: estimateFor(ctx),

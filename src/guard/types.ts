@@ -40,6 +40,8 @@ export interface AdmissionRequest {
   chargeBalance: boolean;
   /** External requests with an Idempotency-Key: checked (and claimed) in this same call, no second round trip. */
   idempotency?: IdempotencyClaim;
+  /** The model asked for: carried into the ledger row if the hold expires unsettled. */
+  model?: string;
   /** Milliseconds; tests inject the clock (production omits it: Date.now()). */
   now?: number;
 }
@@ -135,6 +137,11 @@ export interface Settlement {
   costMicros: number;
   inputTokens: number;
   outputTokens: number;
+  /**
+   * A request served with no hold because the guard could not be reached and the tenant's balance policy is
+   * `open`: charged now, once per holdId (the request id), even below zero (the tenant chose to be served unchecked).
+   */
+  unheld?: { keyId: string; channel: GuardChannel };
   /** Accepted for symmetry with admit; settlement needs no clock (quota corrections follow the admission's period). */
   now?: number;
 }
@@ -144,6 +151,15 @@ export interface SettleResult {
   alreadySettled: boolean;
   /** No hold with this id is known (never issued, or closed longer ago than the retention): nothing charged here. */
   unknownHold?: boolean;
+  /** What this settlement took from the balance: the ledger's debit must say the same. */
+  chargedMicros: number;
+  /** The real cost exceeded the reservation by more than the free balance: this much went uncharged (never below zero). */
+  uncollectedMicros?: number;
+  /**
+   * The hold had expired and been charged its reservation before this settle arrived: the change this settle
+   * made to that charge (positive: charged more, negative: refunded). The ledger records it as a correcting row.
+   */
+  correctionMicros?: number;
 }
 
 export interface ReleaseResult {

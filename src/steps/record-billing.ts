@@ -1,8 +1,14 @@
 // Completion task record_billing: once the response has ended, prices the usage actually delivered,
-// settles (or releases) the tenant's hold in its TenantGuard, and emits one billing event to the ledger queue.
+// settles (or releases) the tenant's hold in its TenantGuard, and emits the billing event for what the
+// guard charged, so the two books agree to the micro-unit (src/billing/settlement-rows.ts):
+// - a hold is settled at the real cost, never more than its reservation plus the free balance;
+// - a hold that had expired (charged its reservation) gets a correcting row for the difference;
+// - a request served unheld (guard unreachable at admission, balance policy open) is charged in the guard
+//   now; if the guard cannot be reached now either, the billing consumer settles it before writing (guard_pending).
 import { guardFor } from "../objects";
 import type { CompletionOutcome, GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
+import { rowsAfterSettle, settlementOf } from "../billing/settlement-rows";
 import type { GatewayCompletion } from "./types";
 import type { BillingMessage } from "../../queues/messages";
 import { emitEvent } from "../billing/emit";
@@ -12,19 +18,12 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
   const principal = ctx.principal;
   const target = ctx.upstream?.target;
   const usage = outcome.usage;
-  const guard = principal && ctx.holdId ? guardFor(ctx.env, principal.tenantId) : undefined;
   if (!principal || !target || !usage) {
     // Nothing was generated: give the reservation back.
-    if (guard && ctx.holdId) await guard.release(ctx.holdId);
+    if (principal && ctx.holdId) await guardFor(ctx.env, principal.tenantId).release(ctx.holdId);
     return;
   }
   const cost = costMicros(target.pricing, usage);
-  ctx.billing = { costMicros: cost, priceVersion: ctx.route?.configVersion ?? 0, currency: target.pricing.currency };
-  if (guard && ctx.holdId) {
-    const settled = await guard.settle({ holdId: ctx.holdId, tokens: usage.inputTokens + usage.outputTokens, costMicros: cost, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens });
-    // A settlement above its reservation can take a balance below zero: counted, and alerted on.
-    if (!settled.alreadySettled && !settled.unknownHold && settled.balanceMicros < 0) recordNegativeBalance(ctx.env, ctx.exec);
-  }
   const message: BillingMessage = {
     v: 1,
     request_id: ctx.requestId,
@@ -39,10 +38,26 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
     input_tokens: usage.inputTokens,
     output_tokens: usage.outputTokens,
     usage_estimated: usage.estimated,
-    price_version: ctx.billing.priceVersion,
+    price_version: ctx.route?.configVersion ?? 0,
     created_at: new Date(ctx.receivedAt).toISOString(),
   };
-  await emitEvent(ctx, "billing", message);
+  // The guard holds a hold for this request, or should be charged for it: served unheld only because it
+  // could not be reached at admission (a refusal or "nothing to enforce" leaves ctx.admission set).
+  const inGuard = ctx.holdId !== undefined || (ctx.admission === undefined && ctx.channel === "external");
+  let rows: BillingMessage[] = [message];
+  if (inGuard) {
+    try {
+      const settled = await guardFor(ctx.env, principal.tenantId).settle({ holdId: ctx.holdId ?? ctx.requestId, ...settlementOf(message), ...(ctx.holdId !== undefined && { unheld: undefined }) });
+      if (settled.balanceMicros < 0) recordNegativeBalance(ctx.env, ctx.exec);
+      // An internal hold charges no balance: its row records the cost.
+      rows = ctx.channel === "external" ? rowsAfterSettle(message, settled) : [message];
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", msg: "settlement deferred to the billing consumer", request_id: ctx.requestId, error: String(error) }));
+      if (ctx.channel === "external") rows = [{ ...message, guard_pending: true }];
+    }
+  }
+  ctx.billing = { costMicros: rows.length === 1 && !rows[0]!.corrects ? -rows[0]!.amount_micros : cost, priceVersion: ctx.route?.configVersion ?? 0, currency: target.pricing.currency };
+  for (const row of rows) await emitEvent(ctx, "billing", row);
 }
 
 export const recordBilling: GatewayCompletion = {
