@@ -37,7 +37,8 @@ function removeScratch() {
 /** Every child still running; stopped on exit so an interrupted run leaves nothing behind. */
 const live = new Set();
 
-function track(child) {
+/** Registers a child for killChildren(); returns it. */
+export function track(child) {
   live.add(child);
   child.once("exit", () => live.delete(child));
   return child;
@@ -54,7 +55,8 @@ export function killChildren() {
   removeScratch();
 }
 
-function waitExit(child, ms) {
+/** Resolves when the child has exited, SIGKILLing it after `ms`. */
+export function waitExit(child, ms) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const timer = setTimeout(() => {
@@ -94,7 +96,7 @@ export async function bundleGateway() {
 }
 
 /** Reads stdout lines of a child until `match` returns a value, or fails after `ms`. */
-function firstLine(child, match, ms, what) {
+export function firstLine(child, match, ms, what) {
   return new Promise((resolve, reject) => {
     let buffer = "";
     let stderr = "";
