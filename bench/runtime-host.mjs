@@ -1,7 +1,8 @@
 // Child process of the benchmark: hosts the bare passthrough Worker, the body-reading floor Worker and
 // the gateway bundle on workerd
 // (Miniflare's API with direct sockets, so requests skip Miniflare's entry worker), one workerd each.
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare } from "miniflare";
@@ -28,15 +29,15 @@ function workerdChildren() {
 }
 
 /** Starts one Miniflare instance and returns its direct URL and the pid of the workerd it spawned. */
-async function startInstance(workerOptions, sharedOptions) {
+async function startInstance(workerOptions, sharedOptions, { socket = true } = {}) {
   const before = new Set(workerdChildren());
   const mf = new Miniflare({
     ...sharedOptions,
     ...workerOptions,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    ...(socket ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
   });
   await mf.ready;
-  const url = (await mf.unsafeGetDirectURL(workerOptions.name)).toString().replace(/\/$/, "");
+  const url = socket ? (await mf.unsafeGetDirectURL(workerOptions.name)).toString().replace(/\/$/, "") : null;
   const pid = workerdChildren().find((p) => !before.has(p)) ?? null;
   return { mf, url, pid };
 }
@@ -60,11 +61,47 @@ function gatewayOptions(workerOptions, config) {
   };
 }
 
+/**
+ * The gateway split over two workerd processes, so the Worker's own CPU can be read apart from the rest
+ * (workerd reports no CPU time per isolate or per invocation: a tail worker's `cpuTime` is 0 locally).
+ * - the *state* process ("gateway-state", bench/split/state-entry.mjs): the same bundle's Durable Object
+ *   classes and queue consumers, with Durable Object storage, the queue broker and the ledger writes;
+ * - the *Worker* process ("gateway", bench/split/worker-entry.mjs): the bundle's fetch handler, serving
+ *   every request, its Durable Object bindings naming the state script (`scriptName`, carried across
+ *   processes by Miniflare's dev registry over workerd's debug port, one proxy hop per call) and its
+ *   queue producers relayed to the state process (Miniflare delivers only to consumers in the
+ *   producer's process). KV stays here: the request path reads it (through the config cache).
+ * The state process starts first and registers itself; the Worker process finds it in the registry.
+ */
+async function startSplitGateway(fromToml, config, shared, inspector) {
+  const dir = path.dirname(config.bundlePath);
+  for (const file of ["worker-entry.mjs", "state-entry.mjs"]) copyFileSync(path.join(ROOT, "bench/split", file), path.join(dir, file));
+  const registry = { unsafeDevRegistryPath: mkdtempSync(path.join(os.tmpdir(), "gateway-bench-registry-")) };
+  // The entries import the bundle's index.js, which Miniflare's module rules would otherwise take for CommonJS.
+  const base = { ...gatewayOptions(fromToml, config), modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, ...(fromToml.modulesRules ?? [])] };
+  const state = await startInstance({ ...base, name: "gateway-state", scriptPath: path.join(dir, "state-entry.mjs") }, { ...shared, ...registry }, { socket: false });
+  const durableObjects = Object.fromEntries(Object.entries(base.durableObjects).map(([binding, d]) => [binding, { ...d, scriptName: "gateway-state" }]));
+  const worker = await startInstance(
+    {
+      ...base,
+      scriptPath: path.join(dir, "worker-entry.mjs"),
+      durableObjects,
+      queueProducers: {},
+      queueConsumers: {},
+      serviceBindings: { BENCH_STATE: { name: "gateway-state", entrypoint: "QueueRelay" } },
+    },
+    { ...shared, ...registry, ...inspector },
+  );
+  return { worker, state };
+}
+
 async function main() {
   const config = JSON.parse(process.env.BENCH_HOST_CONFIG ?? "{}");
   const shared = { log: new Log(LogLevel.WARN), cf: false };
   const instances = [];
   const out = {};
+  /** Where the gateway's queues live (the state process when split): for the consumer-throughput run. */
+  let queueHost = null;
   const fromToml = await wranglerOptions();
   // Same compatibility date and flags as the gateway, so the floor runs the same runtime semantics.
   const bareCompat = { compatibilityDate: fromToml.compatibilityDate, compatibilityFlags: fromToml.compatibilityFlags };
@@ -85,9 +122,17 @@ async function main() {
     try {
       // The inspector (for --profile) is opened on the gateway only; it costs nothing until attached.
       const inspector = config.inspectorPort ? { inspectorPort: config.inspectorPort } : {};
-      const gateway = await startInstance(gatewayOptions(fromToml, config), { ...shared, ...inspector });
-      instances.push(gateway.mf);
-      out.gateway = { url: gateway.url, pid: gateway.pid };
+      if (config.split) {
+        const { worker, state } = await startSplitGateway(fromToml, config, shared, inspector);
+        instances.push(worker.mf, state.mf);
+        queueHost = { mf: state.mf, worker: "gateway-state" };
+        out.gateway = { url: worker.url, pid: worker.pid, statePid: state.pid };
+      } else {
+        const gateway = await startInstance(gatewayOptions(fromToml, config), { ...shared, ...inspector });
+        instances.push(gateway.mf);
+        queueHost = { mf: gateway.mf, worker: "gateway" };
+        out.gateway = { url: gateway.url, pid: gateway.pid };
+      }
     } catch (error) {
       out.gateway = { error: String(error?.stack ?? error) };
     }
@@ -115,9 +160,8 @@ async function main() {
   });
   async function command(request) {
     try {
-      const gateway = instances[2];
-      if (request.cmd !== "enqueue-billing" || !gateway) throw new Error(`unknown command ${request.cmd}`);
-      const queue = await gateway.getQueueProducer("BILLING_QUEUE", "gateway");
+      if (request.cmd !== "enqueue-billing" || !queueHost) throw new Error(`unknown command ${request.cmd}`);
+      const queue = await queueHost.mf.getQueueProducer("BILLING_QUEUE", queueHost.worker);
       const started = Date.now();
       // As the gateway sends them (src/billing/emit.ts): packs of events as JSON text, three packs per sendBatch.
       const packs = [];

@@ -6,10 +6,12 @@ import { bundleGateway, startDatabaseHost, startMock, startRuntimeHost } from ".
 import { probe, seedGateway } from "./seed.mjs";
 
 /**
- * @param {{ gateway: boolean, arms: string[], inspectorPort?: number, log: (line: string) => void }} options
+ * @param {{ gateway: boolean, arms: string[], split?: boolean, inspectorPort?: number, log: (line: string) => void }} options
+ * `split` (default true) runs the gateway's Durable Objects and queue consumers in a second workerd
+ * process (bench/runtime-host.mjs), so the Worker's own CPU is read apart from theirs.
  * Problems (a failed bundle, seed or probe) are collected, not thrown: the arms that work still run.
  */
-export async function startStack({ gateway, arms, inspectorPort, log }) {
+export async function startStack({ gateway, arms, split = true, inspectorPort, log }) {
   const problems = [];
   const stops = [];
   const stop = async () => {
@@ -42,6 +44,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
       mockUrl: mock.url,
       bundlePath: bundle?.bundlePath ?? null,
       inspectorPort,
+      split,
       gatewayBindings: {
         ENVIRONMENT: "development",
         ALLOW_LOOPBACK_UPSTREAMS: "true",
@@ -55,7 +58,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
     log(`bare worker        ${host.bare.url} (workerd pid ${host.bare.pid})`);
     log(`floor worker       ${host.floor.url} (workerd pid ${host.floor.pid})`);
     if (host.gateway?.error) problems.push(`Gateway not benchmarked: it did not start on workerd. ${host.gateway.error}`);
-    else if (host.gateway) log(`gateway            ${host.gateway.url} (workerd pid ${host.gateway.pid})`);
+    else if (host.gateway) log(`gateway            ${host.gateway.url} (workerd pid ${host.gateway.pid}${host.gateway.statePid ? `; Durable Objects and queue consumers in workerd pid ${host.gateway.statePid}` : ""})`);
 
     const gatewayUrl = host.gateway?.url;
     let creds = null;
@@ -89,7 +92,7 @@ export async function startStack({ gateway, arms, inspectorPort, log }) {
       targets,
       failedArms,
       problems,
-      pids: { mock: mock.pid, bare: host.bare.pid, floor: host.floor.pid, gateway: host.gateway?.pid, database: database?.pid },
+      pids: { mock: mock.pid, bare: host.bare.pid, floor: host.floor.pid, gateway: host.gateway?.pid, gatewayState: host.gateway?.statePid, database: database?.pid },
       stop,
     };
   } catch (error) {
