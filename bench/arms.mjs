@@ -1,5 +1,7 @@
 // The arms of the benchmark and the request each one sends: the same chat completion, direct to the
-// mock, through the bare passthrough Worker, through the body-reading floor Worker, and through the gateway's internal and external channels.
+// mock, through the bare passthrough Worker, through the body-reading floor Worker, through the
+// gateway's internal and external channels, and through the peers on Node: a bare node:http proxy
+// and Portkey's open-source gateway.
 import { createSigner } from "./signing.mjs";
 
 export const MOCK_API_KEY = "mock-upstream-key";
@@ -15,18 +17,59 @@ export const ARM_LABELS = {
   external_unsigned: "gateway external, unsigned key",
   direct_anthropic: "direct to mock (Anthropic format)",
   internal_anthropic: "gateway internal, Anthropic upstream",
+  node_proxy: "bare node:http proxy (Node)",
+  portkey: "Portkey OSS (Node)",
+  portkey_installed: "Portkey OSS as installed (Node)",
+  portkey_anthropic: "Portkey OSS, Anthropic upstream",
 };
 
+/** Arms that run only in the stream phase at 0 ms gaps (the translated path and its baseline). */
+export const STREAM_ONLY_ARMS = ["direct_anthropic", "internal_anthropic", "portkey_anthropic"];
+/** The arm each stream-only arm's added figures are taken against. */
+export const STREAM_BASE = { internal_anthropic: "direct_anthropic", portkey_anthropic: "direct_anthropic" };
+/** The arm whose enablement brings a stream-only arm along. */
+export const STREAM_ONLY_PARENT = { direct_anthropic: null, internal_anthropic: "internal", portkey_anthropic: "portkey" };
+
+/** Whether `arm` runs given the chosen arms: stream-only arms come with their parent arm (direct_anthropic always). */
+export function armWanted(arm, arms) {
+  if (arm in STREAM_ONLY_PARENT) return STREAM_ONLY_PARENT[arm] === null || arms.includes(STREAM_ONLY_PARENT[arm]);
+  return arms.includes(arm);
+}
+
 /** Which process runs each arm's proxy (its CPU is charged to the arm); direct has none. */
-export const ARM_RUNTIME = { direct: null, bare: "bare", floor: "floor", internal: "gateway", external: "gateway", external_unsigned: "gateway", direct_anthropic: null, internal_anthropic: "gateway" };
+export const ARM_RUNTIME = {
+  direct: null,
+  bare: "bare",
+  floor: "floor",
+  internal: "gateway",
+  external: "gateway",
+  external_unsigned: "gateway",
+  direct_anthropic: null,
+  internal_anthropic: "gateway",
+  node_proxy: "nodeProxy",
+  portkey: "portkey",
+  portkey_installed: "portkeyInstalled",
+  portkey_anthropic: "portkey",
+};
+
+/**
+ * The second process of an arm's proxy, whose CPU is reported apart: the gateway's Durable Objects,
+ * queue consumers and their simulators (the split runtime, bench/runtime-host.mjs). Production bills
+ * those separately (Durable Objects) or runs them elsewhere (queue broker, storage), not as the Worker's CPU.
+ */
+export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", internal_anthropic: "gatewayState" };
+
+/** Whether an arm is one of ours on the gateway's workerd (same process for all of them). */
+export const isGatewayArm = (arm) => ARM_RUNTIME[arm] === "gateway";
 
 function openaiBody(model, stream) {
   return JSON.stringify(stream ? { model, messages: MESSAGES, stream: true, stream_options: { include_usage: true } } : { model, messages: MESSAGES });
 }
 
 /**
- * Targets per arm for one request kind ("json" or "stream"). `urls` has mock, bare and gateway origins;
- * `creds` comes from seedGateway (absent when the gateway is not running).
+ * Targets per arm for one request kind ("json" or "stream"). `urls` has mock, bare, floor and gateway
+ * origins and, when they run, nodeProxy, portkey and portkeyInstalled; `creds` comes from seedGateway
+ * (absent when the gateway is not running).
  */
 export function targetsFor(kind, urls, creds) {
   const stream = kind === "stream";
@@ -46,6 +89,17 @@ export function targetsFor(kind, urls, creds) {
     if (stream) {
       targets.internal_anthropic = { ...targets.internal, body: openaiBody("mock-anthropic-chat", true) };
     }
+  }
+  if (urls.nodeProxy) targets.node_proxy = { url: urls.nodeProxy, path: "/v1/chat/completions", headers: upstreamHeaders, body };
+  // Portkey routes by headers to an OpenAI-compatible host (the mock); the upstream key goes through as is.
+  const portkeyHeaders = (provider) => ({ ...upstreamHeaders, "x-portkey-provider": provider, "x-portkey-custom-host": `${urls.mock}/v1` });
+  if (urls.portkey) targets.portkey = { url: urls.portkey, path: "/v1/chat/completions", headers: portkeyHeaders("openai"), body };
+  if (urls.portkeyInstalled) targets.portkey_installed = { url: urls.portkeyInstalled, path: "/v1/chat/completions", headers: portkeyHeaders("openai"), body };
+  if (stream && urls.portkey) {
+    // The peer's translated path: OpenAI format in and out, Anthropic Messages upstream (the mock's).
+    // Portkey passes max_tokens through and Anthropic requires it (our gateway sets a default itself).
+    const body = JSON.stringify({ ...JSON.parse(openaiBody("claude-mock", true)), max_tokens: 1024 });
+    targets.portkey_anthropic = { url: urls.portkey, path: "/v1/chat/completions", headers: portkeyHeaders("anthropic"), body };
   }
   if (stream) {
     targets.direct_anthropic = {

@@ -23,7 +23,11 @@ export const DEFAULTS = {
   drainMaxMs: 8000,
   // No new round starts unless it and the fixed-rate runs still fit in this (from the start of the run).
   budgetMs: 540_000,
-  arms: ["direct", "bare", "floor", "internal", "external", "external_unsigned"],
+  arms: ["direct", "bare", "floor", "internal", "external", "external_unsigned", "node_proxy", "portkey"],
+  // The gateway's Durable Objects and queue consumers in a second workerd process (bench/runtime-host.mjs).
+  split: true,
+  // Write the README's benchmark block from this run (bench/results/readme-table.md is always written).
+  readme: false,
 };
 
 export const QUICK = {
@@ -39,16 +43,19 @@ export const QUICK = {
   quietMaxMs: 3000,
   drainMaxMs: 4000,
   budgetMs: 100_000,
-  arms: ["direct", "bare", "floor", "internal", "external"],
+  arms: ["direct", "bare", "floor", "internal", "external", "node_proxy", "portkey"],
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--rates 500,1000] [--arms direct,bare,floor,internal,external,external_unsigned] [--no-gateway]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
+/** The peers on Node (not ours): skipped by --no-peers. */
+const PEER_ARMS = ["node_proxy", "portkey", "portkey_installed"];
 
 /** Parses argv into settings; throws with the usage line on anything unknown. */
 export function parseArgs(argv) {
   const settings = structuredClone(argv.includes("--quick") ? QUICK : DEFAULTS);
   settings.mode = argv.includes("--quick") ? "quick" : "default";
   settings.gateway = true;
+  settings.peers = true;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -61,10 +68,15 @@ export function parseArgs(argv) {
     else if (flag === "--rounds") settings.rounds = positiveInt(value(), flag);
     else if (flag === "--rates") settings.rate.rates = value().split(",").map((r) => positiveInt(r, flag));
     else if (flag === "--arms") settings.arms = ["direct", ...value().split(",").filter((a) => a && a !== "direct")];
+    else if (flag === "--chunks") settings.stream0.chunks = settings.stream20.chunks = positiveInt(value(), flag);
+    else if (flag === "--no-peers") settings.peers = false;
+    else if (flag === "--single-process") settings.split = false;
+    else if (flag === "--readme") settings.readme = true;
     else if (flag === "--help" || flag === "-h") throw new Error(USAGE);
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
-  if (!settings.gateway) settings.arms = settings.arms.filter((a) => a === "direct" || a === "bare" || a === "floor");
+  if (!settings.peers) settings.arms = settings.arms.filter((a) => !PEER_ARMS.includes(a));
+  if (!settings.gateway) settings.arms = settings.arms.filter((a) => a === "direct" || a === "bare" || a === "floor" || PEER_ARMS.includes(a));
   return settings;
 }
 

@@ -6,7 +6,7 @@ import { closedLoop } from "./load.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { killChildren } from "./processes.mjs";
 import { DEFAULTS } from "./config.mjs";
-import { ARM_RUNTIME } from "./arms.mjs";
+import { ARM_RUNTIME, ARM_STATE } from "./arms.mjs";
 import { quiesce, setMockScenario } from "./rounds.mjs";
 import { startStack } from "./stack.mjs";
 import { median } from "./stats.mjs";
@@ -32,15 +32,20 @@ try {
   const added = Object.fromEntries(arms.map((a) => [a, []]));
   const addedP99 = Object.fromEntries(arms.map((a) => [a, []]));
   const cpu = Object.fromEntries(arms.map((a) => [a, []]));
+  const stateCpu = Object.fromEntries(arms.map((a) => [a, []]));
   for (let round = 1; round <= rounds; round++) {
     const p50 = {};
     const p99 = {};
     for (const arm of arms) {
       const pid = arm === "direct" ? stack.pids.mock : stack.pids[ARM_RUNTIME[arm]];
-      if (pid) await quiesce(pid, DEFAULTS.quietMaxMs);
-      const meter = cpuMeter({ p: pid });
+      // The split gateway's second process (Durable Objects, queue consumers), reported apart.
+      const statePid = stack.pids[ARM_STATE[arm]];
+      if (pid) await quiesce([pid, statePid], DEFAULTS.quietMaxMs);
+      const meter = cpuMeter({ p: pid, s: statePid });
       const result = await closedLoop(stack.targets.json[arm], { connections: 1, amount: requests });
-      cpu[arm].push(meter.stop().p / 1e3 / result.requests);
+      const used = meter.stop();
+      cpu[arm].push(used.p / 1e3 / result.requests);
+      if (statePid) stateCpu[arm].push(used.s / 1e3 / result.requests);
       if (result.ok !== result.requests) log(`${arm}: ${result.requests - result.ok} failed`);
       p50[arm] = result.latencyMs.p50;
       p99[arm] = result.latencyMs.p99;
@@ -51,7 +56,7 @@ try {
   }
   for (const arm of arms.slice(1)) {
     const ratios = added[arm].map((v, i) => v / added.bare[i]);
-    console.log(`${arm.padEnd(10)} added p50 +${median(added[arm]).toFixed(3)} ms  ratio ${(median(added[arm]) / median(added.bare)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})  added p99 +${median(addedP99[arm]).toFixed(2)} ms  CPU ${median(cpu[arm]).toFixed(0)} µs/req`);
+    console.log(`${arm.padEnd(10)} added p50 +${median(added[arm]).toFixed(3)} ms  ratio ${(median(added[arm]) / median(added.bare)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})  added p99 +${median(addedP99[arm]).toFixed(2)} ms  CPU ${median(cpu[arm]).toFixed(0)}${stateCpu[arm].length ? ` + ${median(stateCpu[arm]).toFixed(0)} (Durable Objects, consumers; not waited for)` : ""} µs/req`);
   }
 } finally {
   await stack.stop();

@@ -1,6 +1,6 @@
 // The measured part of the run: phases (c=1, c=16, c=64, fixed rates, streams) x arms, interleaved
 // over rounds, each run with its CPU charged to the processes involved.
-import { ARM_RUNTIME } from "./arms.mjs";
+import { ARM_RUNTIME, ARM_STATE, armWanted, isGatewayArm, STREAM_ONLY_ARMS } from "./arms.mjs";
 import { closedLoop, openLoop } from "./load.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { streamRun } from "./stream-client.mjs";
@@ -23,7 +23,9 @@ export function phasesFor(s) {
       name: "stream0",
       kind: "stream",
       mock: { ...json, chunks: s.stream0.chunks, chunk_delay_ms: s.stream0.delayMs },
-      extraArms: ["direct_anthropic", "internal_anthropic"],
+      extraArms: STREAM_ONLY_ARMS,
+      // The per-stream CPU figures come from this phase: the window waits for the queue consumers too.
+      settle: true,
       run: (t) => streamRun(t, s.stream0),
     },
     { name: "stream20", kind: "stream", mock: { ...json, chunks: s.stream20.chunks, chunk_delay_ms: s.stream20.delayMs }, run: (t) => streamRun(t, s.stream20) },
@@ -46,21 +48,23 @@ export async function idleRates(pids, ms = 1000) {
 }
 
 /**
- * Waits until the arm's runtime process has been nearly idle (under 10% of a core in every 100 ms
- * slice) for `quietMs` in a row, at most `maxMs`: an overloaded run's leftovers must not land in the
- * next measurement. Queue consumers run in batches up to 1 s apart, so draining their backlog
- * needs a quiet stretch longer than that.
+ * Waits until the arm's runtime processes have been nearly idle (under 10% of a core each in every
+ * 100 ms slice) for `quietMs` in a row, at most `maxMs`: an overloaded run's leftovers must not land in
+ * the next measurement. Queue consumers run in batches up to 1 s apart, so draining their backlog
+ * needs a quiet stretch longer than that. `pid` is one pid or several (the split gateway's two).
  */
 export async function quiesce(pid, maxMs, quietMs = 100) {
-  if (!pid) return 0;
+  const pids = (Array.isArray(pid) ? pid : [pid]).filter(Boolean);
+  if (pids.length === 0) return 0;
   const t0 = performance.now();
   let quietSince = performance.now();
   while (performance.now() - t0 < maxMs) {
-    const meter = cpuMeter({ p: pid });
+    const meter = cpuMeter(Object.fromEntries(pids.map((p, i) => [i, p])));
     const w0 = performance.now();
     await sleep(100);
     const now = performance.now();
-    if (meter.stop().p / ((now - w0) * 1e6) >= 0.1) quietSince = now;
+    const used = meter.stop();
+    if (pids.some((_, i) => used[i] / ((now - w0) * 1e6) >= 0.1)) quietSince = now;
     else if (now - quietSince >= quietMs - 1) break;
   }
   return performance.now() - t0;
@@ -71,7 +75,7 @@ async function measuredRun(phase, arm, target, ctx) {
   const meter = cpuMeter(ctx.pids);
   const t0 = performance.now();
   const result = await phase.run(target);
-  if (phase.settle && ARM_RUNTIME[arm] === "gateway") await sleep(ctx.settings.cpuSettleMs);
+  if (phase.settle && isGatewayArm(arm)) await sleep(ctx.settings.cpuSettleMs);
   const used = meter.stop();
   const wallMs = performance.now() - t0;
   const requests = result.requests ?? result.count;
@@ -81,8 +85,11 @@ async function measuredRun(phase, arm, target, ctx) {
     return Math.max(0, used[name] - idle) / requests / 1e3;
   };
   const runtime = ARM_RUNTIME[arm];
+  const state = ARM_STATE[arm];
   return {
-    cpuUsPerRequest: { runtime: runtime ? perRequestUs(runtime) : 0, mock: perRequestUs("mock"), generator: perRequestUs("self"), database: perRequestUs("database") },
+    // runtime: the process serving the arm's requests (for the split gateway, the Worker's own process);
+    // state: the split gateway's Durable Objects, queue consumers and their simulators (null otherwise).
+    cpuUsPerRequest: { runtime: runtime ? perRequestUs(runtime) : 0, state: state && ctx.pids[state] ? perRequestUs(state) : null, mock: perRequestUs("mock"), generator: perRequestUs("self"), database: perRequestUs("database") },
     wallMs,
     result,
   };
@@ -93,13 +100,14 @@ function progressLine(round, phase, arm, run) {
   const lat = r.latencyMs ?? r.ttfbMs;
   const rate = r.rps ?? r.achievedRps;
   const bad = (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0);
-  return `  r${round} ${phase.padEnd(9)} ${arm.padEnd(19)} ${rate ? `${rate.toFixed(0).padStart(6)} req/s ` : ""}${r.kind === "stream" ? "ttfb " : ""}p50 ${lat.p50?.toFixed(3)} p99 ${lat.p99?.toFixed(3)} ms${bad ? `  non-2xx/errors: ${bad}` : ""}  cpu ${run.cpuUsPerRequest.runtime?.toFixed(0) ?? "-"} µs/req`;
+  const cpu = run.cpuUsPerRequest;
+  return `  r${round} ${phase.padEnd(9)} ${arm.padEnd(19)} ${rate ? `${rate.toFixed(0).padStart(6)} req/s ` : ""}${r.kind === "stream" ? "ttfb " : ""}p50 ${lat.p50?.toFixed(3)} p99 ${lat.p99?.toFixed(3)} ms${bad ? `  non-2xx/errors: ${bad}` : ""}  cpu ${cpu.runtime?.toFixed(0) ?? "-"}${cpu.state !== null && cpu.state !== undefined ? ` + ${cpu.state.toFixed(0)} (DOs, consumers)` : ""} µs/req`;
 }
 
 async function runPhase(ctx, phase, round, records) {
   const { settings, targets, log } = ctx;
   await setMockScenario(ctx.mockUrl, phase.mock);
-  const candidates = [...settings.arms, ...(phase.extraArms ?? [])];
+  const candidates = [...settings.arms, ...(phase.extraArms ?? []).filter((a) => armWanted(a, settings.arms))];
   const arms = candidates.filter((a) => targets[phase.kind][a] && !ctx.failedArms.has(a));
   const shift = (round - 1) % arms.length;
   const ordered = [...arms.slice(shift), ...arms.slice(0, shift)];
@@ -109,13 +117,14 @@ async function runPhase(ctx, phase, round, records) {
     // Two gateway arms share one workerd: the queue delivers the previous arm's billing and audit events
     // up to max_batch_timeout (1 s) after they were sent, so its consumers could otherwise run during
     // this arm's measurement. After another gateway arm, wait for a quiet stretch longer than that.
-    const afterGatewayArm = ARM_RUNTIME[arm] === "gateway" && ARM_RUNTIME[previous] === "gateway";
+    const afterGatewayArm = isGatewayArm(arm) && isGatewayArm(previous);
+    const gatewayPids = [ctx.pids.gateway, ctx.pids.gatewayState];
     const waitedMs = afterGatewayArm
-      ? await quiesce(ctx.pids.gateway, settings.drainMaxMs, 1100)
-      : await quiesce(ctx.pids[ARM_RUNTIME[arm]], settings.quietMaxMs);
+      ? await quiesce(gatewayPids, settings.drainMaxMs, 1100)
+      : await quiesce(isGatewayArm(arm) ? gatewayPids : ctx.pids[ARM_RUNTIME[arm]], settings.quietMaxMs);
     previous = arm;
     const run = await measuredRun(phase, arm, targets[phase.kind][arm], ctx);
-    const drainedMs = phase.drain && ARM_RUNTIME[arm] === "gateway" ? await quiesce(ctx.pids.gateway, settings.drainMaxMs, 1100) : 0;
+    const drainedMs = phase.drain && isGatewayArm(arm) ? await quiesce(gatewayPids, settings.drainMaxMs, 1100) : 0;
     records.push({ round, phase: phase.name, arm, quiesceMs: waitedMs, drainedMs, ...run });
     log(progressLine(round, phase.name, arm, run));
   }
@@ -156,13 +165,13 @@ export async function runRounds(ctx) {
 /** Warm-up (not recorded): JIT, connection pools, config caches, Durable Object start. */
 export async function warmUp(ctx) {
   const { settings, targets } = ctx;
-  const wanted = (arm) => !ctx.failedArms.has(arm) && (settings.arms.includes(arm) || arm.endsWith("_anthropic"));
+  const wanted = (arm) => !ctx.failedArms.has(arm) && armWanted(arm, settings.arms);
   await setMockScenario(ctx.mockUrl, { completion_tokens: 130 });
   for (const [arm, target] of Object.entries(targets.json)) {
     if (!wanted(arm)) continue;
     await closedLoop(target, { connections: 4, amount: settings.warmup.requests });
   }
-  await setMockScenario(ctx.mockUrl, { completion_tokens: 130, chunks: 50, chunk_delay_ms: 0 });
+  await setMockScenario(ctx.mockUrl, { completion_tokens: 130, chunks: settings.stream0.chunks, chunk_delay_ms: 0 });
   for (const [arm, target] of Object.entries(targets.stream)) {
     if (!wanted(arm)) continue;
     await streamRun(target, { count: settings.warmup.streams, concurrency: 2 });

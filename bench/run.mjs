@@ -1,7 +1,7 @@
 // `npm run bench`: starts the mock provider and the runtime (bare Worker + gateway bundle on workerd),
 // seeds the gateway, runs every arm x load interleaved over rounds, writes bench/results/ and prints the table.
 import { measureConsumer } from "./consumer.mjs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -10,6 +10,7 @@ import { parseArgs } from "./config.mjs";
 import { killChildren, ROOT } from "./processes.mjs";
 import { memoryKb, resetPeak } from "./proc-stats.mjs";
 import { summarize, toMarkdown } from "./report.mjs";
+import { readmeBlock, spliceReadme } from "./report-readme.mjs";
 import { idleRates, runRounds, warmUp } from "./rounds.mjs";
 import { createSigner, signingCostMicros } from "./signing.mjs";
 import { startStack } from "./stack.mjs";
@@ -34,7 +35,7 @@ async function main() {
       process.exit(130);
     });
   }
-  const stack = await startStack({ gateway: settings.gateway, arms: settings.arms, log });
+  const stack = await startStack({ gateway: settings.gateway, arms: settings.arms, split: settings.split, log });
   try {
     const { targets, pids, creds, problems } = stack;
     for (const p of problems) log(`PROBLEM: ${p}`);
@@ -52,7 +53,7 @@ async function main() {
     if (stack.host.gateway?.url) {
       log("consumer throughput...");
       const count = settings.mode === "quick" ? 1_000 : 5_000;
-      consumer = await measureConsumer({ host: stack.host, gatewayUrl: stack.host.gateway.url, adminToken: stack.adminToken, gatewayPid: pids.gateway, count, log }).catch((error) => ({ error: String(error) }));
+      consumer = await measureConsumer({ host: stack.host, gatewayUrl: stack.host.gateway.url, adminToken: stack.adminToken, gatewayPid: pids.gatewayState ?? pids.gateway, count, log }).catch((error) => ({ error: String(error) }));
       if (consumer.error) problems.push(`consumer throughput: ${consumer.error}`);
     }
 
@@ -73,13 +74,20 @@ async function main() {
       mode: settings.mode,
       rounds: settings.rounds,
       roundsRun,
-      runtime: "workerd via Miniflare's API with direct sockets (no entry worker), one workerd process per Worker, bindings from wrangler.toml",
+      runtime: `workerd via Miniflare's API with direct sockets (no entry worker), one workerd process per Worker, bindings from wrangler.toml${settings.split ? "; the gateway's Durable Objects and queue consumers in a second workerd process (Miniflare's dev registry)" : ""}`,
       database: stack.database?.engine ?? null,
       node: process.version,
       cpus: os.cpus().length,
       loadavg: loadAtStart,
       loadavgAtEnd: os.loadavg(),
-      versions: { miniflare: version("miniflare"), wrangler: version("wrangler"), workerd: version("workerd"), autocannon: version("autocannon") },
+      versions: {
+        miniflare: version("miniflare"),
+        wrangler: version("wrangler"),
+        workerd: version("workerd"),
+        autocannon: version("autocannon"),
+        portkey: stack.peers.portkey?.version ?? null,
+        portkeyNodeServer: stack.peers.portkey?.nodeServer ?? null,
+      },
       settings,
       idleCpuNsPerMs: ctx.idle,
     };
@@ -90,6 +98,13 @@ async function main() {
     const file = path.join(dir, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
     await writeFile(file, JSON.stringify({ meta, summary, records, armRuntime: ARM_RUNTIME, runtimeLogTail: problems.length ? hostLog : undefined }, null, 2) + "\n");
     await writeFile(path.join(dir, "latest.md"), markdown);
+    const block = readmeBlock(summary, meta);
+    await writeFile(path.join(dir, "readme-table.md"), block + "\n");
+    if (settings.readme) {
+      const readmePath = path.join(ROOT, "README.md");
+      await writeFile(readmePath, spliceReadme(await readFile(readmePath, "utf8"), block));
+      log("wrote the benchmark block into README.md");
+    }
     process.stdout.write("\n" + markdown);
     log(`\nwrote ${path.relative(ROOT, file)} and bench/results/latest.md in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
   } finally {

@@ -1,17 +1,18 @@
 // Brings up everything an arm needs: the mock provider, the gateway bundle, the ledger database, the
 // runtime host (bare Worker + gateway on workerd), the seeded credentials and the probed targets.
 import { randomBytes } from "node:crypto";
-import { MOCK_API_KEY, targetsFor } from "./arms.mjs";
+import { armWanted, MOCK_API_KEY, targetsFor } from "./arms.mjs";
 import { bundleGateway, startDatabaseHost, startMock, startRuntimeHost } from "./processes.mjs";
 import { probe, seedGateway } from "./seed.mjs";
+import { startNodeProxy, startPortkey } from "./peer/start.mjs";
 
 /**
- * @param {{ gateway: boolean, arms: string[], split?: boolean, inspectorPort?: number, log: (line: string) => void }} options
+ * @param {{ gateway: boolean, arms: string[], split?: boolean, inspectorPort?: number, portkeyInspectPort?: number, log: (line: string) => void }} options
  * `split` (default true) runs the gateway's Durable Objects and queue consumers in a second workerd
  * process (bench/runtime-host.mjs), so the Worker's own CPU is read apart from theirs.
  * Problems (a failed bundle, seed or probe) are collected, not thrown: the arms that work still run.
  */
-export async function startStack({ gateway, arms, split = true, inspectorPort, log }) {
+export async function startStack({ gateway, arms, split = true, inspectorPort, portkeyInspectPort, log }) {
   const problems = [];
   const stops = [];
   const stop = async () => {
@@ -69,12 +70,26 @@ export async function startStack({ gateway, arms, split = true, inspectorPort, l
         problems.push(`Gateway arms skipped: seeding through the admin API failed. ${error.message}`);
       }
     }
-    const urls = { mock: mock.url, bare: host.bare.url, floor: host.floor.url, gateway: creds ? gatewayUrl : null };
+    // The peers on Node, each in its own process (its CPU is the arm's), only when their arm runs.
+    const peers = {};
+    const peer = async (name, start, what) => {
+      try {
+        peers[name] = await start();
+        stops.push(peers[name].stop);
+        log(`${what.padEnd(19)}${peers[name].url} (pid ${peers[name].pid})`);
+      } catch (error) {
+        problems.push(`${what} not benchmarked: it did not start. ${error.message}`);
+      }
+    };
+    if (arms.includes("node_proxy")) await peer("nodeProxy", () => startNodeProxy(mock.url), "node:http proxy");
+    if (arms.includes("portkey")) await peer("portkey", () => startPortkey({ nodeServer: "1.13.8", inspectPort: portkeyInspectPort }), "Portkey");
+    if (arms.includes("portkey_installed")) await peer("portkeyInstalled", () => startPortkey({ nodeServer: "installed" }), "Portkey (installed)");
+    const urls = { mock: mock.url, bare: host.bare.url, floor: host.floor.url, gateway: creds ? gatewayUrl : null, nodeProxy: peers.nodeProxy?.url, portkey: peers.portkey?.url, portkeyInstalled: peers.portkeyInstalled?.url };
     const targets = { json: targetsFor("json", urls, creds), stream: targetsFor("stream", urls, creds) };
     const failedArms = new Set();
     for (const kind of ["json", "stream"]) {
       for (const [arm, target] of Object.entries(targets[kind])) {
-        if (!arms.includes(arm) && !arm.endsWith("_anthropic")) continue;
+        if (!armWanted(arm, arms)) continue;
         const result = await probe(target);
         if (!result.ok) {
           failedArms.add(arm);
@@ -92,7 +107,18 @@ export async function startStack({ gateway, arms, split = true, inspectorPort, l
       targets,
       failedArms,
       problems,
-      pids: { mock: mock.pid, bare: host.bare.pid, floor: host.floor.pid, gateway: host.gateway?.pid, gatewayState: host.gateway?.statePid, database: database?.pid },
+      peers,
+      pids: {
+        mock: mock.pid,
+        bare: host.bare.pid,
+        floor: host.floor.pid,
+        gateway: host.gateway?.pid,
+        gatewayState: host.gateway?.statePid,
+        database: database?.pid,
+        nodeProxy: peers.nodeProxy?.pid,
+        portkey: peers.portkey?.pid,
+        portkeyInstalled: peers.portkeyInstalled?.pid,
+      },
       stop,
     };
   } catch (error) {

@@ -2,6 +2,7 @@
 // `@hono/node-server` pinned through portkey-loader.mjs) and the bare node:http reverse proxy. Both
 // listen on 127.0.0.1 only and are stopped with the benchmark's other children.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
@@ -53,15 +54,26 @@ export function portkeyVersion() {
   }
 }
 
+/** The version of the @hono/node-server Portkey is given ("1.13.8": the alias; "installed": its own). */
+export function nodeServerVersion(nodeServer) {
+  const dir = nodeServer === "installed" ? "node_modules/@hono/node-server" : `node_modules/hono-node-server-${nodeServer}`;
+  try {
+    return JSON.parse(readFileSync(path.join(ROOT, dir, "package.json"), "utf8")).version;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Portkey OSS as `start-server.js --port=N --headless`. `nodeServer` is "1.13.8" (the npm alias, whose
+ * Portkey OSS as `start-server.js --port=N --headless` (NODE_ENV=production, as a deployment runs it). `nodeServer` is "1.13.8" (the npm alias, whose
  * streams work) or "installed" (what Portkey's dependency range resolves to; its streams answer 500).
  */
-export async function startPortkey({ nodeServer = "1.13.8" } = {}) {
+export async function startPortkey({ nodeServer = "1.13.8", inspectPort } = {}) {
   const entry = path.join(ROOT, "node_modules/@portkey-ai/gateway/build/start-server.js");
   const port = await freePort();
   const child = track(
-    spawn(process.execPath, ["--import", path.join(ROOT, "bench/peer/portkey-loader.mjs"), entry, `--port=${port}`, "--headless"], {
+    // --inspect (bench/profile.mjs only) opens V8's inspector on loopback; it costs nothing until attached.
+    spawn(process.execPath, [...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []), "--import", path.join(ROOT, "bench/peer/portkey-loader.mjs"), entry, `--port=${port}`, "--headless"], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, PORTKEY_NODE_SERVER: nodeServer, NODE_ENV: "production" },
@@ -74,7 +86,7 @@ export async function startPortkey({ nodeServer = "1.13.8" } = {}) {
   child.stderr.on("data", keep);
   const url = `http://127.0.0.1:${port}`;
   await answers(url, 30_000, child, "Portkey");
-  return { url, pid: child.pid, version: portkeyVersion(), nodeServer, logTail: () => output, stop: stopper(child) };
+  return { url, pid: child.pid, version: portkeyVersion(), nodeServer: nodeServerVersion(nodeServer), logTail: () => output, stop: stopper(child) };
 }
 
 /** The bare node:http keep-alive reverse proxy in front of `upstream`. */
