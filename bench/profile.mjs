@@ -1,32 +1,46 @@
-// `node bench/profile.mjs [arm] [--requests N] [--connections C]`: a CPU profile of the gateway's
-// isolate (its Worker and Durable Objects) while one arm is under load, to find where the added
-// latency goes. Writes bench/results/profile-<arm>-<time>.cpuprofile (open in Chrome DevTools).
+// `node bench/profile.mjs <arm> [--stream] [--requests N] [--connections C] [--chunks N] [--top N] [--interval µs]`:
+// a V8 CPU profile of the proxy while one arm is under load, to find where its CPU goes. Gateway arms
+// (internal, external, external_unsigned, internal_anthropic) profile the gateway Worker's isolate in
+// the Worker process of the split runtime (its Durable Objects and queue consumers run in the other
+// process and are not in the profile); Portkey arms (portkey, portkey_anthropic) profile Portkey's Node
+// process. `--stream` (implied by *_anthropic) profiles streamed requests instead of JSON ones.
+// Prints µs per request (and per chunk for streams) by function and by source file or package, mapped
+// to src/ through the bundle's source map, beside the process CPU read from /proc; writes
+// bench/results/profile-<arm>-<time>.cpuprofile (open in Chrome DevTools).
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { SourceMap } from "node:module";
 import path from "node:path";
 import WebSocket from "ws";
+import { ARM_RUNTIME, ARM_STATE } from "./arms.mjs";
 import { closedLoop } from "./load.mjs";
+import { freePort } from "./peer/start.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { killChildren, ROOT } from "./processes.mjs";
-import { setMockScenario } from "./rounds.mjs";
+import { analyse, table } from "./profile-analysis.mjs";
+import { quiesce, setMockScenario } from "./rounds.mjs";
 import { startStack } from "./stack.mjs";
+import { streamRun } from "./stream-client.mjs";
 
-const INSPECTOR_PORT = 9329;
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = argv.indexOf(name);
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 };
 const arm = argv.find((a, i) => !a.startsWith("--") && !argv[i - 1]?.startsWith("--")) ?? "internal";
-const requests = option("--requests", 2000);
+const stream = argv.includes("--stream") || arm.endsWith("_anthropic");
+const requests = option("--requests", stream ? 300 : 2000);
 const connections = option("--connections", 1);
+const chunks = option("--chunks", 50);
+const top = option("--top", 15);
+const interval = option("--interval", 200);
 const log = (line) => process.stderr.write(line + "\n");
+const isPortkey = ARM_RUNTIME[arm] === "portkey";
 
-/** A minimal DevTools protocol session on the gateway Worker's inspector target. */
-async function inspect() {
-  const list = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
-  const target = list.find((t) => t.id === "core:user:gateway" || /core:user:gateway$/.test(t.webSocketDebuggerUrl));
-  if (!target) throw new Error(`no gateway target among ${list.map((t) => t.id).join(", ")}`);
+/** A minimal DevTools protocol session on the first inspector target `pick` accepts. */
+async function inspect(port, pick) {
+  const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const target = list.find(pick);
+  if (!target) throw new Error(`no matching inspector target among ${list.map((t) => t.id).join(", ")}`);
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
   let id = 0;
@@ -36,18 +50,20 @@ async function inspect() {
     pending.get(msg.id)?.(msg);
     pending.delete(msg.id);
   });
-  const send = (method, params = {}) => new Promise((resolve) => {
-    pending.set(++id, resolve);
-    ws.send(JSON.stringify({ id, method, params }));
-  });
+  const send = (method, params = {}) =>
+    new Promise((resolve) => {
+      pending.set(++id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
   return { send, close: () => ws.close() };
 }
 
-/** Maps bundle positions back to src/ files through wrangler's source map, when there is one. */
+/** Maps positions in the gateway bundle (index.js) back to src/ files through wrangler's source map. */
 async function sourceMapper(bundlePath) {
   try {
     const map = new SourceMap(JSON.parse(await readFile(`${bundlePath}.map`, "utf8")));
-    return (line, column) => {
+    return (url, line, column) => {
+      if (!/(^|\/)index\.js$/.test(url)) return null;
       const entry = map.findEntry(line, column);
       if (!entry?.originalSource) return null;
       const source = entry.originalSource.replace(/^.*?(?=(src|durable-objects|queues|node_modules)\/)/, "");
@@ -58,56 +74,44 @@ async function sourceMapper(bundlePath) {
   }
 }
 
-/** Self and inclusive sample shares per function (name + source line), highest first. */
-function topFunctions(profile, limit, where) {
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const counts = new Map();
-  for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
-  const self = new Map();
-  const inclusive = new Map();
-  const label = (n) => {
-    const { functionName, lineNumber, columnNumber } = n.callFrame;
-    const at = lineNumber >= 0 ? (where(lineNumber, columnNumber) ?? `bundle:${lineNumber + 1}`) : "";
-    return `${functionName || "(anonymous)"}${at ? `  ${at}` : ""}`;
-  };
-  for (const [nodeId, count] of counts) {
-    self.set(label(nodes.get(nodeId)), (self.get(label(nodes.get(nodeId))) ?? 0) + count);
-    const seen = new Set();
-    for (let cur = nodeId; cur !== undefined; cur = parent.get(cur)) {
-      const key = label(nodes.get(cur));
-      if (!seen.has(key)) inclusive.set(key, (inclusive.get(key) ?? 0) + count);
-      seen.add(key);
-    }
-  }
-  const top = (map) => [...map].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([k, c]) => `${((100 * c) / profile.samples.length).toFixed(1).padStart(5)}%  ${k}`);
-  return { self: top(self), inclusive: top(inclusive) };
-}
-
-const stack = await startStack({ gateway: true, arms: [arm], inspectorPort: INSPECTOR_PORT, log });
+const arms = isPortkey ? ["direct", "portkey"] : ["direct", arm === "internal_anthropic" ? "internal" : arm];
+const inspectorPort = await freePort();
+const stack = await startStack({ gateway: !isPortkey, arms, inspectorPort: isPortkey ? undefined : inspectorPort, portkeyInspectPort: isPortkey ? inspectorPort : undefined, log });
 try {
-  const target = stack.targets.json[arm];
-  if (!target || stack.failedArms.has(arm) || !arm.match(/internal|external/)) throw new Error(`arm ${arm} is not a working gateway arm: ${stack.problems.join("; ")}`);
-  await setMockScenario(stack.mock.url, { completion_tokens: 130 });
-  await closedLoop(target, { connections: 4, amount: 500 });
-  const session = await inspect();
+  const target = stack.targets[stream ? "stream" : "json"][arm];
+  if (!target || stack.failedArms.has(arm)) throw new Error(`arm ${arm} is not a working ${stream ? "stream" : "JSON"} arm: ${stack.problems.join("; ")}`);
+  const mock = stream ? { completion_tokens: 130, chunks, chunk_delay_ms: 0 } : { completion_tokens: 130 };
+  await setMockScenario(stack.mock.url, mock);
+  const load = () => (stream ? streamRun(target, { count: requests, concurrency: connections }) : closedLoop(target, { connections, amount: requests }));
+  // Warm-up (JIT, pools, config caches), then wait for the consumers' batches to finish.
+  await (stream ? streamRun(target, { count: 50, concurrency: 2 }) : closedLoop(target, { connections: 4, amount: 500 }));
+  const pids = { runtime: stack.pids[ARM_RUNTIME[arm]], state: stack.pids[ARM_STATE[arm]] };
+  await quiesce([pids.runtime, pids.state], 8000, 1100);
+  const session = await inspect(inspectorPort, isPortkey ? (t) => t.type === "node" : (t) => t.id === "core:user:gateway" || /core:user:gateway$/.test(t.webSocketDebuggerUrl));
   await session.send("Profiler.enable");
-  await session.send("Profiler.setSamplingInterval", { interval: 200 });
+  await session.send("Profiler.setSamplingInterval", { interval });
   await session.send("Profiler.start");
-  const meter = cpuMeter({ gateway: stack.pids.gateway });
-  const result = await closedLoop(target, { connections, amount: requests });
-  const cpu = meter.stop();
+  const meter = cpuMeter(pids);
+  const result = await load();
   const { profile } = (await session.send("Profiler.stop")).result;
+  const cpu = meter.stop();
   session.close();
-  const file = path.join(ROOT, "bench/results", `profile-${arm}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
+  const file = path.join(ROOT, "bench/results", `profile-${arm}${stream ? "-stream" : ""}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
   // The bundle's temp dir goes with the stack: keep its source map beside the profile for later reading.
-  await copyFile(`${stack.bundlePath}.map`, `${file}.map`).catch(() => {});
-  const top = topFunctions(profile, 30, await sourceMapper(stack.bundlePath));
-  console.log(`${arm}, c=${connections}: ${result.ok}/${result.requests} ok, p50 ${result.latencyMs.p50.toFixed(3)} ms, workerd CPU ${(cpu.gateway / 1e3 / result.requests).toFixed(0)} µs/request (profiler attached: slower than a benchmark run)`);
-  console.log("\nself time (gateway isolate only; KV/queue simulators run in other isolates):\n" + top.self.join("\n"));
-  console.log("\ninclusive:\n" + top.inclusive.join("\n"));
+  if (stack.bundlePath) await copyFile(`${stack.bundlePath}.map`, `${file}.map`).catch(() => {});
+  const n = result.requests ?? result.count;
+  const a = analyse(profile, { requests: n, intervalUs: interval, where: stack.bundlePath ? await sourceMapper(stack.bundlePath) : () => null });
+  const perUnit = stream ? n * chunks : n;
+  const unit = stream ? "chunk" : "request";
+  const lat = result.latencyMs ?? result.ttfbMs;
+  console.log(`${arm}, ${stream ? `streams of ${chunks} chunks` : "JSON"}, c=${connections}: ${result.ok}/${n} ok, ${stream ? "TTFB" : "latency"} p50 ${lat.p50.toFixed(3)} ms (profiler attached: slower than a benchmark run)`);
+  console.log(`process CPU (/proc): ${(cpu.runtime / 1e3 / n).toFixed(0)} µs per ${stream ? "stream" : "request"}${stream ? ` (${(cpu.runtime / 1e3 / perUnit).toFixed(1)} µs per chunk)` : ""}${pids.state ? `; Durable Objects and consumers process ${(cpu.state / 1e3 / n).toFixed(0)} µs` : ""}`);
+  console.log(`profiled ${isPortkey ? "Node main thread" : "gateway isolate"} running: ${a.perRequest(a.busyUs).toFixed(0)} µs per ${stream ? "stream" : "request"}${stream ? ` (${(a.busyUs / perUnit).toFixed(1)} µs per chunk)` : ""} = ${Math.round(a.busyUs / a.tickUs)} busy samples x the effective tick ${a.tickUs} µs (${interval} µs requested)`);
+  const opts = { busyUs: a.busyUs, requests: n, perUnit };
+  console.log(`\nself time by function, µs per ${unit}, % of busy:\n` + table(a.self, { ...opts, limit: top }).join("\n"));
+  console.log(`\ninclusive time by function, µs per ${unit}:\n` + table(a.inclusive, { ...opts, limit: top * 2 }).join("\n"));
+  console.log(`\nself time by file or package, µs per ${unit}:\n` + table(a.files, { ...opts, limit: top }).join("\n"));
   console.log(`\nwrote ${path.relative(ROOT, file)}`);
 } finally {
   await stack.stop();
