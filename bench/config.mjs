@@ -22,7 +22,7 @@ export const DEFAULTS = {
   // After a gateway run that may overload it (c=64, fixed rate): wait for 1.1 s of quiet, at most this.
   drainMaxMs: 8000,
   // No new round starts unless it and the fixed-rate runs still fit in this (from the start of the run).
-  budgetMs: 540_000,
+  budgetMs: 600_000,
   arms: ["direct", "bare", "floor", "internal", "external", "external_unsigned", "node_proxy", "portkey"],
   // The gateway's Durable Objects and queue consumers in a second workerd process (bench/runtime-host.mjs).
   split: true,
