@@ -1,9 +1,10 @@
-// `node bench/profile.mjs <arm> [--stream] [--requests N] [--connections C] [--chunks N] [--top N] [--interval µs]`:
+// `node bench/profile.mjs <arm> [--stream] [--state] [--requests N] [--connections C] [--chunks N] [--top N] [--interval µs]`:
 // a V8 CPU profile of the proxy while one arm is under load, to find where its CPU goes. Gateway arms
 // (internal, external, external_unsigned, internal_anthropic) profile the gateway Worker's isolate in
 // the Worker process of the split runtime (its Durable Objects and queue consumers run in the other
 // process and are not in the profile); Portkey arms (portkey, portkey_anthropic) profile Portkey's Node
-// process. `--stream` (implied by *_anthropic) profiles streamed requests instead of JSON ones.
+// process. `--stream` (implied by *_anthropic) profiles streamed requests instead of JSON ones;
+// `--state` also profiles the state process's isolate (Durable Objects, queue consumers).
 // Prints µs per request (and per chunk for streams) by function and by source file or package, mapped
 // to src/ through the bundle's source map, beside the process CPU read from /proc; writes
 // bench/results/profile-<arm>-<time>.cpuprofile (open in Chrome DevTools).
@@ -76,7 +77,10 @@ async function sourceMapper(bundlePath) {
 
 const arms = isPortkey ? ["direct", "portkey"] : ["direct", arm === "internal_anthropic" ? "internal" : arm];
 const inspectorPort = await freePort();
-const stack = await startStack({ gateway: !isPortkey, arms, inspectorPort: isPortkey ? undefined : inspectorPort, portkeyInspectPort: isPortkey ? inspectorPort : undefined, log });
+// The state process (Durable Objects, queue consumers) gets an inspector too: --state profiles it alongside.
+const profileState = argv.includes("--state") && !isPortkey;
+const stateInspectorPort = profileState ? await freePort() : undefined;
+const stack = await startStack({ gateway: !isPortkey, arms, inspectorPort: isPortkey ? undefined : inspectorPort, stateInspectorPort, portkeyInspectPort: isPortkey ? inspectorPort : undefined, log });
 try {
   const target = stack.targets[stream ? "stream" : "json"][arm];
   if (!target || stack.failedArms.has(arm)) throw new Error(`arm ${arm} is not a working ${stream ? "stream" : "JSON"} arm: ${stack.problems.join("; ")}`);
@@ -98,6 +102,10 @@ try {
       if (other) others.push({ id, session: other });
     }
   }
+  if (profileState) {
+    const state = await inspect(stateInspectorPort, (t) => t.id === "core:user:gateway-state");
+    others.push({ id: "core:user:gateway-state (state process: Durable Objects, queue consumers)", session: state, detail: true });
+  }
   for (const { send } of [session, ...others.map((o) => o.session)]) {
     await send("Profiler.enable");
     await send("Profiler.setSamplingInterval", { interval });
@@ -115,21 +123,29 @@ try {
   // The bundle's temp dir goes with the stack: keep its source map beside the profile for later reading.
   if (stack.bundlePath) await copyFile(`${stack.bundlePath}.map`, `${file}.map`).catch(() => {});
   const n = result.requests ?? result.count;
-  const a = analyse(profile, { requests: n, intervalUs: interval, where: stack.bundlePath ? await sourceMapper(stack.bundlePath) : () => null });
+  const where = stack.bundlePath ? await sourceMapper(stack.bundlePath) : () => null;
+  const a = analyse(profile, { requests: n, intervalUs: interval, where });
   const perUnit = stream ? n * chunks : n;
   const unit = stream ? "chunk" : "request";
   const lat = result.latencyMs ?? result.ttfbMs;
   console.log(`${arm}, ${stream ? `streams of ${chunks} chunks` : "JSON"}, c=${connections}: ${result.ok}/${n} ok, ${stream ? "TTFB" : "latency"} p50 ${lat.p50.toFixed(3)} ms (profiler attached: slower than a benchmark run)`);
   console.log(`process CPU (/proc): ${(cpu.runtime / 1e3 / n).toFixed(0)} µs per ${stream ? "stream" : "request"}${stream ? ` (${(cpu.runtime / 1e3 / perUnit).toFixed(1)} µs per chunk)` : ""}${pids.state ? `; Durable Objects and consumers process ${(cpu.state / 1e3 / n).toFixed(0)} µs` : ""}`);
   console.log(`profiled ${isPortkey ? "Node main thread" : "gateway isolate"} running: ${a.perRequest(a.busyUs).toFixed(0)} µs per ${stream ? "stream" : "request"}${stream ? ` (${(a.busyUs / perUnit).toFixed(1)} µs per chunk)` : ""} = ${Math.round(a.busyUs / a.tickUs)} busy samples x the effective tick ${a.tickUs} µs (${interval} µs requested)`);
+  const details = [];
   for (const o of others) {
-    const b = analyse(o.profile, { requests: n, intervalUs: interval });
-    console.log(`  other isolate in the Worker process, ${o.id}: ${b.perRequest(b.busyUs).toFixed(0)} µs per ${stream ? "stream" : "request"}`);
+    const b = analyse(o.profile, { requests: n, intervalUs: interval, where });
+    console.log(`  ${o.detail ? "" : "other isolate in the Worker process, "}${o.id}: ${b.perRequest(b.busyUs).toFixed(0)} µs per ${stream ? "stream" : "request"} running`);
+    if (o.detail) details.push([o.id, b]);
   }
   const opts = { busyUs: a.busyUs, requests: n, perUnit };
   console.log(`\nself time by function, µs per ${unit}, % of busy:\n` + table(a.self, { ...opts, limit: top }).join("\n"));
   console.log(`\ninclusive time by function, µs per ${unit}:\n` + table(a.inclusive, { ...opts, limit: top * 2 }).join("\n"));
   console.log(`\nself time by file or package, µs per ${unit}:\n` + table(a.files, { ...opts, limit: top }).join("\n"));
+  for (const [id, b] of details) {
+    const o = { busyUs: b.busyUs, requests: n, perUnit };
+    console.log(`\n${id}, self time by function, µs per ${unit}:\n` + table(b.self, { ...o, limit: top }).join("\n"));
+    console.log(`\n${id}, inclusive:\n` + table(b.inclusive, { ...o, limit: top }).join("\n"));
+  }
   console.log(`\nwrote ${path.relative(ROOT, file)}`);
 } finally {
   await stack.stop();

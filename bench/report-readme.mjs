@@ -12,6 +12,8 @@ export const END = "<!-- /bench-table -->";
 const ROWS = ["node_proxy", "portkey", "portkey_installed", "bare", "floor", "internal", "external", "external_unsigned", "internal_anthropic", "portkey_anthropic"];
 
 const when = (iso) => iso.replace("T", " ").slice(0, 16) + " UTC";
+/** A load average above this many runnable tasks per core means other work shared the machine. */
+const NOISY_LOAD_PER_CORE = 1;
 
 export function readmeBlock(summary, meta) {
   const s0 = summary.stream.stream0 ?? {};
@@ -22,6 +24,7 @@ export function readmeBlock(summary, meta) {
     `Run of ${when(meta.startedAt)} (\`npm run bench\`: ${meta.roundsRun ?? meta.rounds} interleaved rounds${seconds ? `, ${seconds} s` : ""}; ${meta.cpus} cores, load average ${meta.loadavg[0].toFixed(1)} at the start and ${meta.loadavgAtEnd[0].toFixed(1)} at the end; mock provider at 0 ms;`,
     `full tables in [bench/results/latest.md](bench/results/latest.md)). "Added" = arm minus direct to the mock, median over rounds.`,
     `Compare arms within a run only: these shared machines change speed from hour to hour.${meta.versions?.portkey ? ` Peer: Portkey OSS ${meta.versions.portkey} (npm, on Node ${meta.node}, \`@hono/node-server\` pinned to ${meta.versions.portkeyNodeServer ?? "1.13.8"}).` : ""}`,
+    ...noiseWarning(meta),
     "",
     `| arm | added p50 c=1 | added p99 c=1 | req/s c=16 | CPU µs/req c=16 | stream TTFB added p50 | CPU µs/stream (${chunks} chunks) | CPU µs/chunk |`,
     "|---|---|---|---|---|---|---|---|",
@@ -46,6 +49,16 @@ export function readmeBlock(summary, meta) {
   if (summary.targets) lines.push("", "Issue 17's targets in this run:", "", ...targetLines(summary.targets));
   lines.push(END);
   return lines.join("\n");
+}
+
+/** A warning line when the machine was busy with other work during the run (empty otherwise). */
+export function noiseWarning(meta) {
+  const peak = Math.max(meta.loadavg[0], meta.loadavgAtEnd[0]);
+  if (!(peak > NOISY_LOAD_PER_CORE * meta.cpus)) return [];
+  return [
+    "",
+    `**Noisy run**: a load average up to ${peak.toFixed(1)} on ${meta.cpus} cores means other work shared the machine; every figure moved between rounds, CPU per request included (contention adds context switches and cache misses to every process). Rerun on a quiet machine before quoting these figures; within the run, arms are still interleaved and comparable in order of magnitude.`,
+  ];
 }
 
 /** README text with the block between the markers replaced; throws when the markers are missing. */

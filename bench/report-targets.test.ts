@@ -131,6 +131,12 @@ describe("README block", () => {
     expect(block).toContain("load average 1.2 at the start");
   });
 
+  it("warns when other work shared the machine, and only then", () => {
+    expect(block).not.toContain("Noisy run");
+    const noisy = readmeBlock(summary, { ...META, loadavg: [10.1, 9, 7], loadavgAtEnd: [11.8, 10, 8] });
+    expect(noisy).toContain("**Noisy run**: a load average up to 11.8 on 2 cores");
+  });
+
   it("replaces only what lies between the markers", () => {
     const readme = `# Title\n\nintro\n\n${START}\nold table\n${END}\n\n## Next\n`;
     const out = spliceReadme(readme, block);

@@ -79,7 +79,8 @@ async function startSplitGateway(fromToml, config, shared, inspector) {
   const registry = { unsafeDevRegistryPath: mkdtempSync(path.join(os.tmpdir(), "gateway-bench-registry-")) };
   // The entries import the bundle's index.js, which Miniflare's module rules would otherwise take for CommonJS.
   const base = { ...gatewayOptions(fromToml, config), modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, ...(fromToml.modulesRules ?? [])] };
-  const state = await startInstance({ ...base, name: "gateway-state", scriptPath: path.join(dir, "state-entry.mjs") }, { ...shared, ...registry }, { socket: false });
+  const stateInspector = config.stateInspectorPort ? { inspectorPort: config.stateInspectorPort } : {};
+  const state = await startInstance({ ...base, name: "gateway-state", scriptPath: path.join(dir, "state-entry.mjs") }, { ...shared, ...registry, ...stateInspector }, { socket: false });
   const durableObjects = Object.fromEntries(Object.entries(base.durableObjects).map(([binding, d]) => [binding, { ...d, scriptName: "gateway-state" }]));
   const worker = await startInstance(
     {

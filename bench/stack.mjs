@@ -7,12 +7,12 @@ import { probe, seedGateway } from "./seed.mjs";
 import { startNodeProxy, startPortkey } from "./peer/start.mjs";
 
 /**
- * @param {{ gateway: boolean, arms: string[], split?: boolean, inspectorPort?: number, portkeyInspectPort?: number, log: (line: string) => void }} options
+ * @param {{ gateway: boolean, arms: string[], split?: boolean, inspectorPort?: number, stateInspectorPort?: number, portkeyInspectPort?: number, log: (line: string) => void }} options
  * `split` (default true) runs the gateway's Durable Objects and queue consumers in a second workerd
  * process (bench/runtime-host.mjs), so the Worker's own CPU is read apart from theirs.
  * Problems (a failed bundle, seed or probe) are collected, not thrown: the arms that work still run.
  */
-export async function startStack({ gateway, arms, split = true, inspectorPort, portkeyInspectPort, log }) {
+export async function startStack({ gateway, arms, split = true, inspectorPort, stateInspectorPort, portkeyInspectPort, log }) {
   const problems = [];
   const stops = [];
   const stop = async () => {
@@ -45,6 +45,7 @@ export async function startStack({ gateway, arms, split = true, inspectorPort, p
       mockUrl: mock.url,
       bundlePath: bundle?.bundlePath ?? null,
       inspectorPort,
+      stateInspectorPort,
       split,
       gatewayBindings: {
         ENVIRONMENT: "development",
