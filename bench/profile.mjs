@@ -92,14 +92,14 @@ try {
   const pids = { runtime: stack.pids[ARM_RUNTIME[arm]], state: stack.pids[ARM_STATE[arm]] };
   await quiesce([pids.runtime, pids.state], 8000, 1100);
   const session = await inspect(inspectorPort, isPortkey ? (t) => t.type === "node" : (t) => t.id === "core:user:gateway" || /core:user:gateway$/.test(t.webSocketDebuggerUrl));
-  // The Worker process's other isolates, profiled alongside: Miniflare's dev-registry proxy (the hop each
-  // Durable Object call and queue send takes to the other process; production has none) and the KV
-  // simulator. Their running time is CPU of the Worker process that is not the gateway's.
+  // The Worker process's other isolates, profiled alongside: the KV simulator, and Miniflare's dev-registry
+  // proxy (idle unless something calls the state process through Miniflare's own Durable Object proxies
+  // instead of the debug port). Their running time is CPU of the Worker process that is not the gateway's.
   const others = [];
   if (!isPortkey) {
     for (const id of ["core:user:dev-registry-proxy", "kv:ns"]) {
       const other = await inspect(inspectorPort, (t) => t.id === id).catch(() => null);
-      if (other) others.push({ id, session: other });
+      if (other) others.push({ id, session: other, detail: id.includes("dev-registry") });
     }
   }
   if (profileState) {
@@ -134,7 +134,7 @@ try {
   const details = [];
   for (const o of others) {
     const b = analyse(o.profile, { requests: n, intervalUs: interval, where });
-    console.log(`  ${o.detail ? "" : "other isolate in the Worker process, "}${o.id}: ${b.perRequest(b.busyUs).toFixed(0)} µs per ${stream ? "stream" : "request"} running`);
+    console.log(`  ${o.id.startsWith("core:user:gateway-state") ? "" : "other isolate in the Worker process, "}${o.id}: ${b.perRequest(b.busyUs).toFixed(0)} µs per ${stream ? "stream" : "request"} running`);
     if (o.detail) details.push([o.id, b]);
   }
   const opts = { busyUs: a.busyUs, requests: n, perUnit };

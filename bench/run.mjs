@@ -74,7 +74,7 @@ async function main() {
       mode: settings.mode,
       rounds: settings.rounds,
       roundsRun,
-      runtime: `workerd via Miniflare's API with direct sockets (no entry worker), one workerd process per Worker, bindings from wrangler.toml${settings.split ? "; the gateway's Durable Objects and queue consumers in a second workerd process (Miniflare's dev registry)" : ""}`,
+      runtime: `workerd via Miniflare's API with direct sockets (no entry worker), one workerd process per Worker, bindings from wrangler.toml${settings.split ? "; the gateway's Durable Objects and queue consumers in a second workerd process, called over its debug port" : ""}`,
       database: stack.database?.engine ?? null,
       node: process.version,
       cpus: os.cpus().length,

@@ -67,11 +67,13 @@ function gatewayOptions(workerOptions, config) {
  * - the *state* process ("gateway-state", bench/split/state-entry.mjs): the same bundle's Durable Object
  *   classes and queue consumers, with Durable Object storage, the queue broker and the ledger writes;
  * - the *Worker* process ("gateway", bench/split/worker-entry.mjs): the bundle's fetch handler, serving
- *   every request, its Durable Object bindings naming the state script (`scriptName`, carried across
- *   processes by Miniflare's dev registry over workerd's debug port, one proxy hop per call) and its
- *   queue producers relayed to the state process (Miniflare delivers only to consumers in the
- *   producer's process). KV stays here: the request path reads it (through the config cache).
- * The state process starts first and registers itself; the Worker process finds it in the registry.
+ *   every request, calling the state process's Durable Objects over that process's workerd debug port
+ *   (Cap'n Proto RPC straight from the gateway's isolate, through a `workerdDebugPort` binding given by
+ *   bench/split/debug-port-plugin.mjs), and sending on its queues through a QueueRelay Durable Object
+ *   there (Miniflare delivers only to consumers in the producer's process). KV stays here: the request
+ *   path reads it (through the config cache).
+ * The state process starts first and registers its debug port in a dev registry of this run's own;
+ * the Worker process reads the address from there.
  */
 async function startSplitGateway(fromToml, config, shared, inspector) {
   const dir = path.dirname(config.bundlePath);
@@ -80,8 +82,18 @@ async function startSplitGateway(fromToml, config, shared, inspector) {
   // The entries import the bundle's index.js, which Miniflare's module rules would otherwise take for CommonJS.
   const base = { ...gatewayOptions(fromToml, config), modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, ...(fromToml.modulesRules ?? [])] };
   const stateInspector = config.stateInspectorPort ? { inspectorPort: config.stateInspectorPort } : {};
-  const state = await startInstance({ ...base, name: "gateway-state", scriptPath: path.join(dir, "state-entry.mjs") }, { ...shared, ...registry, ...stateInspector }, { socket: false });
-  const durableObjects = Object.fromEntries(Object.entries(base.durableObjects).map(([binding, d]) => [binding, { ...d, scriptName: "gateway-state" }]));
+  const relay = { BENCH_QUEUE_RELAY: { className: "QueueRelay" } };
+  const state = await startInstance(
+    { ...base, name: "gateway-state", scriptPath: path.join(dir, "state-entry.mjs"), durableObjects: { ...base.durableObjects, ...relay } },
+    { ...shared, ...registry, ...stateInspector },
+    { socket: false },
+  );
+  // The state process registered itself (with its debug port) in the dev registry when it started.
+  const registered = JSON.parse(readFileSync(path.join(registry.unsafeDevRegistryPath, "gateway-state"), "utf8"));
+  const classes = Object.fromEntries(Object.entries({ ...base.durableObjects, ...relay }).map(([binding, d]) => [binding, d.className]));
+  // Declared under the state script's name so `idFromName` gives the state process's ids; the calls
+  // themselves bypass these namespaces (worker-entry.mjs).
+  const durableObjects = Object.fromEntries(Object.entries({ ...base.durableObjects, ...relay }).map(([binding, d]) => [binding, { ...d, scriptName: "gateway-state" }]));
   const worker = await startInstance(
     {
       ...base,
@@ -89,7 +101,8 @@ async function startSplitGateway(fromToml, config, shared, inspector) {
       durableObjects,
       queueProducers: {},
       queueConsumers: {},
-      serviceBindings: { BENCH_STATE: { name: "gateway-state", entrypoint: "QueueRelay" } },
+      bindings: { ...base.bindings, BENCH_STATE: JSON.stringify({ address: registered.debugPortAddress, service: registered.userWorkerService, classes }) },
+      unsafeBindings: [{ name: "BENCH_DEBUG_PORT", type: "workerd-debug-port", plugin: { package: path.join(ROOT, "bench/split/debug-port-plugin.mjs"), name: "bench-debug-port" }, options: {} }],
     },
     { ...shared, ...registry, ...inspector },
   );
