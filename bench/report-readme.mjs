@@ -41,7 +41,7 @@ export function readmeBlock(summary, meta) {
   }
   lines.push(
     "",
-    "- CPU for the gateway is *Worker process + Durable Objects and consumers process*: the Durable Objects, queue consumers and Miniflare’s storage and queue simulators run in a second workerd process, called over its debug port, so the first figure is the Worker’s own (what a Workers bill depends on) plus workerd’s HTTP and RPC plumbing. Per chunk: the Worker process's CPU per stream / chunks. Peers: their whole Node process.",
+    "- CPU for the gateway is *Worker process + Durable Objects and consumers process*: the Durable Objects, queue consumers and Miniflare's storage and queue simulators run in a second workerd process, called over its debug port, so the first figure is the Worker's own (what a Workers bill depends on) plus workerd's HTTP and RPC plumbing. Per chunk: the Worker process's CPU per stream / chunks. Peers: their whole Node process.",
   );
   for (const [arm, r] of Object.entries(summary.limitRatio ?? {})) lines.push(`- Limit ratio at c=1 (added / bare Worker's added, p50), ${ARM_LABELS[arm]}: ${ms(r.p50)}.`);
   const ft = summary.formatTransform;
