@@ -11,7 +11,7 @@
 //   each send to a QueueRelay Durable Object in the state process, which sends on the real producer.
 // - A debug-port connection is an I/O object of the request that opened it: one is opened per request,
 //   lazily, and found through AsyncLocalStorage (the env object stays the same for every request, as
-//   the gateway caches per-isolate state keyed by its bindings).
+//   the gateway caches per-isolate state keyed by its bindings); so is each remote object's stub.
 import { AsyncLocalStorage } from "node:async_hooks";
 import gateway from "./index.js";
 
@@ -23,17 +23,22 @@ const wrapped = new WeakMap();
 function wrap(env) {
   const { address, service, classes } = JSON.parse(env.BENCH_STATE);
   const connect = () => env.BENCH_DEBUG_PORT.connect(address);
-  const client = () => {
+  // Each getActor is a Cap'n Proto call of its own: one per object and request (a request calls its
+  // TenantGuard two or three times), where production's `get()` makes a stub without a round trip.
+  const actor = (className, id) => {
     const scope = requestScope.getStore();
-    if (!scope) return connect();
-    return (scope.client ??= connect());
+    if (!scope) return connect().getActor(service, className, id);
+    const key = `${className}:${id}`;
+    let stub = scope.actors.get(key);
+    if (!stub) scope.actors.set(key, (stub = (scope.client ??= connect()).getActor(service, className, id)));
+    return stub;
   };
   const remote = (namespace, className) => ({
     idFromName: (name) => namespace.idFromName(name),
     idFromString: (id) => namespace.idFromString(id),
     newUniqueId: (options) => namespace.newUniqueId(options),
-    get: (id) => client().getActor(service, className, id.toString()),
-    getByName: (name) => client().getActor(service, className, namespace.idFromName(name).toString()),
+    get: (id) => actor(className, id.toString()),
+    getByName: (name) => actor(className, namespace.idFromName(name).toString()),
   });
   const out = { ...env };
   for (const [binding, className] of Object.entries(classes)) out[binding] = remote(env[binding], className);
@@ -53,6 +58,6 @@ export default {
   fetch(request, env, ctx) {
     let out = wrapped.get(env);
     if (!out) wrapped.set(env, (out = wrap(env)));
-    return requestScope.run({ client: null }, () => gateway.fetch(request, out, ctx));
+    return requestScope.run({ client: null, actors: new Map() }, () => gateway.fetch(request, out, ctx));
   },
 };
