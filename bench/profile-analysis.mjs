@@ -1,6 +1,24 @@
 // Reading a V8 CPU profile (DevTools `Profiler.stop` result) for bench/profile.mjs: time per sample,
 // self and inclusive time per function and per source file or package, in µs per request, with
 // positions mapped back to src/ through the bundle's source map.
+import { readFile } from "node:fs/promises";
+import { SourceMap } from "node:module";
+
+/** Maps positions in the gateway bundle (index.js) back to src/ files through wrangler's source map. */
+export async function sourceMapper(mapPath) {
+  try {
+    const map = new SourceMap(JSON.parse(await readFile(mapPath, "utf8")));
+    return (url, line, column) => {
+      if (!/(^|\/)index\.js$/.test(url)) return null;
+      const entry = map.findEntry(line, column);
+      if (!entry?.originalSource) return null;
+      const source = entry.originalSource.replace(/^.*?(?=(src|durable-objects|queues|node_modules)\/)/, "");
+      return `${source}:${entry.originalLine + 1}`;
+    };
+  } catch {
+    return () => null;
+  }
+}
 
 /**
  * Where a call frame's code lives: `src/…` / `durable-objects/…` / `queues/…` through the source map
@@ -40,12 +58,18 @@ export function effectiveTick(profile, requestedUs) {
 }
 
 const IDLE = "(idle)";
+/** Our own code: what the "owner" view charges each sample to. */
+const OWN_CODE = /^(src|durable-objects|queues)\//;
 
 /**
  * Self and inclusive time per function ("name  file:line") and per file, from the busy samples ((idle)
  * excluded), each one effective tick long. Pseudo-frames ((program): the runtime's own code while the
  * isolate runs, (garbage collector)) are kept: they are CPU the isolate costs outside JavaScript frames.
- * @returns {{ tickUs: number, samples: number, busyUs: number, idleUs: number, perRequest: (us: number) => number, self: [string, number][], inclusive: [string, number][], files: [string, number][] }}
+ * `owners` charges each sample to the nearest frame of our own code up its stack (src/, durable-objects/,
+ * queues/), so what a gateway function spends in the runtime (RPC serialization, fetch, streams) and in
+ * libraries (zod, hono) is counted where it was asked for; without such a frame, to the nearest frame
+ * with a file, else to the pseudo-frame. It adds up to the busy time.
+ * @returns {{ tickUs: number, samples: number, busyUs: number, idleUs: number, perRequest: (us: number) => number, self: [string, number][], inclusive: [string, number][], files: [string, number][], owners: [string, number][] }}
  */
 export function analyse(profile, { requests, intervalUs, where = () => null }) {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -65,6 +89,7 @@ export function analyse(profile, { requests, intervalUs, where = () => null }) {
   const self = new Map();
   const inclusive = new Map();
   const files = new Map();
+  const owners = new Map();
   let busyUs = 0;
   let idleUs = 0;
   const add = (map, key, v) => map.set(key, (map.get(key) ?? 0) + v);
@@ -79,6 +104,16 @@ export function analyse(profile, { requests, intervalUs, where = () => null }) {
     const own = label(node);
     add(self, own.fn, us);
     add(files, own.file, us);
+    let owner;
+    let fallback;
+    for (let cur = id; cur !== undefined && owner === undefined; cur = parent.get(cur)) {
+      const n = nodes.get(cur);
+      if (!n.callFrame.url) continue;
+      const l = label(n);
+      if (OWN_CODE.test(l.file)) owner = l.fn;
+      else fallback ??= l.fn;
+    }
+    add(owners, owner ?? fallback ?? own.fn, us);
     const seen = new Set();
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const n = nodes.get(cur);
@@ -89,7 +124,7 @@ export function analyse(profile, { requests, intervalUs, where = () => null }) {
     }
   });
   const sorted = (map) => [...map].sort((a, b) => b[1] - a[1]);
-  return { tickUs, samples: profile.samples.length, busyUs, idleUs, perRequest: (us) => us / requests, self: sorted(self), inclusive: sorted(inclusive), files: sorted(files) };
+  return { tickUs, samples: profile.samples.length, busyUs, idleUs, perRequest: (us) => us / requests, self: sorted(self), inclusive: sorted(inclusive), files: sorted(files), owners: sorted(owners) };
 }
 
 /** Lines "  µs/req   % of busy  label" for the first `limit` entries. */

@@ -49,6 +49,24 @@ describe("analyse", () => {
     expect(Object.fromEntries(a.files)).toEqual({ "src/app.ts": 800, "src/parse.ts": 800, "(program)": 400 });
   });
 
+  it("charges each sample to the nearest frame of our own code, runtime calls included", () => {
+    const withNative = {
+      ...PROFILE,
+      nodes: [
+        { id: 1, callFrame: frame("(root)"), children: [2] },
+        { id: 2, callFrame: frame("handle", "index.js", 10), children: [3] },
+        { id: 3, callFrame: frame("safeParse", "file:///w/node_modules/zod/index.js", 1), children: [4] },
+        { id: 4, callFrame: frame("stringify"), children: [] },
+      ],
+      samples: [2, 3, 4, 4],
+      timeDeltas: [0, 200, 200, 200],
+    };
+    const mapped = (url: string, line: number) => (url === "index.js" && line === 10 ? "src/app.ts:11" : null);
+    const b = analyse(withNative, { requests: 1, intervalUs: 200, where: mapped });
+    expect(b.owners).toEqual([["handle  src/app.ts:11", 800]]);
+    expect(Object.fromEntries(a.owners)).toEqual({ "handle  src/app.ts:11": 800, "parse  src/parse.ts:21": 800, "(program)  (program)": 400 });
+  });
+
   it("prints µs per unit and the share of busy time", () => {
     expect(table(a.self, { busyUs: a.busyUs, requests: 2, limit: 1 })).toEqual(["    400.0 µs  40.0%  handle  src/app.ts:11"]);
     expect(table(a.self, { busyUs: a.busyUs, requests: 2, perUnit: 100, limit: 1 })[0]).toContain("8.0 µs");

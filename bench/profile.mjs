@@ -8,8 +8,7 @@
 // Prints µs per request (and per chunk for streams) by function and by source file or package, mapped
 // to src/ through the bundle's source map, beside the process CPU read from /proc; writes
 // bench/results/profile-<arm>-<time>.cpuprofile (open in Chrome DevTools).
-import { copyFile, readFile, writeFile } from "node:fs/promises";
-import { SourceMap } from "node:module";
+import { copyFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import WebSocket from "ws";
 import { ARM_RUNTIME, ARM_STATE } from "./arms.mjs";
@@ -17,7 +16,7 @@ import { closedLoop } from "./load.mjs";
 import { freePort } from "./peer/start.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { killChildren, ROOT } from "./processes.mjs";
-import { analyse, table } from "./profile-analysis.mjs";
+import { analyse, sourceMapper, table } from "./profile-analysis.mjs";
 import { quiesce, setMockScenario } from "./rounds.mjs";
 import { startStack } from "./stack.mjs";
 import { streamRun } from "./stream-client.mjs";
@@ -57,22 +56,6 @@ async function inspect(port, pick) {
       ws.send(JSON.stringify({ id, method, params }));
     });
   return { send, close: () => ws.close() };
-}
-
-/** Maps positions in the gateway bundle (index.js) back to src/ files through wrangler's source map. */
-async function sourceMapper(bundlePath) {
-  try {
-    const map = new SourceMap(JSON.parse(await readFile(`${bundlePath}.map`, "utf8")));
-    return (url, line, column) => {
-      if (!/(^|\/)index\.js$/.test(url)) return null;
-      const entry = map.findEntry(line, column);
-      if (!entry?.originalSource) return null;
-      const source = entry.originalSource.replace(/^.*?(?=(src|durable-objects|queues|node_modules)\/)/, "");
-      return `${source}:${entry.originalLine + 1}`;
-    };
-  } catch {
-    return () => null;
-  }
 }
 
 const arms = isPortkey ? ["direct", "portkey"] : ["direct", arm === "internal_anthropic" ? "internal" : arm];
@@ -123,7 +106,7 @@ try {
   // The bundle's temp dir goes with the stack: keep its source map beside the profile for later reading.
   if (stack.bundlePath) await copyFile(`${stack.bundlePath}.map`, `${file}.map`).catch(() => {});
   const n = result.requests ?? result.count;
-  const where = stack.bundlePath ? await sourceMapper(stack.bundlePath) : () => null;
+  const where = stack.bundlePath ? await sourceMapper(`${stack.bundlePath}.map`) : () => null;
   const a = analyse(profile, { requests: n, intervalUs: interval, where });
   const perUnit = stream ? n * chunks : n;
   const unit = stream ? "chunk" : "request";
@@ -138,11 +121,13 @@ try {
     if (o.detail) details.push([o.id, b]);
   }
   const opts = { busyUs: a.busyUs, requests: n, perUnit };
+  console.log(`\nby function of ours, what it calls included (runtime, libraries), µs per ${unit}, % of busy:\n` + table(a.owners, { ...opts, limit: top }).join("\n"));
   console.log(`\nself time by function, µs per ${unit}, % of busy:\n` + table(a.self, { ...opts, limit: top }).join("\n"));
   console.log(`\ninclusive time by function, µs per ${unit}:\n` + table(a.inclusive, { ...opts, limit: top * 2 }).join("\n"));
   console.log(`\nself time by file or package, µs per ${unit}:\n` + table(a.files, { ...opts, limit: top }).join("\n"));
   for (const [id, b] of details) {
     const o = { busyUs: b.busyUs, requests: n, perUnit };
+    console.log(`\n${id}, by function of ours, what it calls included, µs per ${unit}:\n` + table(b.owners, { ...o, limit: top }).join("\n"));
     console.log(`\n${id}, self time by function, µs per ${unit}:\n` + table(b.self, { ...o, limit: top }).join("\n"));
     console.log(`\n${id}, inclusive:\n` + table(b.inclusive, { ...o, limit: top }).join("\n"));
   }
