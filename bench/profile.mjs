@@ -17,7 +17,7 @@ import { freePort } from "./peer/start.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { killChildren, ROOT } from "./processes.mjs";
 import { analyse, sourceMapper, table } from "./profile-analysis.mjs";
-import { quiesce, setMockScenario } from "./rounds.mjs";
+import { quiesce, setMockScenario, streamScenario } from "./rounds.mjs";
 import { startStack } from "./stack.mjs";
 import { streamRun } from "./stream-client.mjs";
 
@@ -67,7 +67,7 @@ const stack = await startStack({ gateway: !isPortkey, arms, inspectorPort: isPor
 try {
   const target = stack.targets[stream ? "stream" : "json"][arm];
   if (!target || stack.failedArms.has(arm)) throw new Error(`arm ${arm} is not a working ${stream ? "stream" : "JSON"} arm: ${stack.problems.join("; ")}`);
-  const mock = stream ? { completion_tokens: 130, chunks, chunk_delay_ms: 0 } : { completion_tokens: 130 };
+  const mock = stream ? streamScenario(chunks, 0) : { completion_tokens: 130 };
   await setMockScenario(stack.mock.url, mock);
   const load = () => (stream ? streamRun(target, { count: requests, concurrency: connections }) : closedLoop(target, { connections, amount: requests }));
   // Warm-up (JIT, pools, config caches), then wait for the consumers' batches to finish.

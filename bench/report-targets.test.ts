@@ -6,6 +6,7 @@ import { summarize, toMarkdown } from "./report.mjs";
 import { END, readmeBlock, spliceReadme, START } from "./report-readme.mjs";
 import { parseArgs } from "./config.mjs";
 import { armWanted } from "./arms.mjs";
+import { phasesFor } from "./rounds.mjs";
 
 const lat = (p50: number, p99: number) => ({ n: 100, p50, p90: p99, p99, max: p99, mean: p50 });
 const CHUNKS = 100;
@@ -157,6 +158,12 @@ describe("settings", () => {
     expect(s.split).toBe(false);
     expect(s.readme).toBe(true);
     expect(() => parseArgs(["--chunks", "0"])).toThrow(/positive integers/);
+  });
+
+  it("gives the mock enough words for every chunk asked for", () => {
+    const stream0 = (chunks: number) => phasesFor(parseArgs(["--chunks", String(chunks)])).find((p: { name: string }) => p.name === "stream0").mock;
+    expect(stream0(50)).toEqual({ completion_tokens: 130, chunks: 50, chunk_delay_ms: 0 });
+    expect(stream0(500)).toEqual({ completion_tokens: 500, chunks: 500, chunk_delay_ms: 0 });
   });
 
   it("brings each translated-stream arm along with its parent arm only", () => {

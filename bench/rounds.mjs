@@ -8,6 +8,11 @@ import { streamRun } from "./stream-client.mjs";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The phases of one round, in order. Each names the request kind and the mock's scenario settings. */
+/** The mock's stream scenario: one word per chunk at least (its reply has completion_tokens words, and it never sends more chunks than words). */
+export function streamScenario(chunks, delayMs) {
+  return { completion_tokens: Math.max(130, chunks), chunks, chunk_delay_ms: delayMs };
+}
+
 export function phasesFor(s) {
   const json = { completion_tokens: 130 };
   return [
@@ -22,13 +27,13 @@ export function phasesFor(s) {
     {
       name: "stream0",
       kind: "stream",
-      mock: { ...json, chunks: s.stream0.chunks, chunk_delay_ms: s.stream0.delayMs },
+      mock: streamScenario(s.stream0.chunks, s.stream0.delayMs),
       extraArms: STREAM_ONLY_ARMS,
       // The per-stream CPU figures come from this phase: the window waits for the queue consumers too.
       settle: true,
       run: (t) => streamRun(t, s.stream0),
     },
-    { name: "stream20", kind: "stream", mock: { ...json, chunks: s.stream20.chunks, chunk_delay_ms: s.stream20.delayMs }, run: (t) => streamRun(t, s.stream20) },
+    { name: "stream20", kind: "stream", mock: streamScenario(s.stream20.chunks, s.stream20.delayMs), run: (t) => streamRun(t, s.stream20) },
   ];
 }
 
@@ -171,7 +176,7 @@ export async function warmUp(ctx) {
     if (!wanted(arm)) continue;
     await closedLoop(target, { connections: 4, amount: settings.warmup.requests });
   }
-  await setMockScenario(ctx.mockUrl, { completion_tokens: 130, chunks: settings.stream0.chunks, chunk_delay_ms: 0 });
+  await setMockScenario(ctx.mockUrl, streamScenario(settings.stream0.chunks, 0));
   for (const [arm, target] of Object.entries(targets.stream)) {
     if (!wanted(arm)) continue;
     await streamRun(target, { count: settings.warmup.streams, concurrency: 2 });
