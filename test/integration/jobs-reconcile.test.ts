@@ -134,7 +134,8 @@ describe("reconciliation", () => {
 
   it("flags a negative balance with an error line", async () => {
     const { tenantId } = await seedTenant({ balanceMicros: 0 });
-    await settleRequest(tenantId, "overdraw", 750);
+    // A hold never takes a balance below zero; a request served unheld (guard unreachable, balance policy open) can.
+    await guardOf(tenantId).settle({ holdId: "overdraw", tokens: 1, costMicros: 750, inputTokens: 1, outputTokens: 0, unheld: { keyId: "key_x", channel: "external" } });
     await recordBillingEvents(db, [debit(tenantId, "overdraw", 750)]);
     const report = await runReconciliation(env, { graceMs: 0 });
     expect(report.negative).toContainEqual({ tenantId, balanceMicros: -750n, ledgerBalanceMicros: -750n });
