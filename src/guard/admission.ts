@@ -4,6 +4,7 @@
 import { guardFor } from "../objects";
 import type { GatewayContext } from "../context";
 import { costMicros } from "../billing/pricing";
+import { fail } from "../errors";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
 import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
@@ -72,6 +73,12 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     if (result?.ok && result.holdId !== NO_HOLD) ctx.holdId = result.holdId;
     return result;
   } catch (error) {
+    // The guard refused the call itself (its input checks throw TypeError): something in this request is out
+    // of range. That is the request's problem, never a guard outage: it must not fail open or read as a 503.
+    if (error instanceof TypeError || error instanceof RangeError) {
+      console.error(JSON.stringify({ level: "error", msg: "admission refused its input", trace_id: ctx.traceId, error: String(error) }));
+      return { ok: false, failure: fail("invalid_request", "The request asks for more than the gateway can account for; lower max_tokens, n or the input size."), rateLimit: {} };
+    }
     console.error(JSON.stringify({ level: "error", msg: "admission unavailable", trace_id: ctx.traceId, error: String(error) }));
     return undefined;
   } finally {
