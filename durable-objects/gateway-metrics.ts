@@ -7,10 +7,11 @@ import { LIVE } from "../src/metrics/families";
 import type { MetricsSnapshot } from "../src/metrics/exposition";
 import type { MetricsDelta } from "../src/metrics/recorder";
 import { summarise, type TenantStats } from "../src/metrics/tenant-stats";
+import { DeadLetterWatch, type WatchedDeadLetter } from "./gateway-metrics/dead-letter-watch";
 import { ensureSchema } from "./gateway-metrics/schema";
 import { MetricsStore } from "./gateway-metrics/store";
 
-export type { MetricsDelta, MetricsSnapshot, TenantStats };
+export type { MetricsDelta, MetricsSnapshot, TenantStats, WatchedDeadLetter };
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Windows of the tenant health view, in minutes. */
@@ -18,6 +19,7 @@ export const TENANT_WINDOWS = [5, 60] as const;
 
 export class GatewayMetrics extends DurableObject<Env> {
   #store!: MetricsStore;
+  #watch!: DeadLetterWatch;
   #alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -25,6 +27,7 @@ export class GatewayMetrics extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       ensureSchema(ctx.storage);
       this.#store = new MetricsStore(ctx.storage.sql);
+      this.#watch = new DeadLetterWatch(ctx.storage.sql);
       this.#alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -42,20 +45,28 @@ export class GatewayMetrics extends DurableObject<Env> {
       this.#store = new MetricsStore(this.ctx.storage.sql);
       throw error;
     }
-    if (this.#alarmAt === null) {
-      this.#alarmAt = now + PRUNE_EVERY_MS;
-      await this.ctx.storage.setAlarm(this.#alarmAt);
-    }
+    await this.#ensureAlarm(now);
     return { applied };
   }
 
-  /** Every stored series, plus the aggregator's own gauge. */
+  /** The dead-letter consumer could not store these dead letters (yet): they are waiting in `queue`. */
+  async watchDeadLetters(queue: string, letters: WatchedDeadLetter[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.#watch.watch(queue, letters));
+    await this.#ensureAlarm(Date.now());
+  }
+
+  /** These dead letters reached Postgres (or were given up on and logged). */
+  async forgetDeadLetters(queue: string, ids: string[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.#watch.forget(queue, ids));
+  }
+
+  /** Every stored series, plus the aggregator's own gauges (last merge, dead letters not yet stored). */
   async snapshot(): Promise<MetricsSnapshot> {
     const lastMerge = this.#store.lastMergeAt();
     return {
       counters: this.#store.counters(),
       histograms: this.#store.histograms(),
-      gauges: lastMerge === undefined ? [] : [{ family: LIVE.lastMerge.name, labels: "", value: lastMerge / 1000 }],
+      gauges: [...(lastMerge === undefined ? [] : [{ family: LIVE.lastMerge.name, labels: "", value: lastMerge / 1000 }]), ...this.#watch.gauges(Date.now())],
     };
   }
 
@@ -74,10 +85,21 @@ export class GatewayMetrics extends DurableObject<Env> {
     return Date.now();
   }
 
+  async #ensureAlarm(now: number): Promise<void> {
+    if (this.#alarmAt !== null) return;
+    this.#alarmAt = now + PRUNE_EVERY_MS;
+    await this.ctx.storage.setAlarm(this.#alarmAt);
+  }
+
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
-    this.#store.prune(Date.now());
-    const left = this.ctx.storage.sql.exec<{ n: number }>(`SELECT (SELECT COUNT(*) FROM tenant_minutes) + (SELECT COUNT(*) FROM merged_batches) AS n`).one().n;
+    const now = Date.now();
+    this.#store.prune(now);
+    for (const gone of this.#watch.prune(now)) {
+      // Stored with a lost forget, or dropped by the queue: the consumer logs the second case itself.
+      console.warn(JSON.stringify({ level: "warn", msg: "dead letter no longer reported unstored", queue: gone.queue, message_id: gone.id, attempts: gone.attempts }));
+    }
+    const left = this.ctx.storage.sql.exec<{ n: number }>(`SELECT (SELECT COUNT(*) FROM tenant_minutes) + (SELECT COUNT(*) FROM merged_batches) AS n`).one().n + this.#watch.size;
     if (left > 0) {
       this.#alarmAt = Date.now() + PRUNE_EVERY_MS;
       await this.ctx.storage.setAlarm(this.#alarmAt);

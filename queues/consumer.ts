@@ -1,7 +1,7 @@
 // What every ledger consumer shares: unpack each message's events, validate each, write the valid ones
 // of the whole batch together, ack per message only after the write, retry with exponential back-off
-// otherwise (the queue moves a message to its dead-letter queue after max_retries), and send invalid
-// events straight there.
+// per message otherwise (queues/retry-policy.ts; the queue moves a message to its dead-letter queue
+// after max_retries), and send invalid events straight there.
 import type { z } from "zod";
 import { recordQueueAcked } from "../src/metrics/events";
 import type { Env } from "../src/env";
@@ -9,11 +9,7 @@ import { createDb, databaseConfigured } from "../src/db/client";
 import type { Database } from "../src/db/schema";
 import type { Kysely } from "kysely";
 import { eventsOf } from "./messages";
-
-/** Seconds before redelivery after `attempts` failed deliveries: 5, 10, 20 ... capped at 5 minutes. */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 5 * 2 ** Math.max(0, attempts - 1));
-}
+import { ledgerRetryPolicy, retryDelaySeconds } from "./retry-policy";
 
 export interface LedgerConsumer<S extends z.ZodType> {
   name: string;
@@ -62,7 +58,7 @@ export async function consumeLedgerBatch<S extends z.ZodType>(
   if (writing.length === 0) return;
   if (!databaseConfigured(env)) {
     console.error(JSON.stringify({ level: "error", msg: "DATABASE_URL not set: ledger batch kept for retry", queue: batch.queue, size: valid.length }));
-    for (const message of writing) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    retryLater(env, writing);
     return;
   }
   const { db, dispose } = createDb(env);
@@ -72,10 +68,15 @@ export async function consumeLedgerBatch<S extends z.ZodType>(
     recordQueueAcked(env, ctx, batch.queue, valid.length);
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "ledger write failed; batch retried", queue: batch.queue, size: valid.length, error: String(error) }));
-    for (const message of writing) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    retryLater(env, writing);
   } finally {
     ctx.waitUntil(dispose());
   }
+}
+
+function retryLater(env: Env, messages: readonly Message<unknown>[]): void {
+  const policy = ledgerRetryPolicy(env);
+  for (const message of messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts, policy) });
 }
 
 async function deadLetter<S extends z.ZodType>(consumer: LedgerConsumer<S>, env: Env, queue: string, message: Message<unknown>, body: unknown, problem: string | undefined): Promise<void> {

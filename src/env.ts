@@ -27,6 +27,12 @@ export interface Env {
   UPSTREAM_IDLE_TIMEOUT_MS?: string;
   CLIENT_IDLE_TIMEOUT_MS?: string;
   AUDIT_LOG_RETENTION_DAYS?: string;
+  /** Queue consumers' back-off (queues/retry-policy.ts); production defaults when unset. */
+  QUEUE_RETRY_BASE_SECONDS?: string;
+  QUEUE_RETRY_MAX_SECONDS?: string;
+  DEAD_LETTER_RETRY_BASE_SECONDS?: string;
+  DEAD_LETTER_RETRY_MAX_SECONDS?: string;
+  DEAD_LETTER_MAX_RETRIES?: string;
   // secrets
   ADMIN_TOKEN?: string;
   MASTER_KEY?: string;

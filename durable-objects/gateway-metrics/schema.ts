@@ -1,5 +1,6 @@
 // GatewayMetrics SQLite schema: versioned migrations applied once in blockConcurrencyWhile.
 import { applySchema } from "../shared/sqlite-schema";
+import { WATCH_SCHEMA } from "./dead-letter-watch";
 
 /** Each entry moves the schema one version up; entries are frozen once released (append, never edit). */
 const MIGRATIONS: readonly string[][] = [
@@ -18,6 +19,8 @@ const MIGRATIONS: readonly string[][] = [
     `CREATE INDEX merged_batches_at ON merged_batches (at)`,
     `CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID`,
   ],
+  // v2: dead letters not yet stored in Postgres (dead-letter-watch.ts).
+  WATCH_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

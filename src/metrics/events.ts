@@ -6,11 +6,18 @@ import type { Env } from "../env";
 import { STORED } from "./families";
 import { flushMetrics, isolateMetrics, scheduleFlush } from "./flush";
 
-/** Counts a dead-letter batch's messages on their first delivery (redeliveries after a failed write are not new). */
-export function recordDeadLetters(env: Env, exec: ExecutionContext, batch: Pick<MessageBatch<unknown>, "queue" | "messages">): void {
-  const fresh = batch.messages.filter((m) => m.attempts <= 1).length;
-  if (fresh === 0) return;
-  isolateMetrics.count(STORED.deadLetters, { queue: batch.queue }, fresh);
+/** Counts dead letters on their arrival (redeliveries after a failed write and requeues are not new). */
+export function recordDeadLetters(env: Env, exec: ExecutionContext, queue: string, arrivals: number): void {
+  if (arrivals === 0) return;
+  isolateMetrics.count(STORED.deadLetters, { queue }, arrivals);
+  exec.waitUntil(flushMetrics(env).then(() => undefined));
+}
+
+/** Dead letters whose last delivery failed to store them: requeued, or (when even that failed) lost. */
+export function recordDeadLetterOutcome(env: Env, exec: ExecutionContext, queue: string, outcome: { requeued: number; lost: number }): void {
+  if (outcome.requeued === 0 && outcome.lost === 0) return;
+  isolateMetrics.count(STORED.deadLettersRequeued, { queue }, outcome.requeued);
+  isolateMetrics.count(STORED.deadLettersLost, { queue }, outcome.lost);
   exec.waitUntil(flushMetrics(env).then(() => undefined));
 }
 

@@ -87,6 +87,18 @@ export const STORED = {
     help: "Messages received by a dead-letter queue consumer (first delivery only).",
     labels: ["queue"],
   }),
+  deadLettersRequeued: family({
+    name: "gateway_dead_letters_requeued_total",
+    type: "counter",
+    help: "Dead letters whose last delivery still could not store them in Postgres, sent to their dead-letter queue again (never dropped).",
+    labels: ["queue"],
+  }),
+  deadLettersLost: family({
+    name: "gateway_dead_letters_lost_total",
+    type: "counter",
+    help: "Dead letters gone from the queue unstored: their last delivery could neither store nor requeue them (request ids in the error log).",
+    labels: ["queue"],
+  }),
   queueSent: family({
     name: "gateway_queue_messages_sent_total",
     type: "counter",
@@ -139,6 +151,18 @@ export const LIVE = {
     type: "gauge",
     help: "Dead-lettered messages kept in the database and not yet replayed.",
     labels: ["queue"],
+  }),
+  deadLettersUnstored: family({
+    name: "gateway_dead_letters_unstored",
+    type: "gauge",
+    help: "Dead letters the dead-letter consumer failed to store in Postgres and is still retrying.",
+    labels: ["queue"],
+  }),
+  deadLetterOldestAge: family({
+    name: "gateway_dead_letter_oldest_age_seconds",
+    type: "gauge",
+    help: "Age of the oldest dead letter: stage=unstored (still in the queue, Postgres has not taken it), stage=pending (in the dead_letter table, not replayed).",
+    labels: ["queue", "stage"],
   }),
   lastMerge: family({
     name: "gateway_metrics_last_merge_timestamp_seconds",

@@ -4,6 +4,7 @@
 import { metricsFor } from "../objects";
 import type { Env } from "../env";
 import { configStore } from "../config/store";
+import { sql } from "kysely";
 import { createDb, databaseConfigured } from "../db/client";
 import { breakerStates } from "../upstream/breaker";
 import { LIVE, STORED } from "./families";
@@ -37,11 +38,14 @@ async function deadLetterGauges(env: Env, exec: ExecutionContext): Promise<Sampl
   try {
     const rows = await db
       .selectFrom("dead_letter")
-      .select(["queue", (eb) => eb.fn.countAll<string>().as("n")])
+      .select(["queue", (eb) => eb.fn.countAll<string>().as("n"), sql<string>`round(extract(epoch from (now() - min(created_at))))`.as("age")])
       .where("replayed_at", "is", null)
       .groupBy("queue")
       .execute();
-    return rows.map((r) => gauge(LIVE.deadLettersPending, { queue: r.queue }, Number(r.n)));
+    return rows.flatMap((r) => [
+      gauge(LIVE.deadLettersPending, { queue: r.queue }, Number(r.n)),
+      gauge(LIVE.deadLetterOldestAge, { queue: r.queue, stage: "pending" }, Math.max(0, Number(r.age))),
+    ]);
   } finally {
     exec.waitUntil(dispose());
   }
