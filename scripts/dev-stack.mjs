@@ -18,7 +18,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MOCK_UPSTREAM_KEY = "mock-upstream-key";
 
 /**
- * @param {{ port?: number, adminToken?: string, stateDir?: string, log?: (line: string) => void, quiet?: boolean }} [options]
+ * @param {{ port?: number, adminToken?: string, stateDir?: string, log?: (line: string) => void, quiet?: boolean, vars?: Record<string, string> }} [options]
+ *   `vars` are added to the gateway's settings (drills shorten the queue retry delays this way).
  */
 export async function startDevStack(options = {}) {
   const port = options.port ?? 8787;
@@ -48,6 +49,7 @@ export async function startDevStack(options = {}) {
       MOCK_API_KEY: MOCK_UPSTREAM_KEY,
       DATABASE_URL: database.url,
       DB_WS_PROXY: database.wsProxy,
+      ...options.vars,
     };
     await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n", { mode: 0o600 });
 

@@ -1,6 +1,7 @@
 // Drill: the database (the stack's PGlite) stops mid-run and comes back. Expect client traffic to
 // carry on (billing and audit go through queues), consumers to retry, and every debit to be written
 // once the database is back. The drill owns the PGlite process, so startDevStack gets DATABASE_URL.
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { startPglite } from "../pglite-server.mjs";
 import { auditFlags, ledgerRequests, sleep, traffic, waitForLedger } from "./lib.mjs";
@@ -8,6 +9,8 @@ import { auditFlags, ledgerRequests, sleep, traffic, waitForLedger } from "./lib
 /** Starts PGlite for the stack; returns what the runner needs to restart it on the same port and data. */
 export async function prepare(name) {
   const dataDir = path.resolve(`.dev/drill-${name}-pglite-${process.pid}`);
+  // PGlite creates its data directory but not the parents (.dev is missing in a fresh checkout).
+  await mkdir(path.dirname(dataDir), { recursive: true });
   const pg = await startPglite({ dataDir });
   process.env.DATABASE_URL = pg.databaseUrl;
   return { dataDir, port: pg.port, handle: pg };

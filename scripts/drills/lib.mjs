@@ -4,10 +4,13 @@ import { startDevStack } from "../dev-stack.mjs";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the stack in its own state dir (loopback only); extra env (e.g. DATABASE_URL) is honoured by startDevStack. */
-export async function startStack(name) {
+/**
+ * Starts the stack in its own state dir (loopback only); extra env (e.g. DATABASE_URL) is honoured by
+ * startDevStack, `vars` (e.g. shortened queue retry delays) are added to the gateway's settings.
+ */
+export async function startStack(name, vars = {}) {
   const port = 20100 + Math.floor(Math.random() * 500);
-  return startDevStack({ port, stateDir: `.dev/drill-${name}-${port}`, quiet: true, log: () => {} });
+  return startDevStack({ port, stateDir: `.dev/drill-${name}-${port}`, quiet: true, log: () => {}, vars });
 }
 
 /** Sets (or with null, resets) the mock's "default" scenario, which the demo presets call. */
@@ -22,7 +25,7 @@ export async function upstreamCalls(stack) {
   return (await (await fetch(`${stack.mockUrl}/__mock/scenarios/default`)).json()).count;
 }
 
-/** One external chat call; returns { status, code, ms }. */
+/** One external chat call; returns { status, code, ms, requestId } (the gateway's request id, when it answered). */
 export async function chat(stack, { timeoutMs = 30_000 } = {}) {
   const started = Date.now();
   try {
@@ -33,15 +36,19 @@ export async function chat(stack, { timeoutMs = 30_000 } = {}) {
       signal: AbortSignal.timeout(timeoutMs),
     });
     const body = await res.json().catch(() => null);
-    return { status: res.status, code: body?.error?.code ?? null, ms: Date.now() - started };
+    return { status: res.status, code: body?.error?.code ?? null, ms: Date.now() - started, requestId: res.headers.get("x-gateway-request-id") };
   } catch (error) {
     return { status: 0, code: error.name, ms: Date.now() - started };
   }
 }
 
-/** `count` sequential calls; a tally of "status code" -> n, the successes and the slowest call. */
+/**
+ * `count` sequential calls; a tally of "status code" -> n, the successes and the slowest call. The
+ * request ids of the answered calls are in `requestIds` (not enumerable: left out of printed records).
+ */
 export async function traffic(stack, count, opts) {
   const tally = {};
+  const requestIds = [];
   let ok = 0;
   let maxMs = 0;
   const latencies = [];
@@ -50,16 +57,44 @@ export async function traffic(stack, count, opts) {
     const key = r.code ? `${r.status} ${r.code}` : String(r.status);
     tally[key] = (tally[key] ?? 0) + 1;
     if (r.status === 200) ok++;
+    if (r.requestId) requestIds.push(r.requestId);
     maxMs = Math.max(maxMs, r.ms);
     latencies.push(r.ms);
   }
   latencies.sort((a, b) => a - b);
-  return { tally, ok, maxMs, medianMs: latencies[Math.floor(latencies.length / 2)] ?? 0 };
+  const result = { tally, ok, maxMs, medianMs: latencies[Math.floor(latencies.length / 2)] ?? 0 };
+  return Object.defineProperty(result, "requestIds", { value: requestIds, enumerable: false });
 }
 
-async function admin(stack, route) {
-  const res = await fetch(`${stack.baseUrl}/admin/v1${route}`, { headers: { authorization: `Bearer ${stack.credentials.admin_token}` } });
+export async function admin(stack, route, { method = "GET", body } = {}) {
+  const res = await fetch(`${stack.baseUrl}/admin/v1${route}`, {
+    method,
+    headers: { authorization: `Bearer ${stack.credentials.admin_token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** The gateway's Prometheus scrape as name{labels} -> value (service token of the demo stack). */
+export async function scrapeMetrics(stack) {
+  const res = await fetch(`${stack.baseUrl}/internal/v1/metrics`, { headers: { authorization: `Bearer ${stack.credentials.internal.token}` } });
+  if (!res.ok) throw new Error(`metrics: ${res.status}`);
+  const samples = new Map();
+  for (const line of (await res.text()).split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) samples.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return samples;
+}
+
+/** Polls `check` (true when done) every `everyMs` until it holds or `timeoutMs` passes; returns whether it held and when. */
+export async function waitUntil(check, { timeoutMs, everyMs = 1_000 }) {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (await check().catch(() => false)) return { held: true, waitedMs: Date.now() - started };
+    await sleep(everyMs);
+  }
+  return { held: false, waitedMs: Date.now() - started };
 }
 
 /** Ledger debits of the demo tenant (requests billed), or null when the ledger cannot be read. */

@@ -1,6 +1,6 @@
 // Runs one chaos drill against a freshly started local stack and prints its record as JSON.
-// Usage: node scripts/drills/run.mjs <upstream-errors|upstream-latency|database-down|redis-down>
-const DRILLS = ["upstream-errors", "upstream-latency", "database-down", "redis-down"];
+// Usage: node scripts/drills/run.mjs <upstream-errors|upstream-latency|database-down|database-long-outage|redis-down>
+const DRILLS = ["upstream-errors", "upstream-latency", "database-down", "database-long-outage", "redis-down"];
 const name = process.argv[2];
 if (!DRILLS.includes(name)) {
   console.error(`usage: node scripts/drills/run.mjs <${DRILLS.join("|")}>`);
@@ -17,7 +17,8 @@ if (name === "redis-down") {
 const { startStack } = await import("./lib.mjs");
 const module = await import(`./${name}.mjs`);
 const db = module.prepare ? await module.prepare(name) : undefined;
-const stack = await startStack(name);
+// A drill may set gateway vars (e.g. shortened queue retry delays) for its stack.
+const stack = await startStack(name, module.vars);
 const started = new Date();
 try {
   const record = await module.drill(stack, db);

@@ -38,7 +38,13 @@ function billingEvent(requestId: string, amount = 5): BillingMessage {
  * One delivery to the consumer; the result adds each retried message's delay (getQueueResult does not
  * report delays, so the real messages are watched on their way through).
  */
-async function deliver(queue: string, message: { id: string; timestamp: Date; attempts: number; body: unknown }, targetEnv: Env) {
+interface Delivery {
+  ackAll: boolean;
+  explicitAcks: string[];
+  retryMessages: { msgId: string; delaySeconds: number | undefined }[];
+}
+
+async function deliver(queue: string, message: { id: string; timestamp: Date; attempts: number; body: unknown }, targetEnv: Env): Promise<Delivery> {
   const batch = createMessageBatch(queue, [message]);
   const delays = new Map<string, number | undefined>();
   const watched = batch.messages.map(
@@ -55,7 +61,11 @@ async function deliver(queue: string, message: { id: string; timestamp: Date; at
   const ctx = createExecutionContext();
   await consumeDeadLetters(seen, targetEnv, ctx);
   const result = await getQueueResult(batch, ctx);
-  return { ...result, retryMessages: result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })) };
+  return {
+    ackAll: result.ackAll,
+    explicitAcks: result.explicitAcks,
+    retryMessages: result.retryMessages.map((r: { msgId: string }) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })),
+  };
 }
 
 async function scrape(): Promise<Map<string, ParsedFamily>> {
