@@ -131,3 +131,46 @@ describe("tenant statistics", () => {
     expect((await stub.tenantStats("a")).windows[1]!.requests).toBe(0);
   });
 });
+
+describe("dead letters not yet stored", () => {
+  const gauges = async (stub: ReturnType<typeof objectFor>) =>
+    Object.fromEntries((await stub.snapshot()).gauges.filter((g) => g.family !== "gateway_metrics_last_merge_timestamp_seconds").map((g) => [`${g.family}{${g.labels}}`, g.value]));
+
+  it("counts them per queue with the oldest one's age, keeps the first arrival across reports, forgets the stored ones", async () => {
+    const stub = objectFor();
+    const now = Date.now();
+    const later = now + 3_600_000;
+    await stub.watchDeadLetters("gateway-billing-dlq", [
+      { id: "a", since: now - 7_200_000, attempts: 3, expiresAt: later },
+      { id: "b", since: now - 60_000, attempts: 1, expiresAt: later },
+    ]);
+    await stub.watchDeadLetters("gateway-audit-dlq", [{ id: "a", since: now - 600_000, attempts: 2, expiresAt: later }]);
+    // Reported again (a requeued copy carries the same first id and arrival): still one, still as old.
+    await stub.watchDeadLetters("gateway-billing-dlq", [{ id: "a", since: now - 7_200_000, attempts: 4, expiresAt: later }]);
+    const before = await gauges(stub);
+    expect(before['gateway_dead_letters_unstored{queue="gateway-billing-dlq"}']).toBe(2);
+    expect(before['gateway_dead_letter_oldest_age_seconds{queue="gateway-billing-dlq",stage="unstored"}']).toBeGreaterThanOrEqual(7_200);
+    expect(before['gateway_dead_letters_unstored{queue="gateway-audit-dlq"}']).toBe(1);
+    expect(before['gateway_dead_letter_oldest_age_seconds{queue="gateway-audit-dlq",stage="unstored"}']).toBeGreaterThanOrEqual(600);
+
+    await stub.forgetDeadLetters("gateway-billing-dlq", ["a"]);
+    await stub.forgetDeadLetters("gateway-audit-dlq", ["a"]);
+    const after = await gauges(stub);
+    expect(after['gateway_dead_letters_unstored{queue="gateway-billing-dlq"}']).toBe(1);
+    expect(after['gateway_dead_letter_oldest_age_seconds{queue="gateway-billing-dlq",stage="unstored"}']).toBeLessThan(120);
+    expect(Object.keys(after).some((k) => k.includes("gateway-audit-dlq"))).toBe(false);
+  });
+
+  it("leaves out an entry not reported again before it expires, and the alarm prunes it", async () => {
+    const stub = objectFor();
+    const now = Date.now();
+    await stub.watchDeadLetters("gateway-billing-dlq", [
+      { id: "quiet", since: now - 60_000, attempts: 5, expiresAt: now - 1 },
+      { id: "live", since: now - 30_000, attempts: 1, expiresAt: now + 3_600_000 },
+    ]);
+    expect((await gauges(stub))['gateway_dead_letters_unstored{queue="gateway-billing-dlq"}']).toBe(1);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const left = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ id: string }>(`SELECT id FROM dead_letter_watch`).toArray().map((r) => r.id));
+    expect(left).toEqual(["live"]);
+  });
+});

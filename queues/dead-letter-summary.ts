@@ -1,10 +1,17 @@
 // What the error log keeps of a dead letter that is gone: per event, the fields an operator needs to
-// rebuild its ledger or audit row by hand (ids, tenant, amount, time), picked by name from a fixed
-// list, so nothing else a message might carry reaches the log.
+// rebuild its ledger or audit row, picked by name from a fixed list (scalars only), so nothing else a
+// message might carry reaches the log. A billing event's list is its whole schema, so the logged
+// event can be replayed as it is; an audit event's leaves out its free-form meta and step timings.
 import { eventsOf } from "./messages";
 
-const BILLING_FIELDS = ["request_id", "tenant_id", "key_id", "kind", "amount_micros", "currency", "model", "input_tokens", "output_tokens", "created_at"] as const;
-const AUDIT_FIELDS = ["request_id", "trace_id", "tenant_id", "key_id", "channel", "route", "status", "cost_micros", "created_at"] as const;
+const BILLING_FIELDS = [
+  "v", "request_id", "tenant_id", "key_id", "channel", "kind", "amount_micros", "currency", "model", "upstream",
+  "input_tokens", "output_tokens", "usage_estimated", "price_version", "created_at",
+] as const;
+const AUDIT_FIELDS = [
+  "v", "trace_id", "request_id", "tenant_id", "key_id", "channel", "route", "model", "upstream", "status", "error_code", "error_source",
+  "upstream_status", "latency_ms", "config_version", "input_tokens", "output_tokens", "usage_estimated", "cost_micros", "created_at",
+] as const;
 const MAX_TEXT = 200;
 
 export type EventSummary = Record<string, string | number | boolean | null>;

@@ -3,8 +3,8 @@
 // dead-letter schedule (queues/retry-policy.ts: 40 retries over 35 hours by default), and the metrics
 // object tracks them so a scrape shows how old the oldest one is. A message whose last delivery still
 // fails is sent to its dead-letter queue again, its history kept in the body: never dropped. Only if
-// that send fails too is it gone, and then each of its events is logged (ids and amounts, never a
-// whole payload) and counted as lost.
+// that send fails too is it gone, and then each of its events is logged (fields picked from a fixed
+// list, queues/dead-letter-summary.ts: enough to rebuild the row, nothing else) and counted as lost.
 import type { Env } from "../src/env";
 import { createDb, databaseConfigured } from "../src/db/client";
 import { recordDeadLetterOutcome, recordDeadLetters } from "../src/metrics/events";

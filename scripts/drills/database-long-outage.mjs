@@ -116,6 +116,7 @@ export async function drill(stack, db, { outageMs = OUTAGE_MS } = {}) {
   const beforeReplay = await ledgerCheck(stack, tenantId, [], []);
 
   const sent = [baseline, whileDown, after];
+  // Every answered request has an audit row; the successful ones also a debit.
   const okIds = sent.flatMap((p) => p.requestIds);
   const ok = sent.reduce((n, p) => n + p.ok, 0);
   const replay = await replayAll(stack);
@@ -160,5 +161,6 @@ export async function drill(stack, db, { outageMs = OUTAGE_MS } = {}) {
     secondReplay: { ...replayAgain, consumed: replayedAgain.held },
     afterSecondReplay,
     billing: { successes: ok, debits: afterSecondReplay.billing.ofTheRequestsSent, lost: ok - afterSecondReplay.billing.ofTheRequestsSent, duplicates: afterSecondReplay.billing.duplicates },
+    audit: { answered: okIds.length, rows: afterSecondReplay.audit.ofTheRequestsSent, lost: okIds.length - afterSecondReplay.audit.ofTheRequestsSent, duplicates: afterSecondReplay.audit.duplicates },
   };
 }
