@@ -166,7 +166,7 @@ describe("dead-letter consumer while Postgres is down", { timeout: 30_000 }, () 
   it("when even the requeue fails, each event is logged (its listed fields, nothing else the message carried) and counted lost", async () => {
     const queue = "gateway-billing-dlq";
     const id = `dl-lost-${Date.now()}`;
-    const event = billingEvent(`${id}-req`, 123);
+    const event = { ...billingEvent(`${id}-req`, 123), flags: ["hold_expired"], uncollected_micros: 7 };
     const planted = { ...event, api_key: "sk-live-do-not-log", meta: { authorization: "Bearer secret" } };
     const before = value(await scrape(), "gateway_dead_letters_lost_total", { queue });
     const logged: string[] = [];
