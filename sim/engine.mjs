@@ -80,6 +80,7 @@ export function simulate(config, makeDesign) {
         w: batch,
         // What a design notes on the request while its admission is under way (one object shape for all).
         guard: 0,
+        startAt: 0,
         admit: 0,
         admitAt: 0,
         take: 0,
@@ -89,6 +90,9 @@ export function simulate(config, makeDesign) {
         tenantBits: 0,
         takeDecidedAt: 0,
         shard: null,
+        gshard: null,
+        parkedAt: null,
+        gparkedAt: null,
         attempt: 0,
         done: false,
         need: null,

@@ -2,13 +2,17 @@
 // the two objects' regions and one call on the receiving object. A refill that cannot arrive (a region
 // cut off) times out; a grant or a return that cannot arrive is kept and sent again, so no unit is lost.
 import { SERVICE_MS } from "../model/calibration.mjs";
-import { LEASE, LeaseNode, WINDOWED, grantFor, wantOf } from "./leases.mjs";
+import { B, LEASE, LeaseNode, WINDOWED, grantFor, wantOf } from "./leases.mjs";
 
 const EV = { message: 60, refillFailed: 61 };
 export const LEASE_EVENTS = EV;
 const MSG = { refill: 1, grant: 2, return: 3, recall: 4, reconcile: 5 };
 const RETRY_MS = 1000;
+/** Requests, slots and global units move in whole units (tokens and balance need not). */
+const whole = (b, units) => (b === B.req || b === B.slot || b === B.glob ? Math.floor(units + 1e-9) : units);
 const RECONCILE_MS = 5000;
+/** After a grant with less ahead-of-need than asked, a node asks again only for waiters, for this long. */
+const SHORT_BACKOFF_MS = 1000;
 const STARVED_TTL_MS = 5000;
 /** A relay holds a child's unmet need this long while it asks its own parent. */
 const WAITING_TTL_MS = 2000;
@@ -82,11 +86,12 @@ export class LeaseFlow {
 
   /** Asks each parent for what this node lacks, if nothing is already asked of it. */
   maybeRefill(node, t) {
+    node.wantsRefill = false;
     for (const parent of node.parentList) {
       const asked = node.inflight.get(parent);
       // A queued need the relay dropped (its own parent never answered) is asked again after a while.
       if (asked !== undefined && t - asked < WAITING_TTL_MS + 500) continue;
-      if (node.backoff !== undefined && (node.backoff.get(parent) ?? 0) > t) continue;
+      if (node.backoff !== null && (node.backoff.get(parent) ?? 0) > t) continue;
       let wants = null;
       for (let b = 0; b < 5; b++) {
         if (node.parents[b] !== parent || !node.has[b]) continue;
@@ -116,11 +121,13 @@ export class LeaseFlow {
     const grants = [];
     const exhausted = [];
     let queued = false;
+    const short = [];
     for (let b = 0; b < 5; b++) {
       const want = wants[b];
       if (want === undefined) continue;
       const avail = parent.available(b, t);
-      const g = grantFor(avail, want, this.#aheadCap(parent, b, child));
+      const g = whole(b, grantFor(avail, want, this.#aheadCap(parent, b, child)));
+      if (want.ahead > 0 && g < want.need + want.ahead / 2) short.push(b);
       if (g > 0) {
         grants[b] = parent.take(b, g, t);
         // What the child holds now, as far as the parent knows (its next report corrects it).
@@ -137,7 +144,7 @@ export class LeaseFlow {
         queued = true;
       }
     }
-    this.#send(MSG.grant, parent, child, { grants, exhausted, reply: true, queued }, t);
+    this.#send(MSG.grant, parent, child, { grants, exhausted, reply: true, queued, short }, t);
     this.maybeRefill(parent, t);
   }
 
@@ -155,7 +162,8 @@ export class LeaseFlow {
     return t + (b === 3 ? 250 : 1000);
   }
 
-  #onGrant(child, parent, { grants, exhausted, reply, queued, settles }, t) {
+  #onGrant(child, parent, { grants, exhausted, reply, queued, settles, short }, t) {
+    if (short) for (const b of short) child.shortUntil[b] = t + SHORT_BACKOFF_MS;
     // A relay that queued the need answers again when it has the units: until then nothing is asked again.
     if ((reply && !queued) || settles) child.inflight.delete(parent);
     // Overloaded parent (an empty answer): wait a little before asking again.
@@ -221,7 +229,7 @@ export class LeaseFlow {
     for (const s of root.starved) {
       if (t - s.at > STARVED_TTL_MS) continue;
       const avail = root.available(s.b, t);
-      const g = grantFor(avail, s);
+      const g = whole(s.b, grantFor(avail, s));
       if (g === 0) {
         still.push(s);
         continue;
@@ -241,7 +249,7 @@ export class LeaseFlow {
     for (const w of relay.waiters) {
       if (t - w.at > WAITING_TTL_MS) continue;
       const exhausted = relay.exhaustedUntil[w.b] > t;
-      const g = exhausted ? 0 : grantFor(relay.available(w.b, t), w);
+      const g = exhausted ? 0 : whole(w.b, grantFor(relay.available(w.b, t), w));
       if (g === 0 && !exhausted) {
         still.push(w);
         continue;
@@ -258,9 +266,11 @@ export class LeaseFlow {
 
   /** Once a second per node: surplus beyond two horizons goes back; everything after a long idle time. */
   tick(node, t) {
+    // Nothing used since the last report and nothing held: nothing to do.
+    if (t - node.lastUse > 2 * RECONCILE_MS && node.quiet) return;
     this.#returnSurplus(node, t);
     // Usage not reported for a while (no refill, no return): a reconcile call carries it up.
-    if (t - (node.lastReportAt ?? 0) < RECONCILE_MS) return;
+    if (t - node.lastReportAt < RECONCILE_MS) return;
     node.lastReportAt = t;
     for (const parent of node.parentList) {
       const usage = node.takeUsage(parent);
@@ -268,6 +278,7 @@ export class LeaseFlow {
       this.calls.reconcile++;
       this.#send(MSG.reconcile, node, parent, { usage }, t);
     }
+    node.quiet = node.role !== "root" && node.waiters.length === 0 && [0, 1, 2, 3, 4].every((b) => node.held(b, t) === 0);
   }
 
   #returnSurplus(node, t) {

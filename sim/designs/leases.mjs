@@ -20,14 +20,14 @@ const WINDOWED = [true, true, false, false, true];
 
 export const LEASE = {
   /** A shard asks for enough to cover this much of its recent demand, ahead of need (node.aheadMs). */
-  aheadMs: { shard: 2000, relay: 2000, globalShard: 10_000 },
+  aheadMs: { shard: 2000, relay: 2000, globalShard: 5000 },
   /** A tenant's root lends ahead of need at most this share of a limit in all (the bound on stranding). */
   tenantAheadCap: 0.1,
   globalAheadCap: 0.5,
   /** It asks again when what it holds falls below this share of that. */
   lowWater: 0.5,
   /** A window unit must be used within this long of its grant. */
-  validityMs: 30_000,
+  validityMs: 60_000,
   /** What a shard holds beyond two horizons of demand goes back each second; all of it after this idle time. */
   idleReturnMs: 30_000,
   /** A root asks an idle holder for its units at most this often. */
@@ -62,14 +62,27 @@ export class LeaseNode {
     this.rate = new Float64Array(5);
     this.rateAt = new Float64Array(5);
     this.exhaustedUntil = new Float64Array(5);
+    this.shortUntil = new Float64Array(5);
     this.inflight = new Map();
     this.lastUse = 0;
     this.waiters = [];
     this.log = null;
+    this.usedLog = null;
     this.children = new Map();
     this.starved = [];
     this.expired = new Float64Array(5);
     this.spentUnreported = 0;
+    /** Holds nothing, owes no report: the per-second tick can skip it (set by the tick, cleared by a grant). */
+    this.quiet = false;
+    // Every field exists from the start (one object shape for every node keeps property access fast).
+    this.index = -1;
+    this.backoff = null;
+    this.lastReportAt = 0;
+    /** Below these levels the node should ask for more; a spend that crosses one sets `wantsRefill`. */
+    this.refillAt = new Float64Array(5).fill(Infinity);
+    /** What waiting requests lack, per budget (a shard's running sum, kept by the design). */
+    this.waitNeed = new Float64Array(5);
+    this.wantsRefill = true;
     this.aheadMs = role === "shard" ? LEASE.aheadMs.shard : LEASE.aheadMs.relay;
     // Demand: an exponentially decaying sum; relays hear of use in reports every few seconds, so smoother.
     this.tauMs = role === "shard" ? 2000 : 5000;
@@ -119,13 +132,14 @@ export class LeaseNode {
   consume(b, units, now) {
     if (!this.has[b] || units === 0) return;
     this.#noteUse(b, units, now);
+    if (this.level[b] - units < this.refillAt[b]) this.wantsRefill = true;
     if (!WINDOWED[b]) {
       this.level[b] -= units;
       return;
     }
     this.level[b] -= units;
     const list = this.batches[b];
-    while (units > 1e-9) {
+    while (units > 1e-9 && list.length > 0) {
       const head = list[0];
       const take = Math.min(head.units, units);
       head.units -= take;
@@ -133,6 +147,8 @@ export class LeaseNode {
       addTo(this.used[b], head.origin, take);
       if (head.units <= 1e-9) list.shift();
     }
+    // The running level and the batches agree to rounding; an empty list means nothing is left.
+    if (list.length === 0) this.level[b] = 0;
   }
 
   /** What this node and its children used or let expire since the last report, for `parent`; clears it. */
@@ -202,7 +218,7 @@ export class LeaseNode {
     this.level[b] -= units;
     const out = [];
     const list = this.batches[b];
-    while (units > 1e-9) {
+    while (units > 1e-9 && list.length > 0) {
       const head = list[0];
       const part = Math.min(head.units, units);
       out.push(batch(head.origin, head.until, part));
@@ -210,11 +226,13 @@ export class LeaseNode {
       units -= part;
       if (head.units <= 1e-9) list.shift();
     }
+    if (list.length === 0) this.level[b] = 0;
     return out;
   }
 
   /** Receives units (a grant from a parent, or a return from a child). */
   give(b, units, now) {
+    this.quiet = false;
     if (!WINDOWED[b]) {
       this.level[b] += units;
       return;
@@ -253,8 +271,11 @@ const NO_WANT = Object.freeze({ need: 0, head: 0, ahead: 0 });
  */
 export function wantOf(node, b, need, head, minUnits, now) {
   if (!node.has[b] || node.isRoot(b) || node.exhaustedUntil[b] > now) return NO_WANT;
+  // The parent lent less ahead than asked a moment ago (its cap): ask only for what waiters need.
+  if (need === 0 && node.shortUntil[b] > now) return NO_WANT;
   const avail = node.available(b, now);
   const target = Math.max(minUnits, node.demand(b, now) * (node.aheadMs / 1000));
+  node.refillAt[b] = LEASE.lowWater * target;
   if (avail - need >= LEASE.lowWater * target) return NO_WANT;
   const lacking = Math.max(0, need - avail);
   return { need: lacking, head: Math.min(lacking, Math.max(0, head - avail)), ahead: Math.max(0, target - Math.max(0, avail - need)) };

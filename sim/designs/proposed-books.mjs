@@ -1,13 +1,12 @@
 // The proposed design's lease trees and their bookkeeping: which objects exist (a tenant's root
-// TenantGuard, its regional aggregators and shards; GlobalLimiter "global" and its regional shards), how
-// many shards a tenant has in a region (sized from its measured traffic there), the shard's admission
-// check, and the per-second sample of budget held in leases (stranded: granted, not yet used).
+// TenantGuard, its regional aggregators and shards; GlobalLimiter "global", its regional aggregators and
+// shards), how many shards a tenant (or the global bucket) has in a region (sized from the measured
+// traffic there), the shards' admission check, and the per-second sample of budget held in leases.
 import { KIND } from "../model/objects.mjs";
-import { REGIONS } from "../model/world.mjs";
+import { REGIONS, regionRttMs } from "../model/world.mjs";
 import { B, LEASE, LeaseNode } from "./leases.mjs";
 import { SHARD_TARGET_CALLS } from "./proposed.mjs";
 
-const GLOBAL_SHARDS_PER_REGION = 2;
 /** Calls a request brings to its shard: admit() and settle(). */
 const CALLS_PER_REQUEST = 2;
 const RESIZE_EVERY_S = 5;
@@ -22,14 +21,17 @@ export class ProposedBooks {
     this.d = design;
     const world = design.world;
     const none = [undefined, undefined, undefined, undefined];
-    this.gRoot = this.#node(KIND.GlobalLimiter, world.globalHome, "root", -1, [null, null, null, null, null], [...none, world.globalRpm], "GlobalLimiter global");
-    this.gShards = REGIONS.map((name, r) =>
-      Array.from({ length: GLOBAL_SHARDS_PER_REGION }, (_, g) =>
-        this.#node(KIND.GlobalLimiter, r, "relay", -1, [null, null, null, null, this.gRoot], [...none, world.globalRpm], `GlobalLimiter ${name}/${g}`),
-      ),
-    );
-    // A region's global shard holds more of its steady demand: a region cut off keeps admitting that long.
-    for (const shards of this.gShards) for (const shard of shards) shard.aheadMs = LEASE.aheadMs.globalShard;
+    this.globalLimits = [...none, world.globalRpm];
+    this.gRoot = this.#node(KIND.GlobalLimiter, world.globalHome, "root", -1, [null, null, null, null, null], this.globalLimits, "GlobalLimiter global");
+    // Each region's aggregator holds more of its steady demand: a region cut off keeps admitting that long.
+    this.gAggs = REGIONS.map((name, r) => {
+      const agg = this.#node(KIND.GlobalLimiter, r, "relay", -1, [null, null, null, null, this.gRoot], this.globalLimits, `GlobalLimiter global@${name}`);
+      agg.aheadMs = Math.max(agg.aheadMs, LEASE.aheadMs.globalShard);
+      return agg;
+    });
+    this.gShards = new Map();
+    this.gk = new Int32Array(REGIONS.length);
+    this.gArrivals = new Float64Array(REGIONS.length);
     const cells = world.tenants.length * REGIONS.length;
     this.k = new Int32Array(cells);
     this.arrivals = new Float64Array(cells);
@@ -38,6 +40,9 @@ export class ProposedBooks {
 
   #node(kind, region, role, tenant, parents, limits, label) {
     const node = new LeaseNode(this.d.objects.create(kind, region, label), role, tenant, region, parents, limits);
+    // Far from its parent, a node looks further ahead: a refill must land before its float runs out.
+    const parent = parents.find((p) => p !== null);
+    if (parent) node.aheadMs = Math.max(node.aheadMs, 5 * regionRttMs(region, parent.region));
     node.index = this.nodes.length;
     this.nodes.push(node);
     return node;
@@ -45,14 +50,13 @@ export class ProposedBooks {
 
   #limits(tenant) {
     const u = undefined;
-    return [tenant.rpm > 0 ? tenant.rpm : u, tenant.tpm > 0 ? tenant.tpm : u, tenant.balance, tenant.slots > 0 ? tenant.slots : u, this.d.world.globalRpm];
+    return [tenant.rpm > 0 ? tenant.rpm : u, tenant.tpm > 0 ? tenant.tpm : u, tenant.balance, tenant.slots > 0 ? tenant.slots : u, u];
   }
 
   root(tenantId) {
     if (this.#roots[tenantId] === undefined) {
       const tenant = this.d.world.tenants[tenantId];
-      const gShard = this.gShards[tenant.home][tenantId % GLOBAL_SHARDS_PER_REGION];
-      this.#roots[tenantId] = this.#node(KIND.TenantGuard, tenant.home, "root", tenantId, [null, null, null, null, gShard], this.#limits(tenant), `TenantGuard ${tenantId}`);
+      this.#roots[tenantId] = this.#node(KIND.TenantGuard, tenant.home, "root", tenantId, [null, null, null, null, null], this.#limits(tenant), `TenantGuard ${tenantId}`);
     }
     return this.#roots[tenantId];
   }
@@ -68,6 +72,22 @@ export class ProposedBooks {
 
   countArrival(req) {
     this.arrivals[req.tenant * REGIONS.length + req.region] += req.w;
+    this.gArrivals[req.region] += req.w;
+  }
+
+  /** The global bucket's shard in the caller's region for this request: hash(nonce) mod K. */
+  globalShardFor(req) {
+    const r = req.region;
+    if (this.gk[r] === 0) this.gk[r] = Math.max(1, Math.ceil((this.d.world.rps * this.d.world.regionShare[r]) / SHARD_TARGET_CALLS));
+    const s = (req.nonce >>> 8) % this.gk[r];
+    const key = r * 65536 + s;
+    let shard = this.gShards.get(key);
+    if (shard === undefined) {
+      const agg = this.gAggs[r];
+      shard = this.#node(KIND.GlobalLimiter, r, "shard", -1, [null, null, null, null, agg], this.globalLimits, `GlobalLimiter global@${REGIONS[r]}/${s}`);
+      this.gShards.set(key, shard);
+    }
+    return shard;
   }
 
   /** The tenant's shard in the caller's region for this request: hash(nonce) mod K. */
@@ -83,11 +103,11 @@ export class ProposedBooks {
         const aggKey = req.tenant * REGIONS.length + req.region;
         if (!this.#aggs.has(aggKey)) {
           const p = parent;
-          this.#aggs.set(aggKey, this.#node(KIND.RegionalGuard, req.region, "relay", req.tenant, [p, p, p, p, p], this.#limits(tenant), `TenantGuard ${req.tenant}@${REGIONS[req.region]}`));
+          this.#aggs.set(aggKey, this.#node(KIND.RegionalGuard, req.region, "relay", req.tenant, [p, p, p, p, null], this.#limits(tenant), `TenantGuard ${req.tenant}@${REGIONS[req.region]}`));
         }
         parent = this.#aggs.get(aggKey);
       }
-      shard = this.#node(KIND.RegionalGuard, req.region, "shard", req.tenant, [parent, parent, parent, parent, parent], this.#limits(tenant), `TenantGuard ${req.tenant}@${REGIONS[req.region]}/${s}`);
+      shard = this.#node(KIND.RegionalGuard, req.region, "shard", req.tenant, [parent, parent, parent, parent, null], this.#limits(tenant), `TenantGuard ${req.tenant}@${REGIONS[req.region]}/${s}`);
       this.#shards.set(key, shard);
     }
     return shard;
@@ -97,26 +117,35 @@ export class ProposedBooks {
     return [req.w, req.w * req.tokens, req.w * req.estCost, req.w, req.w];
   }
 
-  /** "admitted" (units taken, truth checked), "limited" (a budget is exhausted upstream) or "wait". */
-  tryAdmit(shard, rec, t) {
-    const need = rec.need;
+  /**
+   * A tenant shard (tenantPart) or a global shard decides: "admitted" (units taken, the truth told),
+   * "limited" (a budget is exhausted at its root) or "wait" (units are on their way).
+   */
+  tryAdmit(shard, req, t, tenantPart) {
+    const need = req.need;
     let lacking = false;
     for (let b = 0; b < 5; b++) {
       if (!shard.has[b] || shard.available(b, t) >= need[b]) continue;
-      if (shard.exhaustedUntil[b] > t) return "limited";
+      if (shard.exhaustedUntil[b] > t) {
+        if (tenantPart) this.d.oracle.refusedTenant(req.tenant, t, req.w, req.tokens, req.estCost);
+        return "limited";
+      }
       lacking = true;
     }
     if (lacking) return "wait";
-    for (let b = 0; b < 5; b++) shard.consume(b, need[b], t);
-    const req = rec;
-    const bits = this.d.oracle.admitTenant(req.tenant, t, req.w, req.tokens, req.estCost);
-    this.d.verdict(req, bits, this.d.oracle.admitGlobal(t, req.w));
+    for (let b = 0; b < 5; b++) if (shard.has[b]) shard.consume(b, need[b], t);
+    if (tenantPart) req.tenantBits = this.d.oracle.admitTenant(req.tenant, t, req.w, req.tokens, req.estCost);
+    else req.takeCounted = this.d.oracle.admitGlobal(t, req.w);
     return "admitted";
   }
 
   startSecond(second, now) {
     for (const node of this.nodes) this.d.flow.tick(node, now);
     if (second > 0 && second % RESIZE_EVERY_S === 0) {
+      for (let r = 0; r < REGIONS.length; r++) {
+        this.gk[r] = Math.max(1, Math.ceil(this.gArrivals[r] / RESIZE_EVERY_S / SHARD_TARGET_CALLS));
+        this.gArrivals[r] = 0;
+      }
       for (let cell = 0; cell < this.k.length; cell++) {
         if (this.k[cell] === 0) continue;
         const rate = this.arrivals[cell] / RESIZE_EVERY_S;

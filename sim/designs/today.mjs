@@ -37,6 +37,8 @@ export class TodayDesign extends DesignBase {
     this.billingPacks = new PackCounter(isolates.count, 20, BILLING_PER_PACK);
     this.auditPacks = new PackCounter(isolates.count, 20, AUDIT_PER_PACK);
     this.lostSettlements = 0;
+    /** Global takes the overloaded (or unreachable, or slow) GlobalLimiter did not decide: they fail open. */
+    this.globalFailOpen = 0;
     this.orphanedHolds = 0;
   }
 
@@ -77,6 +79,7 @@ export class TodayDesign extends DesignBase {
     } else {
       rec.take = STATE.unavailable;
       rec.takeAt = req.t + GLOBAL_TIMEOUT_MS;
+      this.globalFailOpen += req.w;
     }
     this.#maybeFinalize(id);
   }
@@ -118,6 +121,7 @@ export class TodayDesign extends DesignBase {
         // The truth sees the hold when the object takes it (a later global refusal releases it, as the guard does).
         rec.tenantBits = this.oracle.admitTenant(req.tenant, arrivedAt, req.w, req.tokens, req.estCost);
       }
+      else this.oracle.refusedTenant(req.tenant, arrivedAt, req.w, req.tokens, req.estCost);
       rec.admit = refused === 0 ? STATE.ok : STATE.refused;
       rec.held = refused === 0;
       rec.admitAt = arrivedAt + wait + req.w * SERVICE_MS.admit + back;
@@ -143,6 +147,7 @@ export class TodayDesign extends DesignBase {
     if (wait < 0) {
       rec.take = STATE.unavailable;
       rec.takeAt = t + back;
+      this.globalFailOpen += req.w;
     } else {
       const window = Math.floor(t / WINDOW_MS);
       if (window !== this.limiterWindow) {
@@ -157,6 +162,7 @@ export class TodayDesign extends DesignBase {
       rec.takeAt = t + wait + req.w * SERVICE_MS.take + back;
     }
     if (rec.takeAt - req.t > GLOBAL_TIMEOUT_MS) {
+      if (rec.take !== STATE.unavailable) this.globalFailOpen += req.w;
       rec.take = STATE.unavailable;
       rec.takeAt = req.t + GLOBAL_TIMEOUT_MS;
     }

@@ -9,6 +9,12 @@ export const KINDS = ["TenantGuard", "GlobalLimiter", "GatewayMetrics", "Upstrea
 export const KIND = Object.fromEntries(KINDS.map((k, i) => [k, i]));
 
 export class ObjectTable {
+  /** `ceilingRps`: the platform's per-object limit (Infinity for a local runtime, which has none). */
+  constructor({ ceilingRps = OBJECT_CEILING_RPS, burst = OBJECT_BURST } = {}) {
+    this.ceilingPerMs = ceilingRps / 1000;
+    this.burst = burst;
+  }
+
   count = 0;
   #cap = 1024;
   kind = new Uint8Array(this.#cap);
@@ -31,7 +37,7 @@ export class ObjectTable {
     const id = this.count++;
     this.kind[id] = kind;
     this.region[id] = region;
-    this.tokens[id] = OBJECT_BURST;
+    this.tokens[id] = this.burst;
     this.tokensAt[id] = 0;
     this.labels.push(label);
     return id;
@@ -44,15 +50,17 @@ export class ObjectTable {
   arrive(id, t, calls, serviceMs) {
     if (this.offered[id] === 0) this.#touched.push(id);
     this.offered[id] += calls;
-    const refill = (t - this.tokensAt[id]) * (OBJECT_CEILING_RPS / 1000);
-    this.tokens[id] = Math.min(OBJECT_BURST, this.tokens[id] + refill);
-    this.tokensAt[id] = t;
-    if (this.tokens[id] < 1) {
+    if (this.ceilingPerMs !== Infinity) {
+      const refill = (t - this.tokensAt[id]) * this.ceilingPerMs;
+      this.tokens[id] = Math.min(this.burst, this.tokens[id] + refill);
+      this.tokensAt[id] = t;
+    }
+    if (this.ceilingPerMs !== Infinity && this.tokens[id] < 1) {
       this.refusedTotal[id] += calls;
       this.totalRefused[this.kind[id]] += calls;
       return -1;
     }
-    this.tokens[id] -= calls;
+    if (this.ceilingPerMs !== Infinity) this.tokens[id] -= calls;
     const start = this.busyUntil[id] > t ? this.busyUntil[id] : t;
     this.busyUntil[id] = start + calls * serviceMs;
     return start - t;

@@ -5,6 +5,8 @@ import { TenantBook, WINDOW_MS, WindowLog } from "./budgets.mjs";
 
 export class Oracle {
   overAdmitted = 0;
+  /** Requests a design refused for a limit although they were within it (leases are conservative). */
+  underAdmitted = 0;
   overByBudget = { rpm: 0, tpm: 0, slots: 0, balance: 0, global: 0 };
   admitted = 0;
   #books = [];
@@ -42,6 +44,11 @@ export class Oracle {
   /** The same requests, counted against the global bucket at the time it was decided; true when over. */
   admitGlobal(t, w) {
     return this.#takeGlobal(t, w);
+  }
+
+  /** A design refused `w` requests for a tenant limit at time t: counted when the truth had room for them. */
+  refusedTenant(tenantId, t, w, tokens, cost) {
+    if (this.book(tenantId).refusal(Math.max(t, this.#clock), w, tokens, cost) === 0) this.underAdmitted += w;
   }
 
   /** Counts one admission's verdict: a request over any budget is over-admitted once. */
