@@ -1,19 +1,10 @@
 // The simulation is a function of its seed: the same seed gives the same report, another seed another.
 import { describe, expect, it } from "vitest";
 import { runAll } from "./run.mjs";
-
-/** A small world (2,000 requests per second, 12 s) with the whole scenario squeezed into it. */
-export const SMALL = {
-  seconds: 12,
-  warmupSeconds: 4,
-  batch: 1,
-  storm: { upstream: 0, from: 5, to: 9 },
-  cutoff: { region: "apac", from: 6, to: 9 },
-  shift: { tenantRank: 2, fromRegion: "apac", toRegion: "weur", at: 9 },
-};
+import { SMALL, SMALL_SCALE } from "./testing.mjs";
 
 function figures(seed: number) {
-  const result = runAll({ scales: [0.02], overrides: { ...SMALL, seed } });
+  const result = runAll({ scales: [SMALL_SCALE], overrides: { ...SMALL, seed } });
   // Wall-clock times are the only thing a seed does not fix.
   const summaries = result.summaries.map(({ wallSeconds, ...rest }: { wallSeconds: number }) => rest);
   return { summaries, text: result.text.split("\n").slice(1).join("\n") };

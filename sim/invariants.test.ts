@@ -6,13 +6,13 @@ import { ProposedDesign } from "./designs/proposed.mjs";
 import { B, LeaseNode } from "./designs/leases.mjs";
 import { Rng } from "./lib/rng.mjs";
 import { WindowLog } from "./model/budgets.mjs";
-import { SMALL } from "./determinism.test";
+import { SMALL, SMALL_SCALE } from "./testing.mjs";
 
 describe("the proposed design under binding limits, a storm and a region cut off", { timeout: 120_000 }, () => {
   it("never admits past a tenant's limits or balance, nor past the global bucket", () => {
     // The global bucket holds 9 s of demand per minute: it binds within the 16-s run. 18% of the tenants
     // have binding limits; the storm and the cut-off are in the run too.
-    const config = configFor(0.02, { ...SMALL, seconds: 16, seed: 11, globalLimitFactor: 9 / 60 });
+    const config = configFor(SMALL_SCALE, { ...SMALL, seconds: 16, seed: 11, globalLimitFactor: 9 / 60 });
     const run = simulate(config, (w, i) => new ProposedDesign(w, i));
     const d = run.design as ProposedDesign & { oracle: { overAdmitted: number; admitted: number } };
     expect(d.oracle.overAdmitted).toBe(0);

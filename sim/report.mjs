@@ -40,6 +40,7 @@ export function summarize(run, label) {
       byRegion: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.latency[i])])),
       all: pct(d.allLatency),
       farFromHome: pct(d.farLatency),
+      duringCutoff: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.cutLatency[i])])),
     },
     busiest,
     overAdmitted: d.oracle.overAdmitted,
@@ -71,7 +72,7 @@ export function summarize(run, label) {
       },
       shift: shiftFigures(world, d.perSecond),
       leaseCallsPerSecond: Math.round(mean(seconds.map((x) => x.leaseCalls))),
-      waitedForRefill: round(d.parked / Math.max(1, run.requests), 4),
+      waitedForRefill: round(d.parked / Math.max(1, run.requests * (1 - world.config.warmupSeconds / world.config.seconds)), 4),
       regionMismatches: d.regionMismatches,
       nonceAtHome: {
         byRegion: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.nonceAtHome[i])])),
@@ -119,7 +120,7 @@ export function reportText(summaries, meta) {
     const t = by("today", scale);
     const p = by("proposed", scale);
     if (!t || !p) continue;
-    lines.push("", `Admission latency added, ms, p50 / p99, by caller region (${cell(t.rps)} req/s):`);
+    lines.push("", `Admission latency added, ms, p50 / p99, by caller region (${cell(t.rps)} req/s; outside the cut-off):`);
     lines.push(`  ${pad("region", 16)}${pad("today", 18)}proposed`);
     for (const r of [...REGIONS, "all", "farFromHome"]) {
       const a = r === "all" ? t.latency.all : r === "farFromHome" ? t.latency.farFromHome : t.latency.byRegion[r];

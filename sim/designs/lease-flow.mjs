@@ -13,6 +13,8 @@ const whole = (b, units) => (b === B.req || b === B.slot || b === B.glob ? Math.
 const RECONCILE_MS = 5000;
 /** After a grant with less ahead-of-need than asked, a node asks again only for waiters, for this long. */
 const SHORT_BACKOFF_MS = 1000;
+/** A root out of a window budget tells its children to ask again this soon at the latest. */
+const EXHAUSTED_RETRY_MS = 500;
 const STARVED_TTL_MS = 5000;
 /** A relay holds a child's unmet need this long while it asks its own parent. */
 const WAITING_TTL_MS = 2000;
@@ -157,9 +159,10 @@ export class LeaseFlow {
     return share * parent.limit[b] - held;
   }
 
+  /** When a child may ask again: units come back as reports and returns arrive, so never long. */
   #retryAt(root, b, t) {
-    if (WINDOWED[b]) return Math.max(t + 1, root.log.oldestExpiry());
-    return t + (b === 3 ? 250 : 1000);
+    if (WINDOWED[b]) return Math.min(t + EXHAUSTED_RETRY_MS, Math.max(t + 1, root.log.oldestExpiry(), root.usedLog.oldestExpiry()));
+    return t + (b === B.slot ? 250 : 1000);
   }
 
   #onGrant(child, parent, { grants, exhausted, reply, queued, settles, short }, t) {
@@ -264,7 +267,7 @@ export class LeaseFlow {
     relay.waiters = still;
   }
 
-  /** Once a second per node: surplus beyond two horizons goes back; everything after a long idle time. */
+  /** Once a second per node: surplus beyond its horizon goes back; everything after an idle time. */
   tick(node, t) {
     // Nothing used since the last report and nothing held: nothing to do.
     if (t - node.lastUse > 2 * RECONCILE_MS && node.quiet) return;
@@ -289,7 +292,7 @@ export class LeaseFlow {
       if (!node.has[b] || parent === null) continue;
       const avail = node.available(b, t);
       const target = Math.max(this.minUnits[b], node.demand(b, t) * (node.aheadMs / 1000));
-      const surplus = idle ? avail : avail - 2 * target - this.d.needOf(node, b, t);
+      const surplus = idle ? avail : avail - target - this.d.needOf(node, b, t);
       if (surplus <= (idle ? 0 : this.minUnits[b])) continue;
       if (!byParent.has(parent)) byParent.set(parent, {});
       byParent.get(parent)[b] = surplus;

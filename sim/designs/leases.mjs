@@ -28,8 +28,8 @@ export const LEASE = {
   lowWater: 0.5,
   /** A window unit must be used within this long of its grant. */
   validityMs: 60_000,
-  /** What a shard holds beyond two horizons of demand goes back each second; all of it after this idle time. */
-  idleReturnMs: 30_000,
+  /** What a shard holds beyond its horizon of demand goes back each second; all of it after this idle time. */
+  idleReturnMs: 10_000,
   /** A root asks an idle holder for its units at most this often. */
   recallGapMs: 1000,
 };
@@ -41,7 +41,7 @@ function addTo(map, key, n) {
 
 /** A batch of window units: granted by the root at `origin`, usable until `until`. */
 function batch(origin, until, units) {
-  return { origin, until, units };
+  return { origin, until, units, used: 0 };
 }
 
 export class LeaseNode {
@@ -90,6 +90,8 @@ export class LeaseNode {
     this.parentList = [...new Set(parents.filter((p, b) => p !== null && this.has[b]))];
     /** Per window budget: origin -> units used (or expired unused) here or below, not yet reported up. */
     this.used = [new Map(), new Map(), null, null, new Map()];
+    /** Batches spent from here since the last report (their `used` counts it). */
+    this.usedBatches = [[], [], null, null, []];
     this.unused = [new Map(), new Map(), null, null, new Map()];
     for (let b = 0; b < 5; b++) {
       if (!this.has[b] || parents[b] !== null) continue;
@@ -144,7 +146,9 @@ export class LeaseNode {
       const take = Math.min(head.units, units);
       head.units -= take;
       units -= take;
-      addTo(this.used[b], head.origin, take);
+      // Noted on the batch itself (the hot path): reported with the next call up.
+      if (head.used === 0) this.usedBatches[b].push(head);
+      head.used += take;
       if (head.units <= 1e-9) list.shift();
     }
     // The running level and the batches agree to rounding; an empty list means nothing is left.
@@ -154,10 +158,17 @@ export class LeaseNode {
   /** What this node and its children used or let expire since the last report, for `parent`; clears it. */
   takeUsage(parent) {
     let usage = null;
-    for (const b of [B.req, B.tok, B.glob]) {
-      if (this.parents[b] !== parent || (this.used[b].size === 0 && this.unused[b].size === 0)) continue;
+    for (const b of WINDOW_BUDGETS) {
+      const spent = this.usedBatches[b];
+      if (this.parents[b] !== parent || (this.used[b].size === 0 && this.unused[b].size === 0 && spent.length === 0)) continue;
+      const used = [...this.used[b]];
+      for (const part of spent) {
+        used.push([part.origin, part.used]);
+        part.used = 0;
+      }
+      spent.length = 0;
       usage ??= [];
-      usage.push([b, [...this.used[b]], [...this.unused[b]]]);
+      usage.push([b, used, [...this.unused[b]]]);
       this.used[b].clear();
       this.unused[b].clear();
     }
@@ -252,7 +263,7 @@ export class LeaseNode {
       // Keep the list ordered by expiry: oldest first, as it is spent.
       let i = list.length;
       while (i > 0 && list[i - 1].until > part.until) i--;
-      list.splice(i, 0, { ...part });
+      list.splice(i, 0, batch(part.origin, part.until, part.units));
     }
   }
 
@@ -264,6 +275,7 @@ export class LeaseNode {
 }
 
 const NO_WANT = Object.freeze({ need: 0, head: 0, ahead: 0 });
+const WINDOW_BUDGETS = [B.req, B.tok, B.glob];
 
 /**
  * How much a node wants from its parent for budget b: `need` (what its waiters lack now), `head` (the

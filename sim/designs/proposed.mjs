@@ -46,7 +46,7 @@ export class ProposedDesign extends DesignBase {
     this.edgeAudit = new PackCounter(isolates.count, 1000, AUDIT_PER_PACK);
     this.nonceAtHome = REGIONS.map(() => new Histogram());
     this.regionMismatches = 0;
-    /** Requests that waited at a shard for a refill (admission off the fast path). */
+    /** Requests (after the warm-up) that waited at a shard for a refill: admission off the fast path. */
     this.parked = 0;
     /** Requests the global bucket's shards refused (its limit, exactly). */
     this.globalRefused = 0;
@@ -134,7 +134,9 @@ export class ProposedDesign extends DesignBase {
     const shard = tenantPart ? req.shard : req.gshard;
     const wait = this.objects.arrive(shard.objectId, t, req.w, tenantPart ? SERVICE_MS.admit : SERVICE_MS.take);
     if (wait < 0) return this.#answer(id, tenantPart, STATE.unavailable, t);
-    const at = t + wait + req.w * (tenantPart ? SERVICE_MS.admit : SERVICE_MS.take);
+    // A batch's requests stand for requests spread in time: each waits for the backlog before the batch and
+    // its own service, not for the rest of its batch (the object is still busy for all of them).
+    const at = t + wait + (tenantPart ? SERVICE_MS.admit : SERVICE_MS.take);
     const verdict = shard.waiters.length > 0 ? "wait" : this.books.tryAdmit(shard, req, at, tenantPart);
     if (verdict !== "wait") {
       this.#answer(id, tenantPart, verdict === "admitted" ? STATE.ok : STATE.refused, at);
@@ -142,7 +144,7 @@ export class ProposedDesign extends DesignBase {
       if (shard.wantsRefill) this.flow.maybeRefill(shard, at);
       return;
     }
-    this.parked += req.w;
+    if (req.t >= this.warmupMs && req.parkedAt === null && req.gparkedAt === null) this.parked += req.w;
     for (let b = 0; b < 5; b++) if (shard.has[b]) shard.waitNeed[b] += req.need[b];
     if (tenantPart) req.parkedAt = shard;
     else req.gparkedAt = shard;

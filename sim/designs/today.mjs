@@ -124,7 +124,7 @@ export class TodayDesign extends DesignBase {
       else this.oracle.refusedTenant(req.tenant, arrivedAt, req.w, req.tokens, req.estCost);
       rec.admit = refused === 0 ? STATE.ok : STATE.refused;
       rec.held = refused === 0;
-      rec.admitAt = arrivedAt + wait + req.w * SERVICE_MS.admit + back;
+      rec.admitAt = arrivedAt + wait + SERVICE_MS.admit + back;
     }
     if (rec.admitAt - req.t > ADMIT_TIMEOUT_MS) {
       // The caller gave up; a hold taken meanwhile is never settled (it expires after 10 minutes).
@@ -159,7 +159,7 @@ export class TodayDesign extends DesignBase {
       rec.takeDecidedAt = t;
       rec.take = fits ? STATE.ok : STATE.refused;
       rec.takeCounted = fits;
-      rec.takeAt = t + wait + req.w * SERVICE_MS.take + back;
+      rec.takeAt = t + wait + SERVICE_MS.take + back;
     }
     if (rec.takeAt - req.t > GLOBAL_TIMEOUT_MS) {
       if (rec.take !== STATE.unavailable) this.globalFailOpen += req.w;

@@ -37,7 +37,8 @@ export const SERVICE_MS = {
 
 /**
  * The documented soft limit of one Durable Object (~1,000 requests per second); past it callers get
- * "Durable Object is overloaded" errors. Modelled as a token bucket: 1,000 calls/s with a 200-call burst.
+ * "Durable Object is overloaded" errors. Modelled as a token bucket of 1,000 calls/s holding one second's
+ * worth (a rate per second is what the documentation states, not a shorter burst).
  */
 export const OBJECT_CEILING_RPS = 1000;
-export const OBJECT_BURST = 200;
+export const OBJECT_BURST = 1000;

@@ -45,7 +45,9 @@ export class ObjectTable {
 
   /**
    * `calls` calls arrive at object `id` at time t (ms), each taking `serviceMs`. Returns the wait before
-   * the first starts (ms), or -1 when the object refuses them as overloaded (past its ceiling).
+   * the first starts (ms), or -1 when the object refuses them as overloaded (past its ceiling). The
+   * object is then busy for all of them; a caller standing for a batch of requests spread in time
+   * charges each the wait and one service time, not the rest of its batch.
    */
   arrive(id, t, calls, serviceMs) {
     if (this.offered[id] === 0) this.#touched.push(id);
