@@ -134,7 +134,7 @@ export function reportText(summaries, meta) {
   for (const kind of kinds) lines.push(`  ${pad(kind, 16)}${summaries.map((s) => pad(s.busiest[kind] ? `${cell(s.busiest[kind].peak)}${s.busiest[kind].refused > 0 ? ` (${cell(Math.round(s.busiest[kind].refused))} refused)` : ""}` : "–", 22)).join("")}`);
   lines.push("", "Over-admitted requests (admitted past a tenant's limits or balance, or the global bucket):");
   for (const s of summaries) lines.push(`  ${pad(s.label, 16)}${cell(s.overAdmitted)}  ${Object.entries(s.overByBudget).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${cell(v)}`).join(", ")}`);
-  lines.push("", "Outcomes (requests): admitted / limited (of which within the limit: refused by conservative leases) / unavailable / admitted by fail-open / failed upstream:");
+  lines.push("", "Outcomes (requests): admitted / limited (of which while the truth had room: units unused in another lease, or used and not yet reported) / unavailable / admitted by fail-open / failed upstream:");
   for (const s of summaries) lines.push(`  ${pad(s.label, 16)}${cell(s.outcomes.admitted)} / ${cell(s.outcomes.limited)} (${cell(s.underAdmitted)}) / ${cell(s.outcomes.unavailable)} / ${cell(s.outcomes.failOpen)} / ${cell(s.outcomes.upstreamFailed)}`);
   for (const s of summaries) if (s.globalFailOpen !== undefined) lines.push(`  ${pad(s.label, 16)}global takes failed open (GlobalLimiter overloaded, unreachable or slow): ${cell(s.globalFailOpen)}`);
   lines.push("", `Queues, messages/s per queue (peak; limit ${cell(QUEUE_LIMIT)}), ledger rows/s and writes/s (mean):`);

@@ -30,9 +30,9 @@ export const SCENARIO = Object.freeze({
    * same traffic; its exactness under a binding limit is checked by sim/sim.invariants.test.ts.
    */
   globalLimitFactor: 1.2,
-  storm: { upstream: 0, from: 20, to: 50 },
-  cutoff: { region: "apac", from: 45, to: 60 },
-  shift: { tenantRank: 2, fromRegion: "apac", toRegion: "weur", at: 60 },
+  storm: { upstream: 0, from: 20, to: 45 },
+  cutoff: { region: "apac", from: 35, to: 50 },
+  shift: { tenantRank: 2, fromRegion: "apac", toRegion: "weur", at: 52 },
 });
 
 /**

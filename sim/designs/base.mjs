@@ -142,9 +142,13 @@ export class DesignBase {
   endSecond(second) {
     this.objects.endSecond(second);
     this.ledger.endSecond(second);
-    this.perSecond.push({ second, ...this.#second, ...this.sampleSecond(second) });
+    const under = this.oracle.underAdmitted - this.#underBefore;
+    this.#underBefore = this.oracle.underAdmitted;
+    this.perSecond.push({ second, ...this.#second, underAdmitted: under, ...this.sampleSecond(second) });
     this.#second = this.#emptySecond();
   }
+
+  #underBefore = 0;
 
   /** Design-specific figures sampled at the end of each second. */
   sampleSecond() {

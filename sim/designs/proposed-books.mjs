@@ -35,7 +35,7 @@ export class ProposedBooks {
     const cells = world.tenants.length * REGIONS.length;
     this.k = new Int32Array(cells);
     this.arrivals = new Float64Array(cells);
-    this.sample = { calls: 0 };
+    this.sample = { calls: 0, parked: 0 };
   }
 
   #node(kind, region, role, tenant, parents, limits, label) {
@@ -194,7 +194,10 @@ export class ProposedBooks {
     const calls = Object.values(this.d.flow.calls).reduce((s, n) => s + n, 0);
     const leaseCalls = calls - this.sample.calls;
     this.sample.calls = calls;
+    const parked = this.d.parked - this.sample.parked;
+    this.sample.parked = this.d.parked;
     return {
+      parked,
       strandedReq: rpm > 0 ? heldReq / rpm : 0,
       strandedBal: balance > 0 ? heldBal / balance : 0,
       maxTenantStranded: maxFrac,
