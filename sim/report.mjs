@@ -73,6 +73,7 @@ export function summarize(run, label) {
       shift: shiftFigures(world, d.perSecond),
       leaseCallsPerSecond: Math.round(mean(seconds.map((x) => x.leaseCalls))),
       waitedForRefill: round(d.parked / Math.max(1, run.requests * (1 - world.config.warmupSeconds / world.config.seconds)), 4),
+      waitedForRefillSteady: steadyWaits(world, d.perSecond),
       regionMismatches: d.regionMismatches,
       nonceAtHome: {
         byRegion: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.nonceAtHome[i])])),
@@ -90,19 +91,30 @@ function openedAt(d) {
   return times.length === 0 ? null : round(Math.min(...times) / 1000);
 }
 
-/** The traffic shift: how long until the old region holds less than a tenth of what it held before. */
+/** Requests that waited for a refill, per request, from the warm-up to the first incident (steady traffic). */
+function steadyWaits(world, perSecond) {
+  const { warmupSeconds, storm, cutoff, shift } = world.config;
+  const end = Math.min(cutoff?.from ?? Infinity, shift?.at ?? Infinity, world.config.seconds);
+  const seconds = perSecond.filter((x) => x.second >= warmupSeconds && x.second < end);
+  const parked = seconds.reduce((n, x) => n + x.parked, 0);
+  const requests = seconds.reduce((n, x) => n + x.admitted + x.limited + x.unavailable, 0);
+  void storm;
+  return requests > 0 ? round(parked / requests, 4) : null;
+}
+
+/** The traffic shift: the tenant's requests budget held in leases in the old and new regions, every 2 s. */
 function shiftFigures(world, perSecond) {
   const shift = world.config.shift;
-  if (!shift) return null;
+  if (!shift || shift.at >= world.config.seconds) return null;
   const from = REGIONS.indexOf(shift.fromRegion);
   const to = REGIONS.indexOf(shift.toRegion);
-  const before = perSecond.find((x) => x.second === shift.at - 1)?.shiftHeld?.[from] ?? 0;
-  const drained = perSecond.find((x) => x.second >= shift.at && x.shiftHeld[from] < before / 10);
-  const served = perSecond.find((x) => x.second >= shift.at && x.shiftHeld[to] >= before / 2);
+  const rpm = world.tenants[shift.tenantRank].rpm;
+  const at = perSecond.filter((x) => x.second >= shift.at - 1 && (x.second - shift.at + 1) % 2 === 0);
   return {
-    heldInOldRegionBefore: Math.round(before),
-    secondsUntilOldRegionBelowTenth: drained ? drained.second - shift.at : null,
-    secondsUntilNewRegionHoldsHalf: served ? served.second - shift.at : null,
+    limit: rpm,
+    seconds: at.map((x) => x.second - shift.at),
+    oldRegion: at.map((x) => Math.round(x.shiftHeld[from])),
+    newRegion: at.map((x) => Math.round(x.shiftHeld[to])),
   };
 }
 
@@ -143,12 +155,12 @@ export function reportText(summaries, meta) {
   for (const s of summaries) lines.push(`  ${pad(s.label, 16)}${cell(s.storm.callsIntoFailingUpstream)}, ${cell(s.storm.breakerOpenedAt)}`);
   const proposed = summaries.filter((s) => s.design === "proposed");
   if (proposed.length > 0) {
-    lines.push("", "Leases (proposed): requests budget held in leases (share of all limits: mean, max; worst tenant), in the cut region, lease calls/s, requests that waited for a refill:");
+    lines.push("", "Leases (proposed): requests budget held in leases (share of all limits: mean, max; worst tenant), held in the cut region for tenants homed elsewhere (max), lease calls/s, requests that waited for a refill (all; steady traffic):");
     for (const s of proposed) {
-      lines.push(`  ${pad(s.label, 16)}${cell(s.stranded.requestsMean)}, ${cell(s.stranded.requestsMax)}; ${cell(s.stranded.worstTenantMax)}; ${cell(s.stranded.inCutRegionMax)} units; ${cell(s.leaseCallsPerSecond)}/s; ${cell(s.waitedForRefill)}`);
+      lines.push(`  ${pad(s.label, 16)}${cell(s.stranded.requestsMean)}, ${cell(s.stranded.requestsMax)}; ${cell(s.stranded.worstTenantMax)}; ${cell(s.stranded.inCutRegionMax)} units; ${cell(s.leaseCallsPerSecond)}/s; ${cell(s.waitedForRefill)}; ${cell(s.waitedForRefillSteady)}`);
     }
     for (const s of proposed) {
-      if (s.shift) lines.push(`  ${pad(s.label, 16)}shift: old region held ${cell(s.shift.heldInOldRegionBefore)} units; below a tenth after ${cell(s.shift.secondsUntilOldRegionBelowTenth)} s; new region holds half that after ${cell(s.shift.secondsUntilNewRegionHoldsHalf)} s`);
+      if (s.shift) lines.push(`  ${pad(s.label, 16)}shift (limit ${cell(s.shift.limit)}/min), held at s ${s.shift.seconds.join(", ")}: old region ${s.shift.oldRegion.map(cell).join(", ")}; new region ${s.shift.newRegion.map(cell).join(", ")}`);
     }
     lines.push("  signed requests if nonces were checked at the tenant's home instead (ms, p50 / p99): " + proposed.map((s) => `${s.label} ${cell(s.nonceAtHome.all.p50)} / ${cell(s.nonceAtHome.all.p99)}`).join("; "));
   }

@@ -139,19 +139,26 @@ export class ProposedBooks {
     return "admitted";
   }
 
+  /**
+   * Once a second: the nodes' ticks, then shard counts from the last second's traffic. A count grows at
+   * once (a shard past its share would near the ceiling) and shrinks only every RESIZE_EVERY_S seconds.
+   */
   startSecond(second, now) {
     for (const node of this.nodes) this.d.flow.tick(node, now);
-    if (second > 0 && second % RESIZE_EVERY_S === 0) {
-      for (let r = 0; r < REGIONS.length; r++) {
-        this.gk[r] = Math.max(1, Math.ceil(this.gArrivals[r] / RESIZE_EVERY_S / SHARD_TARGET_CALLS));
-        this.gArrivals[r] = 0;
-      }
-      for (let cell = 0; cell < this.k.length; cell++) {
-        if (this.k[cell] === 0) continue;
-        const rate = this.arrivals[cell] / RESIZE_EVERY_S;
-        this.k[cell] = Math.max(1, Math.ceil((rate * CALLS_PER_REQUEST) / SHARD_TARGET_CALLS));
-        this.arrivals[cell] = 0;
-      }
+    if (second === 0) return;
+    const shrink = second % RESIZE_EVERY_S === 0;
+    const resize = (current, calls) => {
+      const wanted = Math.max(1, Math.ceil(calls / SHARD_TARGET_CALLS));
+      return wanted > current || shrink ? wanted : current;
+    };
+    for (let r = 0; r < REGIONS.length; r++) {
+      this.gk[r] = resize(this.gk[r], this.gArrivals[r]);
+      this.gArrivals[r] = 0;
+    }
+    for (let cell = 0; cell < this.k.length; cell++) {
+      if (this.k[cell] === 0) continue;
+      this.k[cell] = resize(this.k[cell], this.arrivals[cell] * CALLS_PER_REQUEST);
+      this.arrivals[cell] = 0;
     }
   }
 
