@@ -34,13 +34,16 @@ export function summarize(run, label) {
     scale: world.config.scale,
     rps: world.rps,
     seconds: world.config.seconds,
+    warmupSeconds: warm,
+    latencySteadyUntil: Math.min(world.config.seconds, world.config.cutoff?.from ?? Infinity),
     requests: run.requests,
     wallSeconds: round(run.wallMs / 1000),
     latency: {
       byRegion: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.latency[i])])),
       all: pct(d.allLatency),
       farFromHome: pct(d.farLatency),
-      duringCutoff: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.cutLatency[i])])),
+      fromCutoffOn: Object.fromEntries(REGIONS.map((r, i) => [r, pct(d.incidentLatency[i])])),
+      fromCutoffOnAll: pct(d.incidentLatency.reduce((h, x) => (h.merge(x), h), new Histogram())),
     },
     busiest,
     overAdmitted: d.oracle.overAdmitted,
@@ -132,12 +135,17 @@ export function reportText(summaries, meta) {
     const t = by("today", scale);
     const p = by("proposed", scale);
     if (!t || !p) continue;
-    lines.push("", `Admission latency added, ms, p50 / p99, by caller region (${cell(t.rps)} req/s; outside the cut-off):`);
+    const until = t.latencySteadyUntil;
+    lines.push("", `Admission latency added, ms, p50 / p99, by caller region (${cell(t.rps)} req/s; steady traffic, ${t.warmupSeconds}-${until} s):`);
     lines.push(`  ${pad("region", 16)}${pad("today", 18)}proposed`);
     for (const r of [...REGIONS, "all", "farFromHome"]) {
       const a = r === "all" ? t.latency.all : r === "farFromHome" ? t.latency.farFromHome : t.latency.byRegion[r];
       const b = r === "all" ? p.latency.all : r === "farFromHome" ? p.latency.farFromHome : p.latency.byRegion[r];
       lines.push(`  ${pad(r === "farFromHome" ? "far from home" : r, 16)}${pad(`${cell(a.p50)} / ${cell(a.p99)}`, 18)}${cell(b.p50)} / ${cell(b.p99)}`);
+    }
+    if (until < t.seconds) {
+      const [a, b] = [t.latency.fromCutoffOnAll, p.latency.fromCutoffOnAll];
+      lines.push(`  ${pad(`${until}-${t.seconds} s`, 16)}${pad(`${cell(a.p50)} / ${cell(a.p99)}`, 18)}${cell(b.p50)} / ${cell(b.p99)}   (the cut-off, its aftermath and the shift; all regions)`);
     }
   }
   lines.push("", "Busiest object of each kind, calls/s (peak second; the platform's soft ceiling is 1,000):");

@@ -31,11 +31,12 @@ export class DesignBase {
     this.oracle = new Oracle(world, oracleGlobalMode);
     this.ledger = new LedgerMeter();
     this.warmupMs = world.config.warmupSeconds * 1000;
-    // Admission latency outside the region cut-off (the steady figures) and during it.
+    // Admission latency in steady traffic (from the warm-up to the region cut-off) and from then on (the
+    // cut-off, its aftermath and the traffic shift), apart.
     this.latency = REGIONS.map(() => new Histogram());
     this.farLatency = new Histogram();
     this.allLatency = new Histogram();
-    this.cutLatency = REGIONS.map(() => new Histogram());
+    this.incidentLatency = REGIONS.map(() => new Histogram());
     const cut = world.config.cutoff;
     this.cutFromMs = cut ? cut.from * 1000 : Infinity;
     this.cutToMs = cut ? cut.to * 1000 : Infinity;
@@ -78,10 +79,10 @@ export class DesignBase {
     return this.world.colos[coloId].region;
   }
 
-  /** Records an admission decision's latency (after the warm-up) for the caller's region, apart during the cut-off. */
+  /** Records an admission decision's latency (after the warm-up) for the caller's region; apart once incidents begin. */
   recordLatency(req, ms) {
     if (req.t < this.warmupMs) return;
-    if (req.t >= this.cutFromMs && req.t < this.cutToMs) return this.cutLatency[req.region].add(ms, req.w);
+    if (req.t >= this.cutFromMs) return this.incidentLatency[req.region].add(ms, req.w);
     this.latency[req.region].add(ms, req.w);
     this.allLatency.add(ms, req.w);
     const home = this.world.tenants[req.tenant].home;

@@ -207,7 +207,7 @@ export class ProposedDesign extends DesignBase {
     const req = this.#records[id];
     const latency = now - req.t;
     this.recordLatency(req, latency);
-    if (req.signed && req.t >= this.warmupMs && !(req.t >= this.cutFromMs && req.t < this.cutToMs)) {
+    if (req.signed && req.t >= this.warmupMs && req.t < this.cutFromMs) {
       // The alternative: nonces kept by the tenant's home object, asked in parallel (one more far trip).
       const home = this.world.tenants[req.tenant].home;
       this.nonceAtHome[req.region].add(Math.max(latency, rttMs(this.world, req.colo, home) + SERVICE_MS.admit), req.w);

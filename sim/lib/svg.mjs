@@ -6,15 +6,18 @@ const M = { top: 48, right: 24, bottom: 86, left: 76 };
 export const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const fmt = (v) => (Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(1)}k` : Math.abs(v) >= 10 ? `${Math.round(v)}` : `${+v.toFixed(2)}`);
+const fmt = (v) =>
+  Math.abs(v) >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(1)}k` : Math.abs(v) >= 10 ? `${Math.round(v)}` : `${+v.toFixed(2)}`;
+/** Pixel coordinates to a tenth of a pixel: smaller files, same picture. */
+const px = (v) => Math.round(v * 10) / 10;
 
 function scale(lo, hi, log, px0, px1) {
   if (log) {
     const a = Math.log10(lo);
     const b = Math.log10(hi);
-    return (v) => px0 + ((Math.log10(Math.max(v, lo)) - a) / (b - a)) * (px1 - px0);
+    return (v) => px(px0 + ((Math.log10(Math.max(v, lo)) - a) / (b - a)) * (px1 - px0));
   }
-  return (v) => px0 + ((v - lo) / (hi - lo || 1)) * (px1 - px0);
+  return (v) => px(px0 + ((v - lo) / (hi - lo || 1)) * (px1 - px0));
 }
 
 function ticks(lo, hi, log) {
@@ -78,9 +81,9 @@ export function barChart({ title, yLabel, categories, groups, log = false, hline
       const v = g.values[i];
       if (!Number.isFinite(v)) return;
       const top = y(v);
-      parts.push(`<rect x="${x0 + j * bar}" y="${top}" width="${bar - 1}" height="${Math.max(0, H - M.bottom - top)}" fill="${g.color}"><title>${esc(`${g.name} ${cat}: ${fmt(v)}`)}</title></rect>`);
+      parts.push(`<rect x="${px(x0 + j * bar)}" y="${top}" width="${px(bar - 1)}" height="${px(Math.max(0, H - M.bottom - top))}" fill="${g.color}"><title>${esc(`${g.name} ${cat}: ${fmt(v)}`)}</title></rect>`);
     });
-    parts.push(`<text x="${x0 + band * 0.4}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(cat)}</text>`);
+    parts.push(`<text x="${px(x0 + band * 0.4)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(cat)}</text>`);
   });
   for (const h of hlines) hline(parts, y, h.y, h.label);
   legend(parts, groups.map((g) => ({ name: g.name, color: g.color })), M.left, H - M.bottom + 44);
@@ -100,8 +103,8 @@ export function lineChart({ title, yLabel, xLabel, series, log = false, hlines =
   const y = scale(lo, hi, log, H - M.bottom, M.top);
   const parts = frame(title, yLabel, y, ticks(lo, hi, log), xLabel);
   for (const b of bands) {
-    parts.push(`<rect x="${x(b.from)}" y="${M.top}" width="${Math.max(0, x(b.to) - x(b.from))}" height="${H - M.top - M.bottom}" fill="${b.color ?? "#fdd"}" opacity="0.45"/>`);
-    parts.push(`<text x="${(x(b.from) + x(b.to)) / 2}" y="${M.top + 14}" text-anchor="middle" fill="#555">${esc(b.label)}</text>`);
+    parts.push(`<rect x="${x(b.from)}" y="${M.top}" width="${px(Math.max(0, x(b.to) - x(b.from)))}" height="${H - M.top - M.bottom}" fill="${b.color ?? "#fdd"}" opacity="0.45"/>`);
+    parts.push(`<text x="${px((x(b.from) + x(b.to)) / 2)}" y="${M.top + 14}" text-anchor="middle" fill="#555">${esc(b.label)}</text>`);
   }
   for (const v of ticks(xLo, xHi, false)) parts.push(`<text x="${x(v)}" y="${H - M.bottom + 16}" text-anchor="middle">${fmt(v)}</text>`);
   for (const s of series) {
