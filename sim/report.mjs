@@ -148,10 +148,14 @@ export function reportText(summaries, meta) {
       lines.push(`  ${pad(`${until}-${t.seconds} s`, 16)}${pad(`${cell(a.p50)} / ${cell(a.p99)}`, 18)}${cell(b.p50)} / ${cell(b.p99)}   (the cut-off, its aftermath and the shift; all regions)`);
     }
   }
-  lines.push("", "Busiest object of each kind, calls/s (peak second; the platform's soft ceiling is 1,000):");
+  lines.push("", "Busiest object of each kind, calls/s (peak second / median second; the platform's soft ceiling is 1,000):");
   const kinds = [...new Set(summaries.flatMap((s) => Object.keys(s.busiest)))];
   lines.push(`  ${pad("kind", 16)}${summaries.map((s) => pad(s.label, 22)).join("")}`);
-  for (const kind of kinds) lines.push(`  ${pad(kind, 16)}${summaries.map((s) => pad(s.busiest[kind] ? `${cell(s.busiest[kind].peak)}${s.busiest[kind].refused > 0 ? ` (${cell(Math.round(s.busiest[kind].refused))} refused)` : ""}` : "–", 22)).join("")}`);
+  for (const kind of kinds) {
+    const cellOf = (s) => (s.busiest[kind] ? `${cell(s.busiest[kind].peak)} / ${cell(s.busiest[kind].median)}` : "–");
+    lines.push(`  ${pad(kind, 16)}${summaries.map((s) => pad(cellOf(s), 22)).join("")}`);
+  }
+  lines.push(`  ${pad("calls refused", 16)}${summaries.map((s) => pad(cell(Math.round(Object.values(s.busiest).reduce((n, b) => n + b.refused, 0))), 22)).join("")}  (overloaded, all objects)`);
   lines.push("", "Over-admitted requests (admitted past a tenant's limits or balance, or the global bucket):");
   for (const s of summaries) lines.push(`  ${pad(s.label, 16)}${cell(s.overAdmitted)}  ${Object.entries(s.overByBudget).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${cell(v)}`).join(", ")}`);
   lines.push("", "Outcomes (requests): admitted / limited (of which while the truth had room: units unused in another lease, or used and not yet reported) / unavailable / admitted by fail-open / failed upstream:");

@@ -52,7 +52,8 @@ export class ObjectTable {
   arrive(id, t, calls, serviceMs) {
     if (this.offered[id] === 0) this.#touched.push(id);
     this.offered[id] += calls;
-    if (this.ceilingPerMs !== Infinity) {
+    // Calls within a millisecond come in any order: the bucket's clock only moves forward.
+    if (this.ceilingPerMs !== Infinity && t > this.tokensAt[id]) {
       const refill = (t - this.tokensAt[id]) * this.ceilingPerMs;
       this.tokens[id] = Math.min(this.burst, this.tokens[id] + refill);
       this.tokensAt[id] = t;
