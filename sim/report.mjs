@@ -96,12 +96,11 @@ function openedAt(d) {
 
 /** Requests that waited for a refill, per request, from the warm-up to the first incident (steady traffic). */
 function steadyWaits(world, perSecond) {
-  const { warmupSeconds, storm, cutoff, shift } = world.config;
+  const { warmupSeconds, cutoff, shift } = world.config;
   const end = Math.min(cutoff?.from ?? Infinity, shift?.at ?? Infinity, world.config.seconds);
   const seconds = perSecond.filter((x) => x.second >= warmupSeconds && x.second < end);
   const parked = seconds.reduce((n, x) => n + x.parked, 0);
   const requests = seconds.reduce((n, x) => n + x.admitted + x.limited + x.unavailable, 0);
-  void storm;
   return requests > 0 ? round(parked / requests, 4) : null;
 }
 
