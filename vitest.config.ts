@@ -43,7 +43,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/e2e/**/*.test.ts", "test/mock-provider/**/*.test.ts", "scripts/**/*.test.ts", "test/setup/**/*.test.ts", "bench/**/*.test.ts"],
+          include: ["test/e2e/**/*.test.ts", "test/mock-provider/**/*.test.ts", "scripts/**/*.test.ts", "test/setup/**/*.test.ts", "bench/**/*.test.ts", "sim/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -8,6 +8,7 @@ import type { Ending, EndingKind } from "./pipeline/ending";
 import type { Usage, UsageMeter } from "./billing/usage-meter";
 import type { AdmissionResult, IdempotencyClaim, QuotaRule } from "./guard/types";
 import type { RoutingPolicy } from "./config/schemas";
+import type { Region } from "./region";
 
 export type { Usage };
 
@@ -118,6 +119,8 @@ export interface GatewayContext {
   /** The raw body as received (signatures are computed over these bytes). */
   readonly rawBody: Uint8Array;
   readonly clientIp: string | null;
+  /** The caller's region as a Durable Object location hint (src/region.ts); null when unknown. */
+  readonly region: Region | null;
   readonly receivedAt: number;
   parsed?: ParsedRequest;
   principal?: Principal;

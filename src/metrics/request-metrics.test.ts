@@ -27,6 +27,7 @@ function context(overrides: Partial<GatewayContext> = {}, path = "/external/v1/c
     request,
     rawBody: new Uint8Array(0),
     clientIp: null,
+    region: null,
     receivedAt: Date.now() - 250,
     responseHeaders: new Headers(),
     flags: new Set(),

@@ -16,6 +16,7 @@ import { readBodyLimited } from "../upstream/read-limited";
 import { dropAnswerHeaders } from "../api/answer-headers";
 import { beginIdempotency } from "../idempotency/key";
 import { captureBody, captureStream, claimedKey, replayStoredResponse } from "../idempotency/response";
+import { regionOf } from "../region";
 
 export interface GatewayCall {
   channel: Channel;
@@ -48,6 +49,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     request,
     rawBody,
     clientIp: request.headers.get("cf-connecting-ip"),
+    region: regionOf(request, settings.environment),
     receivedAt,
     responseHeaders: new Headers({ "x-trace-id": call.traceId, "x-gateway-request-id": requestId }),
     flags: new Set(),

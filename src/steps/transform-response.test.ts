@@ -33,6 +33,7 @@ function answeredContext(): GatewayContext {
     request: new Request("https://gw.test/internal/v1/chat/completions", { method: "POST" }),
     rawBody: new Uint8Array(0),
     clientIp: null,
+    region: null,
     receivedAt: Date.now(),
     responseHeaders: new Headers({ "x-trace-id": "trace-1", "x-ratelimit-limit-requests": "10" }),
     flags: new Set(),

@@ -30,7 +30,7 @@ export function auditRecord(ctx: GatewayContext, outcome: CompletionOutcome): Au
     output_tokens: outcome.usage?.outputTokens ?? null,
     usage_estimated: outcome.usage?.estimated ?? null,
     cost_micros: ctx.billing?.costMicros ?? null,
-    meta: { ending: outcome.ending, bytes_sent: outcome.bytesSent, attempts: ctx.attempts, ingress: ctx.ingress, stream: ctx.parsed?.stream ?? false },
+    meta: { ending: outcome.ending, bytes_sent: outcome.bytesSent, attempts: ctx.attempts, ingress: ctx.ingress, stream: ctx.parsed?.stream ?? false, region: ctx.region },
     created_at: new Date(ctx.receivedAt).toISOString(),
   };
 }
