@@ -2,13 +2,11 @@
 // upstream failures injected in the mock provider, bad keys), then the page opened in headless
 // Chromium, which must show those numbers, log no console errors, and leave a screenshot.
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module without types
 import { startDevStack } from "../../scripts/dev-stack.mjs";
-
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+import { launchChromium } from "../fixtures/browser.mjs";
 
 interface Stack {
   baseUrl: string;
@@ -100,8 +98,8 @@ describe("GET /internal/dashboard and its data route", () => {
 
 describe("the dashboard in headless Chromium", () => {
   it("shows non-zero numbers from the run, strips the token from the address bar, logs no console errors", async () => {
-    // No skip when Chromium is missing: .ci/run installs it, so its absence is a failure.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    // The npm Chromium (or CHROMIUM_PATH); a browser that cannot start fails here, saying what to install.
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     const problems: string[] = [];
     page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
