@@ -29,6 +29,8 @@ export default defineConfig({
                 TEST_DB_KIND: inject("dbKind"),
                 TEST_REDIS_REST_URL: inject("redisRestUrl"),
                 TEST_REDIS_REST_TOKEN: inject("redisRestToken"),
+                TEST_RUNTIME_LOG_URL: inject("runtimeLogUrl"),
+                TEST_HANG_UP_DB_PROXY: inject("hangUpDbProxy"),
               },
             },
           })),

@@ -11,6 +11,8 @@ declare global {
       TEST_DB_KIND: "postgres" | "pglite";
       TEST_REDIS_REST_URL: string;
       TEST_REDIS_REST_TOKEN: string;
+      TEST_RUNTIME_LOG_URL: string;
+      TEST_HANG_UP_DB_PROXY: string;
     }
   }
 }

@@ -2,6 +2,8 @@
 import type { TestProject } from "vitest/node";
 import { startTestDatabase } from "./setup/database.mjs";
 import { startRedisRest } from "./setup/redis-rest.mjs";
+import { startHangUpDb } from "./setup/hang-up-db.mjs";
+import { startRuntimeLogWatch } from "./setup/runtime-log.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,6 +15,10 @@ declare module "vitest" {
     /** Upstash REST adapter over the local redis-server; empty strings when no redis-server answers. */
     redisRestUrl: string;
     redisRestToken: string;
+    /** Uncaught exceptions workerd logged between two marks (test/fixtures/runtime-log.ts). */
+    runtimeLogUrl: string;
+    /** DB_WS_PROXY of a database endpoint that accepts the WebSocket and hangs up at once. */
+    hangUpDbProxy: string;
   }
 }
 
@@ -27,7 +33,12 @@ export default async function setup(project: TestProject) {
   project.provide("dbKind", database.kind);
   project.provide("redisRestUrl", redis?.url ?? "");
   project.provide("redisRestToken", redis?.token ?? "");
+  const runtimeLog = await startRuntimeLogWatch();
+  project.provide("runtimeLogUrl", runtimeLog.url);
+  const hangUpDb = await startHangUpDb();
+  project.provide("hangUpDbProxy", hangUpDb.address);
   return async () => {
+    await Promise.all([runtimeLog.close(), hangUpDb.close()]);
     await mock.close();
     await Promise.all([database.close(), redis?.close()]);
   };
