@@ -26,6 +26,24 @@ export function databaseConfigured(env: DbEnv): boolean {
   return typeof env.DATABASE_URL === "string" && env.DATABASE_URL !== "";
 }
 
+/**
+ * The driver coalesces writes and sends them from a timer without checking that the socket is still
+ * open. When the server hangs up between a write and that timer (the database or the proxy in front
+ * of it went away; on connect that is the startup message), `send` throws inside the timer: an
+ * uncaught exception, which on Workers is logged as an error and can cut the invocation's other work
+ * (its waitUntil tasks) short. Bytes for a closed socket can go nowhere and the driver has already
+ * failed the query on the close event, so they are dropped.
+ */
+function closeSafeWebSocket(): typeof WebSocket {
+  return class CloseSafeWebSocket extends WebSocket {
+    override send(data: string | ArrayBuffer | ArrayBufferView): void {
+      if (this.readyState === WebSocket.CLOSING || this.readyState === WebSocket.CLOSED) return;
+      super.send(data);
+    }
+  };
+}
+let webSocketGuarded = false;
+
 function useLocalProxy(proxy: string): void {
   // Global, but every request of an isolate shares the same env, so it is set to the same value.
   neonConfig.wsProxy = (host, port) => `${proxy}/v1?address=${host}:${port}`;
@@ -41,6 +59,11 @@ function useLocalProxy(proxy: string): void {
  */
 export function createDb(env: DbEnv, options: CreateDbOptions = {}): DbHandle {
   if (!databaseConfigured(env)) throw new Error("DATABASE_URL is not set");
+  if (!webSocketGuarded) {
+    // Global like the rest of neonConfig, and the same for every handle of the isolate.
+    neonConfig.webSocketConstructor = closeSafeWebSocket();
+    webSocketGuarded = true;
+  }
   if (env.DB_WS_PROXY) useLocalProxy(env.DB_WS_PROXY);
   const pool = new Pool({
     connectionString: env.DATABASE_URL,
