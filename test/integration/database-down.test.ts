@@ -21,7 +21,7 @@ let serviceToken: string;
 
 beforeAll(async () => {
   tenant = await seedTenant({ balanceMicros: 0 });
-  serviceToken = (await seedService()).token;
+  serviceToken = (await seedService({ operations: true })).token;
 });
 
 async function request(path: string, token: string): Promise<Response> {
