@@ -11,7 +11,12 @@ const CLOSE_FRAME = Buffer.from([0x88, 0x02, 0x03, 0xf3]);
 
 export async function startHangUpDb() {
   const server = http.createServer((_req, res) => res.writeHead(426).end());
+  // An upgraded socket leaves the HTTP server's bookkeeping but still holds server.close() open until it
+  // is gone, and the client need not close its half: so they are destroyed on close.
+  const sockets = new Set();
   server.on("upgrade", (req, socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
     const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"] ?? ""}${WS_GUID}`).digest("base64");
     const head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
     socket.on("error", () => {});
@@ -23,6 +28,7 @@ export async function startHangUpDb() {
     /** `host:port` as DB_WS_PROXY expects it. */
     address: `127.0.0.1:${port}`,
     close: async () => {
+      for (const socket of sockets) socket.destroy();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(() => resolve(undefined)));
     },
