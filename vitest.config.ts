@@ -38,6 +38,10 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["src/**/*.test.ts", "durable-objects/**/*.test.ts", "queues/**/*.test.ts", "test/integration/**/*.test.ts"],
+          // Tests wait on conditions, not the clock; on 2 shared cores a fair wait (a rate window's
+          // edge, a queue batch) can pass vitest's 5 s default, which then fails a correct test.
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {
