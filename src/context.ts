@@ -32,6 +32,8 @@ export interface Principal {
   tenantRateLimits?: RateLimits;
   /** Per client IP limits set on the tenant. */
   ipRateLimits?: RateLimits;
+  /** IPv6 callers count per network of this prefix length for ipRateLimits (absent: /64). */
+  ipv6RateLimitPrefix?: number;
   quotas?: QuotaRule[];
   /** What to do when the TenantGuard cannot be reached (defaults: rate limits open, balance closed). */
   failPolicy?: FailPolicy;

@@ -4,6 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { kvKeys, kvPrefixes } from "../config/kv-keys";
 import { FailPolicySchema, type TenantRecord } from "../config/schemas";
 import { randomId } from "../security/api-keys";
+import { DEFAULT_IPV6_RATE_LIMIT_PREFIX, IPV6_RATE_LIMIT_PREFIX_MAX, IPV6_RATE_LIMIT_PREFIX_MIN } from "../security/ip";
 import { auditAdminWrite } from "./audit";
 import { callGuard } from "./guard";
 import { listPrefix, writeJson } from "./kv";
@@ -28,6 +29,16 @@ import {
   TimeZoneSchema,
 } from "./schemas";
 
+const Ipv6RateLimitPrefixSchema = z
+  .number()
+  .int()
+  .min(IPV6_RATE_LIMIT_PREFIX_MIN)
+  .max(IPV6_RATE_LIMIT_PREFIX_MAX)
+  .openapi({
+    description: "Per-IP limits count an IPv6 caller as the network of this prefix length (default 64: one subscriber's /64); IPv4 callers are counted per address.",
+    example: 64,
+  });
+
 export const TenantSchema = z
   .object({
     id: z.string(),
@@ -36,6 +47,7 @@ export const TenantSchema = z
     ip_allowlist: z.array(z.string()),
     rate_limits: RateLimitsSchema,
     ip_rate_limits: RateLimitsSchema,
+    ipv6_rate_limit_prefix: z.number().int(),
     quotas: z.array(QuotaSchema),
     weight: z.number(),
     time_zone: z.string(),
@@ -60,6 +72,7 @@ const CreateTenantSchema = z
     ip_allowlist: CidrListSchema.optional(),
     rate_limits: RateLimitsInputSchema.optional(),
     ip_rate_limits: RateLimitsInputSchema.optional(),
+    ipv6_rate_limit_prefix: Ipv6RateLimitPrefixSchema.optional(),
     quotas: QuotaListInputSchema.optional(),
     weight: z.number().positive().max(1e6).optional(),
     time_zone: TimeZoneSchema.optional(),
@@ -74,6 +87,7 @@ const UpdateTenantSchema = z
     ip_allowlist: CidrListSchema.nullable().optional(),
     rate_limits: RateLimitsInputSchema.nullable().optional(),
     ip_rate_limits: RateLimitsInputSchema.nullable().optional(),
+    ipv6_rate_limit_prefix: Ipv6RateLimitPrefixSchema.nullable().optional(),
     quotas: QuotaListInputSchema.nullable().optional(),
     weight: z.number().positive().max(1e6).nullable().optional(),
     time_zone: TimeZoneSchema.nullable().optional(),
@@ -90,6 +104,7 @@ export function tenantView(t: TenantRecord): z.infer<typeof TenantSchema> {
     ip_allowlist: t.ip_allowlist ?? [],
     rate_limits: t.rate_limits ?? {},
     ip_rate_limits: t.ip_rate_limits ?? {},
+    ipv6_rate_limit_prefix: t.ipv6_rate_limit_prefix ?? DEFAULT_IPV6_RATE_LIMIT_PREFIX,
     quotas: t.quotas ?? [],
     weight: t.weight ?? 1,
     time_zone: t.time_zone ?? "UTC",
@@ -157,6 +172,7 @@ export function tenantRoutes() {
         ip_allowlist: body.ip_allowlist,
         rate_limits: body.rate_limits,
         ip_rate_limits: body.ip_rate_limits,
+        ipv6_rate_limit_prefix: body.ipv6_rate_limit_prefix,
         quotas: body.quotas,
         weight: body.weight,
         time_zone: body.time_zone,

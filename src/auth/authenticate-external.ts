@@ -112,6 +112,7 @@ export async function authenticateExternal(call: ExternalCall): Promise<Result<A
     rateLimits: key.rate_limits,
     tenantRateLimits: tenant.rate_limits,
     ipRateLimits: tenant.ip_rate_limits,
+    ipv6RateLimitPrefix: tenant.ipv6_rate_limit_prefix,
     quotas: [...quotaRules("tenant", tenant.quotas, tenant.time_zone), ...quotaRules("key", key.quotas, tenant.time_zone)],
     failPolicy: tenant.fail_policy,
   };

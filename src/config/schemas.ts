@@ -1,6 +1,7 @@
 // Shapes of the configuration stored in KV (see docs/storage-schema.md), checked with zod when read.
 import { z } from "zod";
 import type { QuotaRule } from "../guard/types";
+import { IPV6_RATE_LIMIT_PREFIX_MAX, IPV6_RATE_LIMIT_PREFIX_MIN } from "../security/ip";
 
 export const CapabilitySchema = z.enum(["chat", "embeddings"]);
 export type Capability = z.infer<typeof CapabilitySchema>;
@@ -177,6 +178,8 @@ export const TenantRecordSchema = z.object({
   rate_limits: RateLimitsSchema.optional(),
   /** Limits per client IP (CF-Connecting-IP) across this tenant's keys. */
   ip_rate_limits: RateLimitsSchema.optional(),
+  /** IPv6 callers are counted per network of this prefix length (src/security/ip.ts); absent = /64. */
+  ipv6_rate_limit_prefix: z.number().int().min(IPV6_RATE_LIMIT_PREFIX_MIN).max(IPV6_RATE_LIMIT_PREFIX_MAX).optional(),
   quotas: z.array(QuotaSchema).optional(),
   /** Share of the global bucket when it is saturated (relative to other tenants; default 1). */
   weight: z.number().positive().optional(),

@@ -8,6 +8,7 @@ import { fail } from "../errors";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
 import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
+import { ipRateLimitBucket } from "../security/ip";
 
 /** How long admission may take before the steps apply their failure policy. */
 export const ADMIT_TIMEOUT_MS = 2_000;
@@ -59,7 +60,8 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     channel: ctx.channel,
     capability: ctx.parsed!.capability,
     model: ctx.parsed!.model,
-    clientIp: ctx.clientIp,
+    // Per-IP limits count callers, not spellings: the canonical IPv4 address or the tenant's IPv6 network.
+    clientIp: ctx.clientIp === null ? null : ipRateLimitBucket(ctx.clientIp, principal.ipv6RateLimitPrefix),
     ...checks,
     estimate: estimateFor(ctx),
   };

@@ -28,6 +28,7 @@ export interface AdmissionRequest {
   keyId: string;
   channel: GuardChannel;
   capability: GuardCapability;
+  /** The caller's per-IP bucket (src/security/ip.ts ipRateLimitBucket): a canonical IPv4 address or an IPv6 network. */
   clientIp: string | null;
   /** Signed external requests: the nonce and the signature timestamp (unix seconds, as signed). */
   nonce?: { value: string; timestamp: number };

@@ -1,6 +1,6 @@
 // IP and CIDR parsing for allowlists: strict forms only, IPv4-mapped IPv6 as IPv4, property checks of matching.
 import { describe, expect, it } from "vitest";
-import { formatIp, ipInAllowlist, ipInCidr, isValidCidr, parseCidr, parseIp, type ParsedIp } from "./ip";
+import { canonicalIp, formatIp, ipInAllowlist, ipInCidr, ipRateLimitBucket, isValidCidr, parseCidr, parseIp, UNPARSABLE_IP_BUCKET, type ParsedIp } from "./ip";
 
 describe("parseIp", () => {
   it.each([
@@ -119,6 +119,42 @@ describe("ipInAllowlist", () => {
         const outside = prefix + Math.floor(Math.random() * (size * 8 - prefix));
         expect(ipInAllowlist(flip(outside), [`${text}/${prefix}`])).toBe(true);
       }
+    }
+  });
+});
+
+describe("canonicalIp and ipRateLimitBucket", () => {
+  it("every spelling of one address has one canonical text", () => {
+    const spellings = ["2001:db8:0:0:1:0:0:1", "2001:DB8::1:0:0:1", "2001:0db8:0000:0000:0001:0000:0000:0001", "2001:db8:0::1:0:0:1"];
+    expect(new Set(spellings.map(canonicalIp))).toEqual(new Set(["2001:db8::1:0:0:1"]));
+    expect(new Set(["203.0.113.9", "::ffff:203.0.113.9", "::FFFF:cb00:7109", "0:0:0:0:0:ffff:203.0.113.9"].map(canonicalIp))).toEqual(new Set(["203.0.113.9"]));
+    // "::1.2.3.4" is the IPv4-compatible form, not the mapped one: the same address as "::102:304".
+    expect(canonicalIp("::1.2.3.4")).toBe(canonicalIp("::102:304"));
+    expect(canonicalIp("garbage")).toBeNull();
+  });
+
+  it("IPv4 is bucketed per address, IPv6 per network of the prefix (default /64, kept within 32..128)", () => {
+    expect(ipRateLimitBucket("::ffff:203.0.113.9")).toBe("203.0.113.9");
+    expect(ipRateLimitBucket("2001:db8:aa:1:dead:beef:0:1")).toBe("2001:db8:aa:1::/64");
+    expect(ipRateLimitBucket("2001:DB8:AA:1::FFFF")).toBe("2001:db8:aa:1::/64");
+    expect(ipRateLimitBucket("2001:db8:aa:1::1", 48)).toBe("2001:db8:aa::/48");
+    expect(ipRateLimitBucket("2001:db8:aa:1::1", 128)).toBe("2001:db8:aa:1::1/128");
+    expect(ipRateLimitBucket("2001:db8:aa:1::1", 8)).toBe("2001:db8::/32");
+    expect(ipRateLimitBucket("2001:db8:aa:1::1", 500)).toBe("2001:db8:aa:1::1/128");
+    for (const garbage of ["", "garbage", "010.0.0.1", "10.0.0.1, 10.0.0.2", "fe80::1%eth0"]) expect(ipRateLimitBucket(garbage)).toBe(UNPARSABLE_IP_BUCKET);
+  });
+
+  it("property: random addresses of one /64 share its bucket; a bit flipped inside the prefix leaves it", () => {
+    for (let i = 0; i < 500; i++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      bytes[0] = 0x20 | (bytes[0]! & 0x1f);
+      const other = bytes.slice();
+      crypto.getRandomValues(other.subarray(8));
+      const bucket = ipRateLimitBucket(formatIp({ version: 6, bytes }));
+      expect(ipRateLimitBucket(formatIp({ version: 6, bytes: other }))).toBe(bucket);
+      const bit = Math.floor(Math.random() * 64);
+      other[bit >> 3] = other[bit >> 3]! ^ (0x80 >> bit % 8);
+      expect(ipRateLimitBucket(formatIp({ version: 6, bytes: other }))).not.toBe(bucket);
     }
   });
 });

@@ -1,4 +1,6 @@
-// Strict IP and CIDR parsing for CF-Connecting-IP and per-key allowlists (IPv4-mapped IPv6 counts as IPv4).
+// The one place client addresses and CIDRs are parsed and canonicalized (allowlists, per-IP rate limits,
+// the egress guard), on ipaddr.js. IPv4-mapped IPv6 counts as IPv4; only strict spellings are accepted.
+import ipaddr from "ipaddr.js";
 
 export type ParsedIp = { version: 4; bytes: Uint8Array } | { version: 6; bytes: Uint8Array };
 export interface ParsedCidr {
@@ -8,70 +10,46 @@ export interface ParsedCidr {
   prefix: number;
 }
 
-/** Dotted decimal only, no leading zeros: "010.0.0.1" is ambiguous (octal to some parsers), so it is rejected. */
+/** IPv6 buckets per-IP rate limits by network: one subscriber usually holds a whole /64 (RFC 6177). */
+export const DEFAULT_IPV6_RATE_LIMIT_PREFIX = 64;
+/** A tenant may bucket wider (down to /32, a whole provider allocation) or narrower (up to one address). */
+export const IPV6_RATE_LIMIT_PREFIX_MIN = 32;
+export const IPV6_RATE_LIMIT_PREFIX_MAX = 128;
+/** The bucket every unparsable address shares, so that garbage spellings cannot each get a fresh allowance. */
+export const UNPARSABLE_IP_BUCKET = "unparsable";
+
+/**
+ * Dotted decimal only, no leading zeros. ipaddr.js's parse() also takes the inet_aton spellings
+ * ("0x7f.1", "2130706433", "010.0.0.1", octal to some parsers): ambiguous, so refused here.
+ */
 function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const n = Number(part);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
+  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return null;
+  return Uint8Array.from(ipaddr.IPv4.parse(text).toByteArray());
 }
 
+/**
+ * A trailing dotted quad becomes two hex groups before ipaddr.js sees the text: the library reads
+ * "::a.b.c.d" as the mapped "::ffff:a.b.c.d" and accepts leading zeros in the quad, so "::1.2.3.4" and
+ * "::102:304", one address, would canonicalize differently. Zone ids ("fe80::1%eth0") name a local
+ * interface; they never belong in an allowlist or a client address, so '%' is refused with the rest.
+ */
 function parseIpv6(text: string): Uint8Array | null {
-  // Zone ids ("fe80::1%eth0") name a local interface; they never belong in an allowlist or a client address.
   if (!/^[0-9A-Fa-f:.]+$/.test(text)) return null;
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const groupsOf = (s: string): number[] | null => {
-    if (s === "") return [];
-    const out: number[] = [];
-    const pieces = s.split(":");
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (i === pieces.length - 1 && piece.includes(".")) {
-        const v4 = parseIpv4(piece);
-        if (!v4) return null;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(piece)) {
-        out.push(parseInt(piece, 16));
-      } else {
-        return null;
-      }
-    }
-    return out;
-  };
-  const head = groupsOf(halves[0]!);
-  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
-  if (!head || !tail) return null;
-  // An embedded IPv4 is only allowed at the very end.
-  if (halves.length === 2 && halves[0]!.includes(".")) return null;
-  let groups: number[];
-  if (halves.length === 2) {
-    const missing = 8 - head.length - tail.length;
-    if (missing < 1) return null;
-    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  } else {
-    if (head.length !== 8) return null;
-    groups = head;
+  let hexOnly = text;
+  if (text.includes(".")) {
+    const lastColon = text.lastIndexOf(":");
+    const quad = parseIpv4(text.slice(lastColon + 1));
+    if (!quad || text.slice(0, lastColon).includes(".")) return null;
+    const group = (hi: number, lo: number) => ((hi << 8) | lo).toString(16);
+    hexOnly = `${text.slice(0, lastColon + 1)}${group(quad[0]!, quad[1]!)}:${group(quad[2]!, quad[3]!)}`;
   }
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
+  if (!ipaddr.IPv6.isValid(hexOnly)) return null;
+  return Uint8Array.from(ipaddr.IPv6.parse(hexOnly).toByteArray());
 }
 
 /** True for ::ffff:a.b.c.d, which is an IPv4 address carried in IPv6. */
 function isV4Mapped(bytes: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
-  return bytes[10] === 0xff && bytes[11] === 0xff;
+  return bytes.length === 16 && (ipaddr.fromByteArray(Array.from(bytes)) as ipaddr.IPv6).isIPv4MappedAddress();
 }
 
 /** IPv4 (strict dotted decimal) or IPv6 (no brackets, no zone id); `::ffff:1.2.3.4` and `::ffff:102:304` become IPv4. */
@@ -89,36 +67,20 @@ export function parseIp(text: string): ParsedIp | null {
 
 /** Canonical text: dotted decimal, or RFC 5952 IPv6 (lower-case, longest zero run as "::"). */
 export function formatIp(ip: ParsedIp): string {
-  if (ip.version === 4) return Array.from(ip.bytes).join(".");
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1; // a single zero group is not shortened
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  const address = ipaddr.fromByteArray(Array.from(ip.bytes));
+  return address.kind() === "ipv6" ? (address as ipaddr.IPv6).toRFC5952String() : address.toString();
+}
+
+/** The one canonical spelling of an address (see formatIp), or null when it is not a strict address. */
+export function canonicalIp(text: string): string | null {
+  const ip = parseIp(text);
+  return ip ? formatIp(ip) : null;
 }
 
 function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
-  const out = bytes.slice();
-  for (let i = 0; i < out.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    out[i] = out[i]! & ((0xff << (8 - keep)) & 0xff);
-  }
-  return out;
+  const mask = bytes.length === 4 ? ipaddr.IPv4.subnetMaskFromPrefixLength(prefix) : ipaddr.IPv6.subnetMaskFromPrefixLength(prefix);
+  const maskBytes = mask.toByteArray();
+  return bytes.map((b, i) => b & maskBytes[i]!);
 }
 
 /**
@@ -155,9 +117,8 @@ export function isValidCidr(text: string): boolean {
 
 export function ipInCidr(ip: ParsedIp, cidr: ParsedCidr): boolean {
   if (ip.version !== cidr.version) return false;
-  const masked = maskBytes(ip.bytes, cidr.prefix);
-  for (let i = 0; i < masked.length; i++) if (masked[i] !== cidr.bytes[i]) return false;
-  return true;
+  const address = ipaddr.fromByteArray(Array.from(ip.bytes));
+  return address.match(ipaddr.fromByteArray(Array.from(cidr.bytes)), cidr.prefix);
 }
 
 /**
@@ -173,4 +134,18 @@ export function ipInAllowlist(ip: string, cidrs: readonly string[]): boolean {
     if (cidr && ipInCidr(parsed, cidr)) return true;
   }
   return false;
+}
+
+/**
+ * The caller per-IP rate limits count: the canonical IPv4 address, or the IPv6 network at `ipv6Prefix`
+ * as CIDR text ("2001:db8:1:2::/64"), so that every spelling of one address, the mapped form of an IPv4
+ * address and the many addresses of one subscriber's network are one caller. Unparsable text (never
+ * sent by Cloudflare's edge) shares one bucket instead of each spelling getting its own.
+ */
+export function ipRateLimitBucket(text: string, ipv6Prefix: number = DEFAULT_IPV6_RATE_LIMIT_PREFIX): string {
+  const ip = parseIp(text);
+  if (!ip) return UNPARSABLE_IP_BUCKET;
+  if (ip.version === 4) return formatIp(ip);
+  const prefix = Math.min(IPV6_RATE_LIMIT_PREFIX_MAX, Math.max(IPV6_RATE_LIMIT_PREFIX_MIN, Math.trunc(ipv6Prefix)));
+  return `${formatIp({ version: 6, bytes: maskBytes(ip.bytes, prefix) })}/${prefix}`;
 }
