@@ -1,6 +1,7 @@
 // zod schemas of the OpenAI-compatible request bodies the gateway accepts (the gateway's
 // internal lingua franca). Known fields are checked; unknown ones pass through to the upstream.
 import { z } from "zod";
+import { choices, dimensions, logitBias, outputTokens, penalty, seed, topK, topLogprobs } from "./request-bounds";
 
 const TextPartSchema = z.looseObject({ type: z.literal("text"), text: z.string() });
 const ImagePartSchema = z.looseObject({ type: z.literal("image_url"), image_url: z.looseObject({ url: z.string() }) });
@@ -41,11 +42,19 @@ export const ChatCompletionRequestSchema = z.looseObject({
   messages: z.array(ChatMessageSchema),
   stream: z.boolean().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
+  // Numbers are bounded to what providers accept (request-bounds.ts): the reservation is computed from them.
+  max_tokens: outputTokens().nullish(),
+  max_completion_tokens: outputTokens().nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
-  n: z.number().int().min(1).max(16).nullish(),
+  n: choices().nullish(),
+  presence_penalty: penalty().nullish(),
+  frequency_penalty: penalty().nullish(),
+  top_logprobs: topLogprobs().nullish(),
+  logit_bias: logitBias().nullish(),
+  seed: seed().nullish(),
+  /** Not OpenAI's: the Anthropic ingress carries it (and an Anthropic upstream takes it). */
+  top_k: topK().nullish(),
   stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
   tools: z.array(ToolSchema).optional(),
   tool_choice: z.unknown().optional(),
@@ -65,7 +74,7 @@ export const EmbeddingsRequestSchema = z.looseObject({
     z.array(z.array(z.number().int()).min(1)).min(1).max(2048),
   ]),
   encoding_format: z.enum(["float", "base64"]).optional(),
-  dimensions: z.number().int().positive().optional(),
+  dimensions: dimensions().optional(),
   user: z.string().optional(),
 });
 export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequestSchema>;

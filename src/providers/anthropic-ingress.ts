@@ -1,6 +1,7 @@
 // Anthropic Messages API as a client format: request -> OpenAI chat request, chat.completion -> Message.
 import { z } from "zod";
 import type { ChatCompletionRequest, ChatMessage } from "../api/openai-schemas";
+import { outputTokens, topK } from "../api/request-bounds";
 import { isRecord } from "./common";
 import type { OpenAIChatCompletion } from "./types";
 
@@ -42,7 +43,7 @@ const ToolChoiceSchema = z.discriminatedUnion("type", [
 /** The Anthropic Messages request the gateway accepts (custom tools only; documents and server tools are refused). */
 export const AnthropicMessagesRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
-  max_tokens: z.number().int().positive(),
+  max_tokens: outputTokens(),
   messages: z
     .array(z.looseObject({ role: z.enum(["user", "assistant"]), content: z.union([z.string(), z.array(ContentBlockSchema)]) }))
     .min(1),
@@ -50,7 +51,7 @@ export const AnthropicMessagesRequestSchema = z.looseObject({
   stop_sequences: z.array(z.string()).optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),
-  top_k: z.number().int().nonnegative().optional(),
+  top_k: topK().optional(),
   stream: z.boolean().optional(),
   tools: z
     .array(z.looseObject({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()) }))
