@@ -36,6 +36,7 @@ export const DESCRIPTIONS = {
   key_revoked: "The key or service token was revoked.",
   tenant_banned: "The tenant is banned; all its keys are refused.",
   scope_denied: "The key may not use this capability or model.",
+  origin_not_allowed: "A browser request (its `Origin` header names another site) with a key whose `allowed_origins` does not list that origin, or a preflight from an origin no key allows. The refusal carries no CORS headers, so the page cannot read it.",
   insufficient_role: "The credential is valid but its role or scope does not cover this route (an admin role for the area, or a service token without the operations scope).",
   rate_limit_exceeded: "Requests-per-minute limit reached (tenant, key or IP level); see `Retry-After`.",
   tokens_rate_limit_exceeded: "Tokens-per-minute limit reached; see `Retry-After`.",

@@ -61,6 +61,7 @@ export const ERROR_KINDS = {
   scope_denied: c(403, "permission_error"),
   /** An admin or service credential whose role or scope does not cover the route. */
   insufficient_role: c(403, "permission_error"),
+  origin_not_allowed: c(403, "permission_error"),
   // limits and money
   rate_limit_exceeded: c(429, "rate_limit_error"),
   tokens_rate_limit_exceeded: c(429, "rate_limit_error"),

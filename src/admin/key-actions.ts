@@ -12,6 +12,7 @@ import { callGuard } from "./guard";
 import { apiKeyView, ApiKeySchema, effectiveStatus, RotatedSecretSchema, RotateSecretSchema } from "./key-views";
 import { KeyPath, masterKeyOf } from "./keys";
 import { writeJson } from "./kv";
+import { unindexOrigins } from "../cors/origin-index";
 import { loadKey } from "./records";
 import { adminRouter, orThrow } from "./router";
 import { adminAccess, errors, json, jsonBody } from "./schemas";
@@ -53,6 +54,8 @@ export function keyActionRoutes() {
     // Also in KV, so the revocation survives the Durable Object's state and shows in the record.
     const revoked: ApiKeyRecord = { ...record, status: "revoked", updated_at: new Date().toISOString(), version: record.version + 1 };
     orThrow(await writeJson(c.env, kvKeys.apiKeyByHash(keyHash), revoked));
+    // A revoked key no longer lets a browser origin even ask (its record keeps the list, for the record).
+    orThrow(await unindexOrigins(c.env, keyId, record.allowed_origins ?? []));
     auditAdminWrite(c, { action: "api_key.revoke", resource: "api_key", resourceId: keyId, tenantId, keyId, status: 200, configVersion: revoked.version });
     return c.json(apiKeyView(revoked, "revoked"), 200);
   });

@@ -4,6 +4,7 @@ import { z } from "@hono/zod-openapi";
 import type { ApiKeyRecord } from "../config/schemas";
 import type { GuardSnapshot, KeyStatus } from "../guard/types";
 import {
+  AllowedOriginsSchema,
   CidrListSchema,
   QuotaListInputSchema,
   QuotaSchema,
@@ -26,6 +27,7 @@ export const ApiKeySchema = z
     status: z.enum(["active", "frozen", "revoked"]),
     scopes: ScopesSchema,
     ip_allowlist: z.array(z.string()),
+    allowed_origins: z.array(z.string()).openapi({ description: "Browser origins this key may be called from (CORS); empty: none." }),
     expires_at: z.string().nullable(),
     signature: z.enum(["required", "optional"]),
     rate_limits: RateLimitsSchema,
@@ -64,6 +66,7 @@ export const CreateApiKeySchema = z
     name: z.string().trim().min(1).max(200).optional(),
     scopes: ScopesInputSchema.optional(),
     ip_allowlist: CidrListSchema.optional(),
+    allowed_origins: AllowedOriginsSchema.optional(),
     expires_at: ExpiresAtSchema.optional(),
     signature: z.enum(["required", "optional"]).default("required"),
     rate_limits: RateLimitsInputSchema.optional(),
@@ -76,6 +79,7 @@ export const UpdateApiKeySchema = z
     name: z.string().trim().min(1).max(200).nullable().optional(),
     scopes: ScopesInputSchema.nullable().optional(),
     ip_allowlist: CidrListSchema.nullable().optional(),
+    allowed_origins: AllowedOriginsSchema.nullable().optional(),
     expires_at: ExpiresAtSchema.nullable().optional(),
     signature: z.enum(["required", "optional"]).optional(),
     rate_limits: RateLimitsInputSchema.nullable().optional(),
@@ -105,6 +109,7 @@ export function apiKeyView(k: ApiKeyRecord, status: KeyStatus): z.infer<typeof A
     status,
     scopes: k.scopes,
     ip_allowlist: k.ip_allowlist ?? [],
+    allowed_origins: k.allowed_origins ?? [],
     expires_at: k.expires_at ?? null,
     signature: k.signature,
     rate_limits: k.rate_limits ?? {},

@@ -11,6 +11,7 @@ import { auditAdminWrite } from "./audit";
 import { callGuard } from "./guard";
 import { apiKeyDetailView, apiKeyView, ApiKeyDetailSchema, ApiKeySchema, CreateApiKeySchema, CreatedApiKeySchema, effectiveStatus, UpdateApiKeySchema } from "./key-views";
 import { listPrefix, writeJson } from "./kv";
+import { indexOrigins, originChanges, unindexOrigins } from "../cors/origin-index";
 import { applyPatch, definedOnly, loadKey, loadTenant } from "./records";
 import { adminRouter, orThrow } from "./router";
 import { adminAccess, errors, idParam, json, jsonBody, pageOf, PageQuerySchema } from "./schemas";
@@ -88,10 +89,12 @@ export function keyRoutes() {
       signature: body.signature,
       // Bound to the key id, so a sealed secret copied onto another record does not open.
       signing_secret_sealed: await sealSecret(master, signingSecret, id),
-      ...definedOnly({ name: body.name, ip_allowlist: body.ip_allowlist, expires_at: body.expires_at, rate_limits: body.rate_limits, quotas: body.quotas }),
+      ...definedOnly({ name: body.name, ip_allowlist: body.ip_allowlist, allowed_origins: body.allowed_origins, expires_at: body.expires_at, rate_limits: body.rate_limits, quotas: body.quotas }),
       created_at: now,
       version: 1,
     };
+    // The origin index first: an entry left by a failed create only lets a browser ask (the key decides).
+    orThrow(await indexOrigins(c.env, tenantId, id, record.allowed_origins ?? []));
     orThrow(await writeJson(c.env, kvKeys.apiKeyByHash(keyHash), record));
     // Index last: if it fails the caller never saw the key, so the orphan record can never be used.
     orThrow(await writeJson(c.env, kvKeys.apiKeyIndex(tenantId, id), { id, key_hash: keyHash, created_at: now }));
@@ -131,7 +134,11 @@ export function keyRoutes() {
     const snapshot = orThrow(await callGuard(c.env, tenantId, "auth_unavailable", (g) => g.snapshot()));
     const { next, changed } = applyPatch(record, { ...body, scopes: body.scopes === null ? {} : body.scopes });
     const updated: ApiKeyRecord = { ...next, updated_at: new Date().toISOString(), version: record.version + 1 };
+    // Origins gained are indexed before the record allows them, origins lost are dropped after it no longer does.
+    const origins = originChanges(record.allowed_origins, updated.allowed_origins);
+    orThrow(await indexOrigins(c.env, tenantId, keyId, origins.added));
     orThrow(await writeJson(c.env, kvKeys.apiKeyByHash(keyHash), updated));
+    orThrow(await unindexOrigins(c.env, keyId, origins.removed));
     auditAdminWrite(c, { action: "api_key.update", resource: "api_key", resourceId: keyId, tenantId, keyId, status: 200, configVersion: updated.version, details: { fields: changed } });
     return c.json(apiKeyView(updated, effectiveStatus(updated, snapshot.keys[keyId]?.status)), 200);
   });

@@ -7,6 +7,7 @@ import { CapabilitySchema, FailPolicySchema, QuotaPeriodSchema, QuotaSchema, Quo
 import type { Quota } from "../config/schemas";
 import type { QuotaUsage } from "../guard/types";
 import { isValidCidr } from "../security/ip";
+import { parseOriginPattern } from "../cors/origin-patterns";
 
 export const ErrorSchema = z
   .object({
@@ -33,6 +34,27 @@ export const CidrListSchema = z
   .array(z.string().max(64).refine(isValidCidr, "must be an IPv4 or IPv6 address or CIDR"))
   .max(100)
   .openapi({ description: "CIDRs (IPv4 or IPv6) matched against CF-Connecting-IP; empty = any address.", example: ["203.0.113.0/24", "2001:db8::/32"] });
+
+/** Browser origins a key may be called from (CORS); each entry is stored in its canonical form. */
+export const AllowedOriginsSchema = z
+  .array(
+    z
+      .string()
+      .max(300)
+      .transform((raw, ctx) => {
+        const parsed = parseOriginPattern(raw);
+        if (parsed.ok) return parsed.pattern;
+        ctx.addIssue({ code: "custom", message: parsed.problem });
+        return z.NEVER;
+      }),
+  )
+  .max(100)
+  .transform((patterns) => [...new Set(patterns)])
+  .openapi({
+    description:
+      "Browser origins this key may be called from: exact origins (`https://app.example.com`, `http://localhost:5173`) or subdomain patterns (`https://*.example.com`, any depth, not the apex). Empty or absent: no browser origin (requests that carry a cross-origin `Origin` header are refused). See docs/api/authentication.md#browsers-cors.",
+    example: ["https://app.example.com", "https://*.example.com"],
+  });
 
 export const RateLimitsInputSchema = z.strictObject({
   requests_per_minute: z.number().int().positive().max(1e9).optional(),

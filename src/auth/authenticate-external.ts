@@ -12,6 +12,7 @@ import { canonicalRequest, parseSignatureHeaders, SIGNATURE_HEADER, verifySignat
 import { sha256Hex } from "../security/encoding";
 import { authenticateApiKey } from "./authenticate-key";
 import { credentialFrom } from "./credentials";
+import { crossOrigin } from "../cors/origin-patterns";
 
 /** What a signed-or-bearer external request is checked with; the pipeline's context satisfies it. */
 export interface ExternalCall {
@@ -101,7 +102,8 @@ function countSignatureFailure(call: ExternalCall, tenantId: string, keyId: stri
 export async function authenticateExternal(call: ExternalCall): Promise<Result<AuthenticatedCaller>> {
   const credential = credentialFrom(call.request);
   if (!credential.ok) return credential;
-  const auth = await authenticateApiKey(call.env, credential.value, call.clientIp, call.receivedAt);
+  const browserOrigin = crossOrigin(call.request);
+  const auth = await authenticateApiKey(call.env, credential.value, call.clientIp, call.receivedAt, browserOrigin);
   if (!auth.ok) return auth;
   const { key, tenant } = auth.value;
   const principal: Principal = {

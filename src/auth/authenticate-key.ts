@@ -7,13 +7,18 @@ import type { ApiKeyRecord, TenantRecord } from "../config/schemas";
 import { err, fail, ok, type Result } from "../errors";
 import { credentialHash, isWellFormedApiKey } from "../security/api-keys";
 import { ipInAllowlist } from "../security/ip";
+import { originAllowed } from "../cors/origin-patterns";
 
 export interface AuthenticatedKey {
   key: ApiKeyRecord;
   tenant: TenantRecord;
 }
 
-export async function authenticateApiKey(env: Env, presented: string, clientIp: string | null, now: number): Promise<Result<AuthenticatedKey>> {
+/**
+ * @param browserOrigin the Origin of a cross-origin browser request (src/cors/origin-patterns.ts crossOrigin), null otherwise:
+ *   the key must list it in `allowed_origins`; a key with none refuses every browser origin.
+ */
+export async function authenticateApiKey(env: Env, presented: string, clientIp: string | null, now: number, browserOrigin: string | null = null): Promise<Result<AuthenticatedKey>> {
   if (!isWellFormedApiKey(presented)) return err(fail("invalid_api_key", "Incorrect API key provided."));
   const record = await configStore.apiKeyByHash(env, await credentialHash(presented));
   if (!record.ok) return err(fail("auth_unavailable", "The key store is unavailable; try again shortly."));
@@ -32,6 +37,9 @@ export async function authenticateApiKey(env: Env, presented: string, clientIp: 
     if (allowlist && allowlist.length > 0 && (clientIp === null || !ipInAllowlist(clientIp, allowlist))) {
       return err(fail("ip_not_allowed", "Requests from this address are not allowed for this key."));
     }
+  }
+  if (browserOrigin !== null && !originAllowed(key.allowed_origins, browserOrigin)) {
+    return err(fail("origin_not_allowed", "This key may not be used from this browser origin (see the key's allowed_origins)."));
   }
   return ok({ key, tenant });
 }

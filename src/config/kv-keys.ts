@@ -10,6 +10,8 @@ export const kvKeys = {
   globalLimits: () => "config:global-limits",
   template: (name: string, version: number) => `template:${name}:${version}`,
   templateLatest: (name: string) => `template:${name}:latest`,
+  /** A browser origin pattern one API key allows (src/cors/origin-index.ts); patterns never contain a space. */
+  corsOrigin: (pattern: string, keyId: string) => `corsorigin:${pattern} ${keyId}`,
 } as const;
 
 /** Prefixes the admin API lists (KV list is lexicographic, so pages come in key order). */
@@ -17,4 +19,5 @@ export const kvPrefixes = {
   tenantIndex: "tenants:",
   apiKeyIndex: (tenantId: string) => `tenantkey:${tenantId}:`,
   serviceIndex: "services:",
+  corsOrigin: (pattern: string) => `corsorigin:${pattern} `,
 } as const;

@@ -202,6 +202,8 @@ export const ApiKeyRecordSchema = z.object({
   status: z.enum(["active", "revoked"]).default("active"),
   scopes: ScopesSchema.default({}),
   ip_allowlist: z.array(z.string()).optional(),
+  /** Browser origins (canonical patterns, src/cors/origin-patterns.ts) the key may be called from; absent = none. */
+  allowed_origins: z.array(z.string()).optional(),
   expires_at: z.string().optional(),
   signature: z.enum(["required", "optional"]).default("required"),
   rate_limits: RateLimitsSchema.optional(),
