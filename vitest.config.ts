@@ -23,6 +23,8 @@ export default defineConfig({
                 ADMIN_TOKEN: "test-admin-token",
                 MASTER_KEY: "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
                 MOCK_API_KEY: "mock-upstream-key",
+                // The mock provider's key is the only upstream credential a test preset may name.
+                PROVIDER_SECRETS: "MOCK_API_KEY",
                 MOCK_PROVIDER_URL: inject("mockProviderUrl"),
                 DATABASE_URL: inject("databaseUrl"),
                 DB_WS_PROXY: inject("dbWsProxy"),

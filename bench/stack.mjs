@@ -53,6 +53,7 @@ export async function startStack({ gateway, arms, split = true, inspectorPort, s
         ADMIN_TOKEN: adminToken,
         MASTER_KEY: randomBytes(32).toString("base64"),
         MOCK_API_KEY,
+        PROVIDER_SECRETS: "MOCK_API_KEY",
         ...(database ? { DATABASE_URL: database.databaseUrl, DB_WS_PROXY: database.wsProxy } : {}),
       },
     });

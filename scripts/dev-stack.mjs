@@ -47,6 +47,7 @@ export async function startDevStack(options = {}) {
       ADMIN_TOKEN: secrets.adminToken,
       MASTER_KEY: secrets.masterKey,
       MOCK_API_KEY: MOCK_UPSTREAM_KEY,
+      PROVIDER_SECRETS: "MOCK_API_KEY",
       DATABASE_URL: database.url,
       DB_WS_PROXY: database.wsProxy,
       ...options.vars,

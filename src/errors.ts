@@ -81,6 +81,8 @@ export const ERROR_KINDS = {
   no_available_upstream: g(503, "api_error"),
   circuit_open: g(503, "api_error"),
   egress_denied: g(502, "api_error"),
+  /** A stored preset names a credential outside PROVIDER_SECRETS (or one of the gateway's own secrets): never sent. */
+  credential_not_allowed: g(503, "api_error"),
   // the upstream provider
   upstream_error: u(502, "upstream_error"),
   upstream_timeout: u(504, "timeout_error"),

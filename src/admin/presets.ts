@@ -58,7 +58,7 @@ export function presetRoutes() {
 
   app.openapi(putPresets, async (c) => {
     const { items, policies } = c.req.valid("json");
-    const problem = checkVersionInput({ items, policies }, settingsOf(c.env).allowLoopbackUpstreams);
+    const problem = checkVersionInput({ items, policies }, settingsOf(c.env));
     if (problem) throw new GatewayError(problem);
     const document = orThrow(await publishVersion(c.env, { items, policies }));
     auditAdminWrite(c, {

@@ -151,7 +151,7 @@ export function routingRoutes() {
 
   app.openapi(postVersion, async (c) => {
     const input = c.req.valid("json");
-    const problem = checkVersionInput(input, settingsOf(c.env).allowLoopbackUpstreams);
+    const problem = checkVersionInput(input, settingsOf(c.env));
     if (problem) throw new GatewayError(problem);
     const doc = orThrow(await stageVersion(c.env, input));
     auditAdminWrite(c, { action: "routing.stage", resource: "presets", resourceId: `v${doc.version}`, status: 201, configVersion: doc.version, details: { preset_ids: doc.items.map((i) => i.id), effective_at: doc.effective_at ?? null } });

@@ -42,12 +42,14 @@ export const PresetItemSchema = z.object({
   model: z.string().min(1),
   aliases: z.array(z.string().min(1)).default([]),
   provider: ProviderKindSchema,
-  /** Upstream base URL, e.g. https://api.openai.com/v1 (Azure: the resource URL). */
+  /** Upstream base URL, e.g. https://api.openai.com/v1 (Azure: the resource URL); its host must be in the egress allowlist. */
   base_url: z.string().url(),
+  /** Exact host names this preset adds to the deployment's egress allowlist (EGRESS_ALLOWED_HOSTS). */
+  egress_hosts: z.array(z.string().min(1).max(253)).max(16).optional(),
   /** The model name sent upstream (defaults to `model`); for Azure, the deployment name. */
   upstream_model: z.string().min(1).optional(),
   api_version: z.string().optional(),
-  /** Name of the Worker secret holding the upstream credential; never the credential itself. */
+  /** Name of the Worker secret holding the upstream credential (listed in PROVIDER_SECRETS); never the credential itself. */
   credential: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
   auth: z.enum(["bearer", "api-key", "x-api-key", "basic", "none"]).default("bearer"),
   pricing: PricingSchema.default({ input_per_million_micros: 0, output_per_million_micros: 0, per_request_micros: 0, currency: "USD" }),

@@ -6,10 +6,11 @@
 import { z } from "zod";
 import { kvKeys } from "../config/kv-keys";
 import { PresetsDocumentSchema, type PresetItem, type PresetsDocument, type Release, type RoutingPolicy } from "../config/schemas";
-import type { Env } from "../env";
+import { providerSecretRefusal, type Env, type Settings } from "../env";
 import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
 import { readJson, writeJson } from "../admin/kv";
 import { checkEgressUrl } from "../security/egress";
+import { parseHostPattern } from "../security/egress-hosts";
 import { presetsVersionKey } from "./keys";
 
 export const StoredPresetsSchema = PresetsDocumentSchema.extend({ updated_at: z.string().optional() });
@@ -26,11 +27,27 @@ export interface VersionInput {
   effective_at?: string;
 }
 
-/** Upstreams pass the SSRF guard, and every policy names a model some item serves (a typo would silently do nothing). */
-export function checkVersionInput(input: VersionInput, allowLoopback: boolean): GatewayFailure | undefined {
+/** What the gateway checks again when it calls a stored preset (src/steps/call-upstream.ts): written presets must pass it now. */
+function checkItem(item: PresetItem, at: string, settings: Settings): GatewayFailure | undefined {
+  const refused = (field: string, message: string) => fail("invalid_request", `${at}.${field} ${message}`, { param: `${at}.${field}` });
+  if (item.credential !== undefined) {
+    const why = providerSecretRefusal(settings, item.credential);
+    if (why) return refused("credential", `is not an allowed provider secret: ${why}`);
+  }
+  for (const [j, host] of (item.egress_hosts ?? []).entries()) {
+    const parsed = parseHostPattern(host, { wildcard: false });
+    if (!parsed.ok) return refused(`egress_hosts.${j}`, `is refused: ${parsed.failure.message}`);
+  }
+  const verdict = checkEgressUrl(item.base_url, { allowLoopback: settings.allowLoopbackUpstreams, allowedHosts: settings.egressAllowedHosts, extraHosts: item.egress_hosts });
+  if (!verdict.ok) return refused("base_url", `is not an allowed upstream: ${verdict.failure.message}`);
+  return undefined;
+}
+
+/** Every item passes checkItem, and every policy names a model some item serves (a typo would silently do nothing). */
+export function checkVersionInput(input: VersionInput, settings: Settings): GatewayFailure | undefined {
   for (const [i, item] of input.items.entries()) {
-    const verdict = checkEgressUrl(item.base_url, { allowLoopback });
-    if (!("ok" in verdict)) return fail("invalid_request", `items.${i}.base_url is not an allowed upstream: ${verdict.message}`, { param: `items.${i}.base_url` });
+    const problem = checkItem(item, `items.${i}`, settings);
+    if (problem) return problem;
   }
   const models = new Set(input.items.map((item) => item.model));
   for (const route of Object.keys(input.policies ?? {})) {

@@ -8,7 +8,7 @@ const DEV: EgressOptions = { allowLoopback: true };
 
 function verdict(url: string, opts: EgressOptions = PROD): string {
   const r = checkEgressUrl(url, opts);
-  return "ok" in r ? `ok ${r.url.href}` : r.kind;
+  return r.ok ? `ok ${r.value.href}` : r.failure.kind;
 }
 
 describe("checkEgressUrl: allowed", () => {
@@ -26,9 +26,9 @@ describe("checkEgressUrl: allowed", () => {
 
   it("returns the parsed URL to fetch, as a 502 egress_denied failure otherwise", () => {
     const r = checkEgressUrl("https://api.openai.com/v1", PROD);
-    expect("ok" in r && r.url instanceof URL).toBe(true);
+    expect(r.ok && r.value instanceof URL).toBe(true);
     const denied = checkEgressUrl("https://127.0.0.1/", PROD);
-    expect("ok" in denied ? null : statusOf(denied)).toBe(502);
+    expect(denied.ok ? null : statusOf(denied.failure)).toBe(502);
   });
 });
 
@@ -118,8 +118,42 @@ describe("checkEgressUrl with allowedHosts", () => {
     expect(verdict("https://openai.com/v1", opts)).toBe("egress_denied");
     expect(verdict("https://api.openai.com.evil.com/v1", opts)).toBe("egress_denied");
     expect(verdict("https://8.8.8.8/", opts)).toBe("egress_denied");
-    expect(verdict("https://127.0.0.1/", { ...opts, allowLoopback: true })).toBe("egress_denied");
     expect(verdict("https://169.254.169.254/", { allowLoopback: false, allowedHosts: ["169.254.169.254"] })).toBe("egress_denied");
+  });
+
+  it("exempts loopback only when loopback is allowed (the local mock provider is never listed)", () => {
+    const opts = { allowLoopback: false, allowedHosts: ["api.openai.com"] };
+    expect(verdict("http://127.0.0.1:9100/v1", opts)).toBe("egress_denied");
+    expect(verdict("http://127.0.0.1:9100/v1", { ...opts, allowLoopback: true })).toBe("ok http://127.0.0.1:9100/v1");
+  });
+
+  it("`*.suffix` matches exactly one more label; a preset's extra hosts match exactly and never as patterns", () => {
+    const opts = { allowLoopback: false, allowedHosts: ["*.openai.azure.com"], extraHosts: ["llm.example.com", "*.example.net"] };
+    expect(verdict("https://contoso.openai.azure.com/openai", opts)).toBe("ok https://contoso.openai.azure.com/openai");
+    expect(verdict("https://CONTOSO.openai.azure.com./x", opts)).toBe("ok https://contoso.openai.azure.com./x");
+    for (const url of ["https://openai.azure.com/", "https://a.b.openai.azure.com/", "https://evilopenai.azure.com/", "https://x.openai.azure.com.evil.com/"]) {
+      expect(verdict(url, opts), url).toBe("egress_denied");
+    }
+    expect(verdict("https://llm.example.com/v1", opts)).toBe("ok https://llm.example.com/v1");
+    expect(verdict("https://a.llm.example.com/v1", opts)).toBe("egress_denied");
+    expect(verdict("https://a.example.net/v1", opts)).toBe("egress_denied");
+  });
+});
+
+describe("checkEgressUrl: names that are addresses in disguise (refused even when listed)", () => {
+  it.each([
+    "https://169.254.169.254.nip.io/latest/meta-data/", "https://localtest.me/", "https://10.0.0.1.xip.io/", "https://app.localtest.me/",
+    "https://127-0-0-1.sslip.io/", "https://7f000001.nip.io/", "https://lvh.me/", "https://a.b.vcap.me/", "https://169-254-169-254.example.com/",
+    "https://api.10.1.2.3.example.com/", "https://x-192-168-0-1-y.example.org/", "https://make-127.0.0.1-rr.1u.ms/",
+  ])("%s", (url) => {
+    const host = new URL(url).hostname;
+    expect(verdict(url)).toBe("egress_denied");
+    expect(verdict(url, { allowLoopback: true, allowedHosts: [host, `*.${host.split(".").slice(1).join(".")}`], extraHosts: [host] })).toBe("egress_denied");
+  });
+
+  it("a name that spells a public address is an ordinary name", () => {
+    expect(verdict("https://ec2-54-1-2-3.compute.example.com/")).toBe("ok https://ec2-54-1-2-3.compute.example.com/");
+    expect(verdict("https://v1.2.3.example.com/")).toBe("ok https://v1.2.3.example.com/");
   });
 });
 

@@ -1,15 +1,19 @@
-// SSRF guard: decides whether an upstream URL may be fetched (public HTTPS only; loopback only when allowed, for local dev/tests).
-import { fail, type GatewayFailure } from "../errors";
+// SSRF guard: decides whether an upstream URL may be fetched (public HTTPS only, to an allowed host;
+// loopback only when allowed, for local dev/tests). The host lists themselves: egress-hosts.ts.
+import { err, fail, ok, type Result } from "../errors";
 import { parseCidr, parseIp, type ParsedCidr, type ParsedIp } from "./ip";
 
 export interface EgressOptions {
-  /** Local development and tests: allow loopback hosts (127/8, ::1, localhost), over http or https, on any port. */
+  /** Local development and tests: allow loopback hosts (127/8, ::1, localhost), over http or https, on any port, listed or not. */
   allowLoopback: boolean;
-  /** When given, the URL's host must equal one of these (case-insensitive, trailing dot ignored). */
+  /**
+   * Host patterns of the deployment (EGRESS_ALLOWED_HOSTS): exact names, or `*.suffix` for one more
+   * label. When given, a public host must match one of these or `extraHosts`.
+   */
   allowedHosts?: readonly string[];
+  /** Exact host names a preset adds (`egress_hosts`); never patterns. */
+  extraHosts?: readonly string[];
 }
-
-export type EgressResult = { ok: true; url: URL } | GatewayFailure;
 
 /*
  * Only globally routable unicast addresses pass. IPv4 ranges from the IANA special-purpose registry;
@@ -45,6 +49,14 @@ const LOOPBACK_V4 = parseCidr("127.0.0.0/8")!;
 
 const BLOCKED_NAMES = new Set(["metadata.google.internal", "metadata.goog"]);
 const BLOCKED_SUFFIXES = [".internal", ".local", ".localdomain", ".arpa"];
+/**
+ * Public DNS services whose names resolve to whatever address the name spells (`10.0.0.1.nip.io`,
+ * `7f000001.nip.io`), to loopback (`localtest.me`, `lvh.me`), or to a rebinding pair (`1u.ms`): a name
+ * under one of these is an address in disguise. Not exhaustive; the host allowlist is the real defence.
+ */
+const ADDRESS_IN_DISGUISE_DOMAINS = [
+  "nip.io", "xip.io", "sslip.io", "traefik.me", "localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "localhost.direct", "1u.ms", "rbndr.us",
+];
 
 function inRange(ip: ParsedIp, cidr: ParsedCidr): boolean {
   if (ip.version !== cidr.version) return false;
@@ -97,14 +109,36 @@ export function parseLegacyIpv4(host: string): Uint8Array | null | "not-ipv4" {
   return out;
 }
 
-function normaliseHost(host: string): string {
+export function normaliseHost(host: string): string {
   let h = host.toLowerCase();
   while (h.endsWith(".")) h = h.slice(0, -1);
   if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
   return h;
 }
 
-function classifyHost(host: string): { cls: HostClass; why?: string } {
+/** The first IPv4 address a name spells with four decimal labels (`10.0.0.1.example`) or dashes (`10-0-0-1.example`). */
+function embeddedIpv4(host: string): Uint8Array | undefined {
+  const octet = (s: string) => (/^(0|[1-9][0-9]{0,2})$/.test(s) && Number(s) <= 255 ? Number(s) : undefined);
+  const quad = (parts: string[]) => {
+    const bytes = parts.map(octet);
+    return bytes.every((b) => b !== undefined) ? Uint8Array.from(bytes as number[]) : undefined;
+  };
+  const labels = host.split(".");
+  for (let i = 0; i + 4 <= labels.length; i++) {
+    const found = quad(labels.slice(i, i + 4));
+    if (found) return found;
+  }
+  for (const label of labels) {
+    const m = /(?:^|[^0-9])([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})(?:$|[^0-9])/.exec(label);
+    const found = m && quad(m.slice(1, 5));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+const under = (host: string, domain: string) => host === domain || host.endsWith(`.${domain}`);
+
+export function classifyHost(host: string): { cls: HostClass; why?: string } {
   if (host === "") return { cls: "blocked", why: "empty host" };
   if (host.includes(":")) {
     const ip = parseIp(host);
@@ -118,18 +152,34 @@ function classifyHost(host: string): { cls: HostClass; why?: string } {
   if (BLOCKED_NAMES.has(host) || BLOCKED_SUFFIXES.some((s) => host.endsWith(s))) {
     return { cls: "blocked", why: "internal host name" };
   }
+  if (ADDRESS_IN_DISGUISE_DOMAINS.some((d) => under(host, d))) return { cls: "blocked", why: "a wildcard-DNS or loopback alias domain" };
+  const spelled = embeddedIpv4(host);
+  if (spelled && classifyIp({ version: 4, bytes: spelled }) !== "public") return { cls: "blocked", why: "host name spells a non-public IP address" };
   return { cls: "public" };
 }
 
-const deny = (why: string) => fail("egress_denied", `Upstream URL rejected: ${why}.`);
+const deny = (why: string): Result<URL> => err(fail("egress_denied", `Upstream URL rejected: ${why}.`));
+
+/** `*.suffix` matches exactly one more label (as in TLS certificates); anything else is an exact name. */
+export function hostMatches(host: string, patterns: readonly string[]): boolean {
+  const h = normaliseHost(host);
+  return patterns.some((raw) => {
+    const p = normaliseHost(raw);
+    if (!p.startsWith("*.")) return p === h;
+    const suffix = p.slice(1);
+    return h.endsWith(suffix) && h.length > suffix.length && !h.slice(0, -suffix.length).includes(".");
+  });
+}
 
 /**
  * Call before every upstream fetch, and fetch the returned `url` (not the original string), so the
  * checked URL and the fetched URL cannot differ. Rejected: schemes other than https (http only for
  * allowed loopback), credentials in the URL, ports other than 443 (any port on allowed loopback),
- * non-public IP literals in any spelling, localhost and internal names, and, with allowedHosts, any other host.
+ * non-public IP literals in any spelling, localhost and internal names, names that spell a private
+ * address or belong to a wildcard-DNS service, and, with allowedHosts, any host not listed (loopback,
+ * when allowed, is exempt: it is the local mock provider).
  */
-export function checkEgressUrl(raw: string, opts: EgressOptions): EgressResult {
+export function checkEgressUrl(raw: string, opts: EgressOptions): Result<URL> {
   // The URL parser silently drops tabs/newlines and treats "\" as "/": refuse such strings outright.
   if (raw.length > 2048 || /[\u0000-\u0020\u007f\\]/.test(raw)) return deny("control characters, spaces or backslashes");
   let url: URL;
@@ -151,8 +201,8 @@ export function checkEgressUrl(raw: string, opts: EgressOptions): EgressResult {
     // WHATWG drops the default port, so an explicit :443 also leaves port empty.
     if (url.port !== "") return deny(`port ${url.port} is not allowed`);
   }
-  if (opts.allowedHosts && !opts.allowedHosts.some((h) => normaliseHost(h) === host)) {
-    return deny("host is not in the allowed list");
+  if (cls === "public" && opts.allowedHosts && !hostMatches(host, opts.allowedHosts) && !(opts.extraHosts ?? []).some((h) => normaliseHost(h) === host)) {
+    return deny(`host ${host} is not in the egress allowlist`);
   }
-  return { ok: true, url };
+  return ok(url);
 }

@@ -5,13 +5,13 @@
 // reported to it, a stream's once the stream has ended (so a stream broken mid-way counts as a failure).
 import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
-import { secretNamed } from "../env";
-import { fail, type GatewayFailure } from "../errors";
+import { providerSecretRefusal, secretNamed, type Settings } from "../env";
+import { fail, type GatewayFailure, type Result } from "../errors";
 import type { GatewayCompletion, GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { applyCredential } from "../providers/credentials";
 import type { UpstreamHttpRequest } from "../providers/types";
-import { checkEgressUrl, type EgressResult } from "../security/egress";
+import { checkEgressUrl } from "../security/egress";
 import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
 import { readBodyLimited, readLimited } from "../upstream/read-limited";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
@@ -20,21 +20,42 @@ type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNex
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
-// The egress verdict depends only on the URL string and the loopback setting, and an isolate calls the
-// same few upstream URLs over and over: each allowed URL is checked once (bounded, for URLs that vary).
-// Refusals are not kept: they are rare, and their failure objects belong to one request.
-const egressVerdicts = new Map<string, EgressResult>();
+// The egress verdict depends only on the URL string, the preset's extra hosts and the settings, and an
+// isolate calls the same few upstream URLs over and over: each allowed URL is checked once (bounded, for
+// URLs that vary; cleared when the settings change). Refusals are not kept: they are rare, and their
+// failure objects belong to one request.
+const egressVerdicts = new Map<string, Result<URL>>();
+let verdictsFor: Settings | undefined;
 const MAX_EGRESS_VERDICTS = 512;
 
-function egressVerdict(raw: string, allowLoopback: boolean): EgressResult {
-  const key = `${allowLoopback ? 1 : 0}${raw}`;
+function egressVerdict(raw: string, target: PresetItem, settings: Settings): Result<URL> {
+  if (verdictsFor !== settings || egressVerdicts.size >= MAX_EGRESS_VERDICTS) {
+    egressVerdicts.clear();
+    verdictsFor = settings;
+  }
+  const extraHosts = target.egress_hosts ?? [];
+  const key = extraHosts.length === 0 ? raw : `${extraHosts.join(",")} ${raw}`;
   let verdict = egressVerdicts.get(key);
   if (!verdict) {
-    if (egressVerdicts.size >= MAX_EGRESS_VERDICTS) egressVerdicts.clear();
-    verdict = checkEgressUrl(raw, { allowLoopback });
-    if ("ok" in verdict) egressVerdicts.set(key, verdict);
+    // A stored preset's egress_hosts are exact names only, whatever was written: they never act as patterns.
+    verdict = checkEgressUrl(raw, { allowLoopback: settings.allowLoopbackUpstreams, allowedHosts: settings.egressAllowedHosts, extraHosts });
+    if (verdict.ok) egressVerdicts.set(key, verdict);
   }
   return verdict;
+}
+
+/** The upstream credential header, after the same checks as at write time (a preset stored before them must not leak a secret). */
+function credentialFor(ctx: GatewayContext, target: PresetItem, headers: Record<string, string>): GatewayFailure | undefined {
+  if (!target.credential) return undefined;
+  const refusal = providerSecretRefusal(ctx.settings, target.credential);
+  if (refusal) {
+    // The secret's name is for the operator's logs; the client only learns the upstream is misconfigured.
+    console.error(JSON.stringify({ level: "error", msg: "preset credential refused", preset: target.id, reason: refusal, trace_id: ctx.traceId }));
+    return fail("credential_not_allowed", `upstream ${target.id} is configured with a credential the gateway does not allow`);
+  }
+  const secret = secretNamed(ctx.env, target.credential);
+  if (!secret) return fail("no_available_upstream", `upstream ${target.id} has no credential configured`);
+  return applyCredential(headers, target.auth, secret);
 }
 
 function buildRequest(ctx: GatewayContext, target: PresetItem): UpstreamHttpRequest | GatewayFailure | undefined {
@@ -48,18 +69,17 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
   const request = buildRequest(ctx, target);
   if (!request) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} does not serve ${ctx.capability}`), tryNext: true };
   if ("kind" in request) return { ok: false, failure: request, tryNext: true };
-  const egress = egressVerdict(request.url, ctx.settings.allowLoopbackUpstreams);
-  if (!("ok" in egress)) {
+  const egress = egressVerdict(request.url, target, ctx.settings);
+  if (!egress.ok) {
     ctx.attempts.push({ target: target.id, error: "egress_denied", durationMs: 0 });
-    return { ok: false, failure: egress, tryNext: true };
+    return { ok: false, failure: egress.failure, tryNext: true };
   }
   // A plain record (the adapters' header names are lower case): fetch() makes the one native copy.
   const headers: Record<string, string> = { ...request.headers };
-  if (target.credential) {
-    const secret = secretNamed(ctx.env, target.credential);
-    if (!secret) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} has no credential configured`), tryNext: true };
-    const unusable = applyCredential(headers, target.auth, secret);
-    if (unusable) return { ok: false, failure: unusable, tryNext: true };
+  const unusable = credentialFor(ctx, target, headers);
+  if (unusable) {
+    if (unusable.kind === "credential_not_allowed") ctx.attempts.push({ target: target.id, error: unusable.kind, durationMs: 0 });
+    return { ok: false, failure: unusable, tryNext: true };
   }
   headers["x-request-id"] = ctx.traceId;
   const gate = await passBreaker(ctx.env, ctx.exec, target);
@@ -74,7 +94,7 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
     const started = Date.now();
     const record: UpstreamAttempt = { target: target.id, durationMs: 0 };
     ctx.attempts.push(record);
-    const result = await attemptOnce(ctx, target, egress.url, request, headers, Math.min(ctx.settings.upstreamFirstByteTimeoutMs, deadline - started));
+    const result = await attemptOnce(ctx, target, egress.value, request, headers, Math.min(ctx.settings.upstreamFirstByteTimeoutMs, deadline - started));
     record.durationMs = Date.now() - started;
     const outcome = { ok: !isBreakerFailure(result), latencyMs: record.durationMs, probeCycle: gate.probeCycle };
     if (result.ok && ctx.upstream?.stream) {
