@@ -1,26 +1,30 @@
-// wrangler.toml's queue consumers against the retry policy in code: every ledger queue has a dead-letter
-// queue; the dead-letter consumers retry at least 20 times with a retry_delay, their max_retries is the
-// var the consumer reads, and the production delays cover more than a day before a dead letter's last
+// wrangler.toml's queue consumers, in every environment, against the retry policy in code: every ledger
+// queue has a dead-letter queue; the dead-letter consumers retry at least 20 times with a retry_delay,
+// their max_retries is the var the consumer reads, and the production delays cover more than a day before a dead letter's last
 // delivery, within the platform's limits (100 retries, 24 h per delay) and the queue's retention.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 import { describe, expect, it } from "vitest";
+import { QUEUE_NAMES_BY_ENVIRONMENT } from "../queues/queue-names";
 import { DEAD_LETTER_DEFAULTS, LEDGER_RETRY_DEFAULTS, MAX_QUEUE_DELAY_SECONDS, retrySchedule } from "../queues/retry-policy";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const config = unstable_readConfig({ config: path.join(ROOT, "wrangler.toml") });
-const consumers = config.queues.consumers ?? [];
-const vars = config.vars as Record<string, string>;
-const consumer = (queue: string) => consumers.find((c) => c.queue === queue)!;
 const DAY_S = 86_400;
 /** A queue's default retention (4 days): the whole schedule must fit inside it. */
 const DEFAULT_RETENTION_S = 4 * DAY_S;
 
-describe("queue consumers in wrangler.toml", () => {
+// The top level (local development and tests) and each deployed environment, with its own queue names.
+describe.each([["top level", undefined], ["staging", "staging"], ["production", "production"]])("queue consumers in wrangler.toml (%s)", (_label, envName) => {
+  const config = unstable_readConfig({ config: path.join(ROOT, "wrangler.toml"), env: envName });
+  const consumers = config.queues.consumers ?? [];
+  const vars = config.vars as Record<string, string>;
+  const nameOf = (logical: string) => Object.entries(QUEUE_NAMES_BY_ENVIRONMENT[vars.ENVIRONMENT!]!).find(([, l]) => l === logical)![0];
+  const consumer = (logical: string) => consumers.find((c) => c.queue === nameOf(logical))!;
+
   it("each ledger queue sends what it cannot write to its dead-letter queue, after 8 retries", () => {
     for (const queue of ["gateway-billing", "gateway-audit"]) {
-      expect(consumer(queue)).toMatchObject({ max_retries: 8, dead_letter_queue: `${queue}-dlq` });
+      expect(consumer(queue)).toMatchObject({ max_retries: 8, dead_letter_queue: nameOf(`${queue}-dlq`) });
       expect(consumer(queue).retry_delay).toBeGreaterThan(0);
     }
   });

@@ -1,41 +1,18 @@
 // Worker bindings and the zod-checked settings derived from them (parsed once per isolate).
 import { z } from "zod";
 import { parseEgressAllowedHosts } from "./security/egress-hosts";
-import type { TenantGuard } from "../durable-objects/tenant-guard";
-import type { UpstreamHealth } from "../durable-objects/upstream-health";
-import type { GatewayMetrics } from "../durable-objects/gateway-metrics";
-import type { GlobalLimiter } from "../durable-objects/global-limiter";
-import type { BanditStats } from "../durable-objects/bandit-stats";
 
-export interface Env {
-  CONFIG_KV: KVNamespace;
-  TENANT_GUARD: DurableObjectNamespace<TenantGuard>;
-  UPSTREAM_HEALTH: DurableObjectNamespace<UpstreamHealth>;
-  GATEWAY_METRICS: DurableObjectNamespace<GatewayMetrics>;
-  GLOBAL_LIMITER: DurableObjectNamespace<GlobalLimiter>;
-  BANDIT_STATS: DurableObjectNamespace<BanditStats>;
-  BILLING_QUEUE: Queue<unknown>;
-  AUDIT_QUEUE: Queue<unknown>;
-  BILLING_DLQ: Queue<unknown>;
-  AUDIT_DLQ: Queue<unknown>;
-  // vars
-  ENVIRONMENT?: string;
-  ALLOW_LOOPBACK_UPSTREAMS?: string;
-  CONFIG_CACHE_TTL_MS?: string;
-  MAX_REQUEST_BYTES?: string;
-  MAX_RESPONSE_BYTES?: string;
-  UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
-  UPSTREAM_IDLE_TIMEOUT_MS?: string;
-  CLIENT_IDLE_TIMEOUT_MS?: string;
-  AUDIT_LOG_RETENTION_DAYS?: string;
-  /** Queue consumers' back-off (queues/retry-policy.ts); production defaults when unset. */
-  QUEUE_RETRY_BASE_SECONDS?: string;
-  QUEUE_RETRY_MAX_SECONDS?: string;
-  DEAD_LETTER_RETRY_BASE_SECONDS?: string;
-  DEAD_LETTER_RETRY_MAX_SECONDS?: string;
-  DEAD_LETTER_MAX_RETRIES?: string;
-  /** Comma-separated names of the secrets presets may use as upstream credentials (see providerSecretRefusal). */
-  PROVIDER_SECRETS?: string;
+/**
+ * The bindings and vars wrangler.toml declares, as `wrangler types` generates them (worker-configuration.d.ts;
+ * `npm run types` after changing wrangler.toml, and CI fails while it is stale). Production's are the
+ * reference: scripts/wrangler-environments.test.ts keeps every environment's bindings and var names the same.
+ */
+type Declared = Cloudflare.ProductionEnv;
+/** The vars: plain strings in wrangler.toml, absent or overridden in tests and local runs (settingsOf applies defaults). */
+type VarName = { [K in keyof Declared]: Declared[K] extends string ? K : never }[keyof Declared];
+
+export interface Env extends Omit<Declared, VarName>, Partial<Pick<Declared, VarName>> {
+  // vars that wrangler.toml may leave unset
   /** Comma-separated upstream host patterns (`api.openai.com`, `*.openai.azure.com`); unset = the supported providers' hosts. */
   EGRESS_ALLOWED_HOSTS?: string;
   // secrets
