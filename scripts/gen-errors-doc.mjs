@@ -19,6 +19,7 @@ export const DESCRIPTIONS = {
   model_not_found: "No enabled preset serves this model on this channel.",
   template_not_found: "The named prompt template (or version) does not exist.",
   template_error: "The template could not be rendered (a missing variable, a Jinja error).",
+  template_limit_exceeded: "Rendering the template went past one of its work limits (loop iterations, output size, interpreter work); the message names the limit.",
   idempotency_key_conflict: "The `Idempotency-Key` was used before with a different body.",
   idempotency_key_in_use: "A request with this `Idempotency-Key` is still in flight; retry after `Retry-After`.",
   invalid_state: "An admin action the resource's current state forbids (e.g. unfreezing a revoked key).",

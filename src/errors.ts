@@ -39,6 +39,7 @@ export const ERROR_KINDS = {
   model_not_found: c(404, "not_found_error"),
   template_not_found: c(404, "not_found_error"),
   template_error: c(400, "invalid_request_error"),
+  template_limit_exceeded: c(400, "invalid_request_error"),
   idempotency_key_conflict: c(409, "conflict_error"),
   idempotency_key_in_use: c(409, "conflict_error"),
   /** An admin action the resource's state forbids (e.g. unfreezing a revoked key). */

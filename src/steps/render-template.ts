@@ -1,22 +1,25 @@
 // Step render_template (internal channel): when the request names a stored prompt template,
-// renders it with the request's variables and places its messages before the request's own.
+// renders it with the request's variables (within the template work limits) and places its
+// messages before the request's own.
 import type { ChatMessage } from "../api/openai-schemas";
 import type { GatewayContext } from "../context";
 import { kvKeys } from "../config/kv-keys";
-import { PromptTemplateSchema } from "../config/templates";
-import { renderTemplate } from "../config/templates";
-import { fail } from "../errors";
+import { PromptTemplateSchema, renderTemplate, type PromptTemplate } from "../config/templates";
+import { err, fail, ok, type Result } from "../errors";
 import type { GatewayStep } from "./types";
 
-async function loadTemplate(ctx: GatewayContext, name: string, version?: number) {
+/** The stored template, or null when there is no such name or version. */
+async function loadTemplate(ctx: GatewayContext, name: string, version?: number): Promise<Result<PromptTemplate | null>> {
   const key = version ? kvKeys.template(name, version) : kvKeys.templateLatest(name);
+  let raw: unknown;
   try {
-    const raw = await ctx.env.CONFIG_KV.get(key, "json");
-    if (raw === null) return null;
-    return PromptTemplateSchema.parse(raw);
+    raw = await ctx.env.CONFIG_KV.get(key, "json");
   } catch {
-    return fail("config_unavailable", "template store unavailable");
+    return err(fail("config_unavailable", "template store unavailable"));
   }
+  if (raw === null) return ok(null);
+  const parsed = PromptTemplateSchema.safeParse(raw);
+  return parsed.success ? ok(parsed.data) : err(fail("config_unavailable", `stored template '${name}' is unreadable`));
 }
 
 export const renderTemplateStep: GatewayStep = {
@@ -29,10 +32,10 @@ export const renderTemplateStep: GatewayStep = {
     const parsed = ctx.parsed!;
     if (parsed.capability !== "chat" || !parsed.body.template) return;
     const { name, version } = parsed.body.template;
-    const template = await loadTemplate(ctx, name, version);
-    if (template === null) return fail("template_not_found", `template '${name}'${version ? ` version ${version}` : ""} does not exist`, { param: "template" });
-    if ("kind" in template) return template;
-    const rendered = renderTemplate(template, parsed.body.variables ?? {});
+    const loaded = await loadTemplate(ctx, name, version);
+    if (!loaded.ok) return loaded.failure;
+    if (loaded.value === null) return fail("template_not_found", `template '${name}'${version ? ` version ${version}` : ""} does not exist`, { param: "template" });
+    const rendered = renderTemplate(loaded.value, parsed.body.variables ?? {});
     if (!rendered.ok) return rendered.failure;
     const { template: _t, variables: _v, ...rest } = parsed.body;
     const messages = [...rendered.value, ...parsed.body.messages] as ChatMessage[];
