@@ -3,7 +3,7 @@
 import { abortAllDurableObjects, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { WINDOW_MS } from "../src/global-limit/fair-share";
-import { T0 } from "../src/global-limit/testing";
+import { T0 } from "../test/fixtures/global-limit";
 import type { GlobalDecision, GlobalTake } from "../src/global-limit/types";
 import type { GlobalBucketSnapshot, GlobalLimiter } from "./global-limiter";
 

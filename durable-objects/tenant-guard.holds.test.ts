@@ -3,7 +3,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AdmissionRequest, QuotaRule } from "../src/guard/types";
 import { HOLD_TTL_MS } from "./tenant-guard";
-import { T0, admission, guardFor, inGuard, type GuardStub } from "./tenant-guard/testing";
+import { T0, admission, guardFor, inGuard, type GuardStub } from "../test/fixtures/tenant-guard";
 
 const tokensQuota: QuotaRule = { id: "tokens-daily", scope: "tenant", type: "tokens", period: "daily", limit: 1_000_000_000 };
 const requestsQuota: QuotaRule = { id: "requests-never", scope: "tenant", type: "requests", period: "never", limit: 1_000_000 };
@@ -100,7 +100,15 @@ describe("expiry by alarm", () => {
     for (let i = 0; i < 5; i++) await stub.admit(admission({ quotas, estimate: { tokens: 1, costMicros: 20 }, chargeBalance: true, now: past }));
     expect(await stub.snapshot({ now: Date.now() })).toMatchObject({ balanceMicros: 985, openHolds: 5, holdMicros: 100, quotas: [{ id: "reqs", used: 8 }] });
 
-    await stub.__testFailNextAlarms(2);
+    // The next two runs are cut short after their first expired hold (or, with none left, after the loop).
+    let runsToCut = 2;
+    await inGuard(stub, (guard) => {
+      guard.alarmCheckpoint = () => {
+        if (runsToCut === 0) return;
+        runsToCut -= 1;
+        throw new Error("injected alarm failure (test)");
+      };
+    });
     // Invoked as the platform would retry it; calling on the instance keeps the expected throws inside the test.
     const runAlarm = () => inGuard(stub, async (guard) => guard.alarm().then(() => "ok", (e: Error) => e.message));
     const open = async () => (await stub.snapshot()).openHolds;

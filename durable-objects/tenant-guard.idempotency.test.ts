@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { AdmissionResult, IdempotencyClaim, StoredResponse } from "../src/guard/types";
 import { HOLD_TTL_MS } from "./tenant-guard";
 import { IDEMPOTENCY_TTL_MS, MAX_REPLAY_BYTES } from "./tenant-guard/idempotency";
-import { T0, admission, guardFor, inGuard, type GuardStub } from "./tenant-guard/testing";
+import { T0, admission, guardFor, inGuard, type GuardStub } from "../test/fixtures/tenant-guard";
 
 const hashA = "a".repeat(64);
 const hashB = "b".repeat(64);

@@ -1,7 +1,7 @@
 // TenantGuard quotas: UTC day/month resets on an injected clock, capability split, tenant vs key scope.
 import { describe, expect, it } from "vitest";
 import type { AdmissionRequest, QuotaRule } from "../src/guard/types";
-import { admission, admittedCount, failureKinds, guardFor } from "./tenant-guard/testing";
+import { admission, admittedCount, failureKinds, guardFor } from "../test/fixtures/tenant-guard";
 
 const at = (iso: string) => Date.parse(iso);
 // Holds left open expire after 10 minutes and give their reservation back, so usage that must last is settled.

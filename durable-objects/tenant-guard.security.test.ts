@@ -1,7 +1,7 @@
 // TenantGuard security: nonce anti-replay, auto-freeze after signature failures, key and tenant statuses.
 import { describe, expect, it } from "vitest";
 import { NONCE_TTL_MS } from "./tenant-guard";
-import { T0, admission, admittedCount, failureKinds, guardFor, inGuard } from "./tenant-guard/testing";
+import { T0, admission, admittedCount, failureKinds, guardFor, inGuard } from "../test/fixtures/tenant-guard";
 
 const signed = (value: string, now = T0, timestamp = Math.floor(now / 1000)) => ({ nonce: { value, timestamp }, now });
 

@@ -1,7 +1,7 @@
 // TenantGuard over real RPC stubs: exact RPM/TPM sliding windows, balance holds and idempotency.
 import { describe, expect, it } from "vitest";
 import type { AdmissionResult } from "../src/guard/types";
-import { T0, admission, admittedCount, failureKinds, guardFor, inGuard } from "./tenant-guard/testing";
+import { T0, admission, admittedCount, failureKinds, guardFor, inGuard } from "../test/fixtures/tenant-guard";
 
 const concurrently = <T>(n: number, make: (i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => make(i)));
 

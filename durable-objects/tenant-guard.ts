@@ -48,7 +48,6 @@ export class TenantGuard extends DurableObject<Env> {
   #state: GuardState;
   #decider: AdmissionDecider;
   #alarmAt: number | null = null;
-  #failNextAlarms = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -184,11 +183,12 @@ export class TenantGuard extends DurableObject<Env> {
     };
   }
 
-  /** Test-only: the next `count` alarm runs throw after doing part of their work. */
-  async __testFailNextAlarms(count: number): Promise<void> {
-    if (this.env.ENVIRONMENT !== "test") throw new Error("__testFailNextAlarms is only available when ENVIRONMENT is test");
-    this.#failNextAlarms = count;
-  }
+  /**
+   * Called after each hold an alarm run expires, and once after all of them. Every effect of a run is per
+   * row, so a run cut short anywhere must leave a retry to finish the rest without redoing any: this is
+   * the seam where a test cuts a run short (it assigns a function that throws, through runInDurableObject).
+   */
+  alarmCheckpoint: (stage: "hold_expired" | "holds_expired") => void = () => {};
 
   /** Expires unsettled holds and prunes old rows. Every effect is per row and happens once, so a retried run is harmless. */
   override async alarm(): Promise<void> {
@@ -196,13 +196,11 @@ export class TenantGuard extends DurableObject<Env> {
     this.#alarmAt = null;
     const now = s.latest();
     await this.#setAlarm(Date.now() + ALARM_RETRY_MS);
-    const injectFailure = this.#failNextAlarms > 0;
-    if (injectFailure) this.#failNextAlarms -= 1;
     for (const hold of s.holds.due(now)) {
       expireHold(s, hold, now);
-      if (injectFailure) throw new Error("injected alarm failure (test)");
+      this.alarmCheckpoint("hold_expired");
     }
-    if (injectFailure) throw new Error("injected alarm failure (test)");
+    this.alarmCheckpoint("holds_expired");
     // Queues use real time: the outbox's retry schedule ignores the test clock.
     await s.outbox.drain(Date.now(), (kind, bodies) => this.#sendBatch(kind, bodies), (fn) => s.mutate(fn));
     const nextInMs = s.mutate(() => housekeep(s, now));

@@ -4,7 +4,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { OutboxKind } from "../../src/guard/types";
 import { Outbox, OUTBOX_FIRST_RETRY_MS, OUTBOX_SENT_RETENTION_MS, outboxBackoffMs, checkOutboxMessage } from "./outbox";
-import { guardFor, inGuard } from "./testing";
+import { guardFor, inGuard } from "../../test/fixtures/tenant-guard";
 
 const T = 1_900_000_000_000;
 

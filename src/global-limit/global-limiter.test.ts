@@ -2,7 +2,7 @@
 // Upstash Redis (Lua, through the REST adapter over a local redis-server; skipped, and said so, without one).
 import { describe, expect, it } from "vitest";
 import { WINDOW_MS, emptyBucket, refundShare, takeShare } from "./fair-share";
-import { BACKENDS, REDIS_SKIP_NOTE, T0, runConcurrently, saturate } from "./testing";
+import { BACKENDS, REDIS_SKIP_NOTE, T0, runConcurrently, saturate } from "../../test/fixtures/global-limit";
 import type { GlobalTake } from "./types";
 
 /** The heavier cases send a few hundred decisions through a real backend on a shared 2-core machine. */

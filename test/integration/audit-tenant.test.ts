@@ -7,6 +7,7 @@ import { recordBillingEvents, type AuditRecord, type BillingEvent } from "../../
 import { signRequest } from "../../src/security/signature";
 import { mockPresets, mockScenario, seedKey, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
 import { auditRows, bearer, get, insertAudit, ledger, newestFirst, pageAll } from "./audit-helpers";
+import { waitFor } from "../fixtures/wait";
 
 afterAll(() => ledger.dispose());
 
@@ -258,14 +259,8 @@ describe("from a gateway request to the tenant's audit and usage", { timeout: 30
       body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content }] }),
     });
 
-  async function auditOf(apiKey: string, requestId: string): Promise<any> {
-    for (let i = 0; i < 100; i++) {
-      const reply = await get(`/external/v1/audit?request_id=${requestId}`, bearer(apiKey));
-      if (reply.body?.data?.length) return reply.body.data[0];
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no audit record for ${requestId}`);
-  }
+  const auditOf = (apiKey: string, requestId: string): Promise<any> =>
+    waitFor(`the audit record of ${requestId}`, async () => (await get(`/external/v1/audit?request_id=${requestId}`, bearer(apiKey))).body?.data?.[0]);
 
   it("an upstream error is attributed to the upstream with its status; a success carries its usage", async () => {
     await seedPresets(mockPresets("audit-e2e"));
@@ -285,12 +280,10 @@ describe("from a gateway request to the tenant's audit and usage", { timeout: 30
     expect(okRecord.trace_id).toBe(okRes.headers.get("x-trace-id"));
 
     const today = new Date().toISOString().slice(0, 10);
-    let report: any;
-    for (let i = 0; i < 100; i++) {
-      report = (await get(`/external/v1/usage?from=${today}&to=${today}`, bearer(t.apiKey))).body;
-      if (report.total.requests >= 1) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const report = await waitFor("the usage report to count the request", async () => {
+      const body = (await get(`/external/v1/usage?from=${today}&to=${today}`, bearer(t.apiKey))).body;
+      return body.total.requests >= 1 && body;
+    });
     expect(report.data).toEqual([
       { date: today, model: "mock-openai-chat", key_id: t.keyId, requests: 1, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_micros: okRecord.cost_micros },
     ]);

@@ -7,18 +7,13 @@ import { createDb } from "../../src/db/client";
 import { countTokens } from "../../src/billing/tokens";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedTenant } from "../fixtures/seed";
 import { readSse } from "../fixtures/sse";
+import { waitFor, waitUntil } from "../fixtures/wait";
 
 const handle = createDb(env);
 afterAll(() => handle.dispose());
 
-async function ledgerRow(requestId: string) {
-  for (let i = 0; i < 150; i++) {
-    const row = await handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst();
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no ledger row for ${requestId}`);
-}
+const ledgerRow = (requestId: string) =>
+  waitFor(`the ledger row of ${requestId}`, () => handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst());
 
 async function streamFrom(scenario: string, settings: Record<string, unknown>, model = "mock-openai-chat") {
   await mockScenario(scenario, settings);
@@ -86,7 +81,7 @@ describe("streaming billing", { timeout: 30_000 }, () => {
     const row = await ledgerRow(traceId);
     expect(row.usage_estimated).toBe(true);
     expect(row.output_tokens).toBeGreaterThan(0);
-    for (let i = 0; i < 50 && (await mockRequests("bs-leave")).disconnects === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil("the upstream to see the disconnect", async () => (await mockRequests("bs-leave")).disconnects > 0);
     expect((await mockRequests("bs-leave")).disconnects).toBe(1);
     expect((await guardOf(tenant.tenantId)).openHolds).toBe(0);
   });

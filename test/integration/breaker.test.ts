@@ -6,6 +6,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { BreakerSettings, PresetItem } from "../../src/config/schemas";
 import { breakerStates, cachedBreaker, clearBreakerCache } from "../../src/upstream/breaker";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitFor, waitUntil } from "../fixtures/wait";
 
 const BREAKER: BreakerSettings = { minimum_calls: 4, failure_rate_threshold: 0.5, open_ms: 2_000, half_open_probes: 2 };
 
@@ -36,13 +37,7 @@ const upstreamCalls = async (scenario: string) => (await mockRequests(scenario))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits for outcomes reported in waitUntil to reach this isolate's breaker cache. */
-async function until(check: () => boolean, what: string, ms = 3_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (check: () => boolean, what: string) => waitUntil(what, check, { intervalMs: 10 });
 
 /** Routes mock-openai-chat to `primary` (with short breaker settings), optionally with a healthy fallback. */
 async function route(primary: string, fallback?: string, primaryScenario: Record<string, unknown> = { status: 500 }): Promise<string> {
@@ -58,13 +53,24 @@ async function route(primary: string, fallback?: string, primaryScenario: Record
   return first.id;
 }
 
+const windowCalls = async (targetId: string) => (await breakerStates(env, [targetId]))[targetId]?.window.calls ?? 0;
+
+/** Waits until the breaker's object has a request's outcome: its window grew, or it left the closed state. */
+async function outcomeReported(targetId: string, callsBefore: number) {
+  await waitUntil("the request's outcome at the breaker", async () => {
+    const now = (await breakerStates(env, [targetId]))[targetId];
+    return now !== undefined && (now.state !== "closed" || now.window.calls > callsBefore);
+  });
+}
+
 /** Sends failing requests until this isolate has learnt that the breaker opened; all fail or fall back. */
 async function driveOpen(targetId: string, expectStatus: number) {
   for (let i = 0; i < 4 && cachedBreaker(targetId)?.state !== "open"; i++) {
+    const callsBefore = await windowCalls(targetId);
     const res = await chat();
     expect(res.status).toBe(expectStatus);
     await res.text();
-    await sleep(50);
+    await outcomeReported(targetId, callsBefore);
   }
   await until(() => cachedBreaker(targetId)?.state === "open", "the breaker to open");
 }
@@ -132,16 +138,17 @@ describe("circuit breaker", () => {
       expect(await res.text()).toContain("data: [DONE]");
     }
     // Complete streams are plain successes, sent in the isolate's batch (within about a second).
-    let state = (await breakerStates(env, [targetId]))[targetId]!;
-    for (const end = Date.now() + 3_000; state.window.calls < 3 && Date.now() < end; await sleep(100)) {
-      state = (await breakerStates(env, [targetId]))[targetId]!;
-    }
+    const state = await waitFor("three calls in the breaker's window", async () => {
+      const now = (await breakerStates(env, [targetId]))[targetId]!;
+      return now.window.calls >= 3 && now;
+    });
     expect(state).toMatchObject({ state: "closed", window: { calls: 3, failures: 0 } });
 
     // Now every stream is reset after two chunks: the client got its 200 and headers, then an error event.
     await mockScenario("brk-stream", { fault: "reset_mid_stream", fault_after_chunks: 2, chunks: 6 });
     let broken = 0;
     for (let i = 0; i < 6 && cachedBreaker(targetId)?.state !== "open"; i++) {
+      const callsBefore = await windowCalls(targetId);
       const res = await chat(true);
       // This isolate may learn of the opening from its next breaker check rather than from the reply.
       if (res.status === 503) {
@@ -153,7 +160,7 @@ describe("circuit breaker", () => {
       expect(body).not.toContain("data: [DONE]");
       expect(body).toContain('"code":"upstream_error"');
       broken++;
-      await sleep(50);
+      await outcomeReported(targetId, callsBefore);
     }
     // 3 successes in the window: opening at a 50 % failure rate takes at least 3 broken streams.
     expect(broken).toBeGreaterThanOrEqual(3);

@@ -6,11 +6,14 @@ import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedService, seedTenant, type SeededKey } from "../fixtures/seed";
+import { queuesDrained } from "../fixtures/queues";
+import { waitUntil } from "../fixtures/wait";
 
 const handle = createDb(env);
 afterAll(() => handle.dispose());
 
 const CHAT = "https://gw.test/external/v1/chat/completions";
+/** A client's pause before retrying (behaviour under test, not synchronisation). */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function send(tenant: SeededKey, key: string | null, body: unknown): Promise<Response> {
@@ -45,10 +48,10 @@ async function count(table: "billing_transaction" | "audit_log", tenantId: strin
   return Number(row.n);
 }
 
-/** Waits until every request's audit row is in (each is emitted after its billing event), then one queue batch more. */
+/** Waits until every request's audit row is in, then until the queues have delivered everything sent before. */
 async function ledgerSettled(tenantId: string, requests: number): Promise<{ debits: number; audits: number }> {
-  for (let i = 0; i < 200 && (await count("audit_log", tenantId)) < requests; i++) await sleep(100);
-  await sleep(1_200);
+  await waitUntil(`${requests} audit rows`, async () => (await count("audit_log", tenantId)) >= requests, { timeoutMs: 30_000, intervalMs: 100 });
+  await queuesDrained(handle.db);
   return { debits: await count("billing_transaction", tenantId), audits: await count("audit_log", tenantId) };
 }
 
@@ -95,7 +98,8 @@ describe("Idempotency-Key", { timeout: 60_000 }, () => {
   it("the same key with another body is a 409 conflict, in flight or completed", async () => {
     const tenant = await setup("idem-conflict", { latency_ms: 300 });
     const pending = send(tenant, "k-conflict", chat("first body"));
-    await sleep(100);
+    // In flight: the upstream (300 ms slow) has the first request.
+    await waitUntil("the first request upstream", async () => (await mockRequests("idem-conflict")).count === 1);
     const during = await send(tenant, "k-conflict", chat("second body"));
     expect(during.status).toBe(409);
     expect((await during.json()) as unknown).toMatchObject({ error: { code: "idempotency_key_conflict", param: "Idempotency-Key", type: "conflict_error" } });

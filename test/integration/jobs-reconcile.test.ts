@@ -8,6 +8,7 @@ import type { AdmissionRequest } from "../../src/guard/types";
 import { runReconciliation } from "../../src/jobs/reconcile";
 import { CRON_EVERY_5_MIN, handleScheduled } from "../../src/scheduled";
 import { seedTenant } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const handle = createDb(env, { max: 2 });
 const db = handle.db;
@@ -97,12 +98,11 @@ describe("reconciliation", () => {
     const report = await runReconciliation(env, {
       // The real queue consumer lands the row while the job waits.
       wait: async () => {
-        for (let i = 0; i < 100; i++) {
+        await waitFor("the ledger row", async () => {
           const row = await db.selectFrom("billing_transaction").select("id").where("tenant_id", "=", tenantId).executeTakeFirst();
-          if (row) return;
-          sawLag = true;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+          if (!row) sawLag = true;
+          return row !== undefined;
+        });
       },
     });
     // The consumer batches for up to a second, so the first look saw the guard ahead of the ledger.

@@ -11,6 +11,8 @@ import { consumeBilling } from "../../queues/billing";
 import { consumeDeadLetters } from "../../queues/dead-letter";
 import { retryDelaySeconds } from "../../queues/retry-policy";
 import { packText, type BillingMessage } from "../../queues/messages";
+import { queuesDrained } from "../fixtures/queues";
+import { waitFor } from "../fixtures/wait";
 import { mockPresets, mockScenario, seedPresets, seedTenant } from "../fixtures/seed";
 import { admin, call } from "./admin-helpers";
 
@@ -219,7 +221,8 @@ describe("dead-letter replay (admin API)", { timeout: 30_000 }, () => {
     expect(again.status).toBe(200);
     expect(again.body.replayed).toBeGreaterThanOrEqual(2);
     expect(await ours()).toEqual({ pack: true, one: true, text: false, empty: false });
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Once a sentinel sent after the replay is in, the replayed messages have been handled too.
+    await queuesDrained(db);
     expect(await ledgerOf(tenantId)).toEqual({ rows: 3, total: -12n });
   });
 
@@ -254,20 +257,11 @@ describe("from a gateway request to the ledger", { timeout: 30_000 }, () => {
     const usage = ((await res.json()) as any).usage;
     // fixtures price: 1,000,000 micros per million input tokens, 2,000,000 per million output, rounded up per part
     const expected = -(Math.ceil(usage.prompt_tokens * 1) + Math.ceil(usage.completion_tokens * 2));
-    let row;
-    for (let i = 0; i < 100 && !row; i++) {
-      row = await db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst();
-      if (!row) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(row).toBeDefined();
+    const row = await waitFor("the ledger row", () => db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst());
     expect(BigInt(row!.amount_micros)).toBe(BigInt(expected));
     expect(row!.input_tokens).toBe(usage.prompt_tokens);
     expect(row!.usage_estimated).toBe(false);
-    let audit;
-    for (let i = 0; i < 100 && !audit; i++) {
-      audit = await db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst();
-      if (!audit) await new Promise((r) => setTimeout(r, 100));
-    }
+    const audit = await waitFor("the audit row", () => db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst());
     expect(audit).toMatchObject({ tenant_id: tenant.tenantId, status: 200, channel: "external", model: "mock-openai-chat", trace_id: traceId });
     // the TenantGuard settled the hold at the same price
     const guard = env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenant.tenantId));
@@ -289,14 +283,16 @@ describe("from a gateway request to the ledger", { timeout: 30_000 }, () => {
     expect(a.headers.get("x-trace-id")).toBe("reused-request-id-1");
     const ids = [a.headers.get("x-gateway-request-id")!, b.headers.get("x-gateway-request-id")!];
     expect(ids[0]).not.toBe(ids[1]);
-    let rows: unknown[] = [];
-    for (let i = 0; i < 100 && rows.length < 2; i++) {
-      rows = await db.selectFrom("billing_transaction").select("request_id").where("tenant_id", "=", tenant.tenantId).where("kind", "=", "debit").execute();
-      if (rows.length < 2) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(rows).toHaveLength(2);
-    const audits = await db.selectFrom("audit_log").select("request_id").where("trace_id", "=", "reused-request-id-1").where("tenant_id", "=", tenant.tenantId).execute();
-    for (let i = 0; i < 50 && audits.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const rows = await waitFor("two debits", async () => {
+      const found = await db.selectFrom("billing_transaction").select("request_id").where("tenant_id", "=", tenant.tenantId).where("kind", "=", "debit").execute();
+      return found.length >= 2 && found;
+    });
+    expect(rows.map((r) => r.request_id).sort()).toEqual([...ids].sort());
+    const audits = await waitFor("two audit rows", async () => {
+      const found = await db.selectFrom("audit_log").select("request_id").where("trace_id", "=", "reused-request-id-1").where("tenant_id", "=", tenant.tenantId).execute();
+      return found.length >= 2 && found;
+    });
+    expect(audits.map((a) => a.request_id).sort()).toEqual([...ids].sort());
     const snapshot = await env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(tenant.tenantId)).snapshot();
     expect(snapshot.openHolds).toBe(0);
     expect(snapshot.balanceMicros).toBeLessThan(10_000_000);

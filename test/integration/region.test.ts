@@ -5,22 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { REGION_HEADER } from "../../src/region";
 import { mockPresets, mockScenario, seedPresets, seedService, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const ledger = createDb(env);
 afterAll(() => ledger.dispose());
 
 /** Polls until `read` yields a value (the audit row is written by the queue consumer, later). */
-async function waitFor<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const value = await read();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const auditMeta = async (requestId: string) =>
-  (await waitFor(() => ledger.db.selectFrom("audit_log").select("meta").where("request_id", "=", requestId).executeTakeFirst(), "the audit row")).meta as Record<string, unknown>;
+  (await waitFor("the audit row", () => ledger.db.selectFrom("audit_log").select("meta").where("request_id", "=", requestId).executeTakeFirst())).meta as Record<string, unknown>;
 
 let tenant: SeededKey;
 let service: { token: string };

@@ -8,12 +8,19 @@ import { createDb } from "../../src/db/client";
 import type { PresetItem } from "../../src/config/schemas";
 import worker from "../../src/index";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedService } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const ledger = createDb(env);
 afterAll(() => ledger.dispose());
 
 let service: { token: string };
-const settle = () => new Promise((r) => setTimeout(r, 50));
+
+/** Observations (decayed) the statistics store holds for one arm of the chat route (what the admin API reads). */
+async function observationsOf(armId: string): Promise<number> {
+  const stats = await SELF.fetch("https://gw.test/admin/v1/routing/stats?model=mock-openai-chat", { headers: { authorization: "Bearer test-admin-token" } });
+  const route = ((await stats.json()) as any).routes[0];
+  return route?.arms.find((a: any) => a.id === armId)?.n ?? 0;
+}
 const chatPreset = (scenario: string): PresetItem => mockPresets(scenario).find((p) => p.model === "mock-openai-chat")!;
 
 function chatRequest(): Request {
@@ -25,12 +32,11 @@ function chatRequest(): Request {
 }
 
 async function flagsOf(requestIds: string[]): Promise<Record<string, string[]>> {
-  for (let i = 0; i < 100; i++) {
-    const rows = await ledger.db.selectFrom("audit_log").select(["request_id", "flags"]).where("request_id", "in", requestIds).execute();
-    if (rows.length === requestIds.length) return Object.fromEntries(rows.map((r) => [r.request_id, r.flags]));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("audit rows did not arrive");
+  const rows = await waitFor("the audit rows", async () => {
+    const found = await ledger.db.selectFrom("audit_log").select(["request_id", "flags"]).where("request_id", "in", requestIds).execute();
+    return found.length === requestIds.length && found;
+  });
+  return Object.fromEntries(rows.map((r) => [r.request_id, r.flags]));
 }
 
 beforeAll(async () => {
@@ -50,13 +56,15 @@ describe("bandit routing through the Worker", { timeout: 60_000 }, () => {
   it("learns to lead with the healthy arm; the failing arm is cooled down; every request is answered", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
+      const before = await observationsOf("rb-good-openai");
       const res = await SELF.fetch(chatRequest());
       expect(res.status).toBe(200);
       await res.text();
       ids.push(res.headers.get("x-gateway-request-id")!);
-      // The reward report (and the cache refresh) run in waitUntil, after the answer; waiting on the whole
-      // context would also wait for the 5 s metrics flush timer.
-      await settle();
+      // The reward report (and the cache refresh) run in waitUntil, after the answer: the next request must
+      // see this one's reward, so wait until the store has it (every request ends on the healthy arm).
+      // (n decays with time, so "grew by about one" rather than an exact count.)
+      await waitFor(`the reward of request ${i + 1}`, async () => (await observationsOf("rb-good-openai")) > before + 0.5);
     }
     const bad = (await mockRequests("rb-bad")).count;
     const good = (await mockRequests("rb-good")).count;

@@ -6,18 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { PresetItem } from "../../src/config/schemas";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
+import { queuesDrained } from "../fixtures/queues";
+import { waitFor } from "../fixtures/wait";
 
 const ledger = createDb(env);
 afterAll(() => ledger.dispose());
 
-async function waitFor<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const value = await read();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let tenant: SeededKey;
 const START_BALANCE = 10_000_000;
@@ -44,7 +38,7 @@ describe("fallback to the next candidate", { timeout: 30_000 }, () => {
     expect((await mockRequests("rf-down")).count).toBe(3);
     expect((await mockRequests("rf-up")).count).toBe(1);
 
-    const audit = await waitFor(() => ledger.db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst(), "the audit row");
+    const audit = await waitFor("the audit row", () => ledger.db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst());
     expect(audit).toMatchObject({ status: 200, upstream: "rf-up-openai", config_version: expect.any(Number) });
     const attempts = (audit.meta as { attempts: Array<{ target: string; status?: number }> }).attempts;
     expect(attempts.map((a) => [a.target, a.status])).toEqual([
@@ -54,12 +48,12 @@ describe("fallback to the next candidate", { timeout: 30_000 }, () => {
       ["rf-up-openai", 200],
     ]);
 
-    const debits = await waitFor(async () => {
+    const debits = await waitFor("the ledger row", async () => {
       const rows = await ledger.db.selectFrom("billing_transaction").selectAll().where("tenant_id", "=", tenant.tenantId).execute();
-      return rows.length > 0 ? rows : undefined;
-    }, "the ledger row");
-    // Give a duplicate (there must be none) time to arrive before counting.
-    await new Promise((r) => setTimeout(r, 500));
+      return rows.length > 0 && rows;
+    });
+    // A duplicate (there must be none) would have been sent before a sentinel that has now arrived.
+    await queuesDrained(ledger.db);
     const all = await ledger.db.selectFrom("billing_transaction").selectAll().where("tenant_id", "=", tenant.tenantId).execute();
     expect(all).toHaveLength(1);
     expect(debits[0]).toMatchObject({ request_id: requestId, kind: "debit" });

@@ -7,6 +7,7 @@ import { kvKeys } from "../../src/config/kv-keys";
 import type { PresetItem } from "../../src/config/schemas";
 import { createDb } from "../../src/db/client";
 import { mockPresets, mockRequests, mockScenario, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const ledger = createDb(env);
 afterAll(() => ledger.dispose());
@@ -37,14 +38,8 @@ async function chat(tenant: SeededKey): Promise<{ requestId: string; usage: { pr
   return { requestId: res.headers.get("x-gateway-request-id")!, usage: ((await res.json()) as any).usage };
 }
 
-async function ledgerRow(requestId: string) {
-  for (let i = 0; i < 100; i++) {
-    const row = await ledger.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst();
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no ledger row for ${requestId}`);
-}
+const ledgerRow = (requestId: string) =>
+  waitFor(`the ledger row of ${requestId}`, () => ledger.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst());
 
 const countOf = async (scenario: string) => (await mockRequests(scenario)).count;
 
@@ -69,11 +64,10 @@ describe("prices follow the version in force", { timeout: 30_000 }, () => {
     expect(BigInt(row1.amount_micros)).toBe(BigInt(-cost(V1_PRICE, first.usage)));
     expect(BigInt(row2.amount_micros)).toBe(BigInt(-cost(V2_PRICE, second.usage)));
     console.log(`[figure] ledger: v${row1.price_version} ${row1.amount_micros} micros, v${row2.price_version} ${row2.amount_micros} micros`);
-    const audit = await ledger.db.selectFrom("audit_log").select(["request_id", "config_version"]).where("request_id", "in", [first.requestId, second.requestId]).execute();
-    for (let i = 0; i < 50 && audit.length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      audit.splice(0, audit.length, ...(await ledger.db.selectFrom("audit_log").select(["request_id", "config_version"]).where("request_id", "in", [first.requestId, second.requestId]).execute()));
-    }
+    const audit = await waitFor("both audit rows", async () => {
+      const rows = await ledger.db.selectFrom("audit_log").select(["request_id", "config_version"]).where("request_id", "in", [first.requestId, second.requestId]).execute();
+      return rows.length === 2 && rows;
+    });
     expect(Object.fromEntries(audit.map((a) => [a.request_id, a.config_version]))).toEqual({ [first.requestId]: v1.version, [second.requestId]: v2.version });
   });
 });

@@ -7,6 +7,7 @@ import { hashApiKey } from "../../src/security/api-keys";
 import { eventsOf } from "../../queues/messages";
 import { signRequest } from "../../src/security/signature";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitUntil } from "../fixtures/wait";
 
 const SCENARIO = "sec-headers";
 const BASE = "https://gw.test/external/v1";
@@ -158,6 +159,7 @@ describe("a canary secret never leaks", () => {
     ];
 
     const leaks: string[] = [];
+    const auditedIds: string[] = [];
     const statuses: Record<string, number> = {};
     const ROUNDS = 10;
     for (let round = 0; round < ROUNDS; round++) {
@@ -165,6 +167,8 @@ describe("a canary secret never leaks", () => {
         variants.map(async (variant, i) => {
           const res = await variant();
           const text = await res.text();
+          // Reads (GET /models) emit nothing; every other request is audited.
+          if (i !== variants.length - 1) auditedIds.push(res.headers.get("x-gateway-request-id")!);
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
           if (text.includes(canary)) leaks.push(`response body of variant ${i}`);
           for (const [name, value] of res.headers) if (value.includes(canary) || name.includes(canary)) leaks.push(`response header ${name} of variant ${i}`);
@@ -172,12 +176,13 @@ describe("a canary secret never leaks", () => {
       );
     }
     const sent = ROUNDS * variants.length;
-    // Audit and billing are emitted after the response (waitUntil): wait until the queues stop growing.
-    let last = -1;
-    while (last !== queuedBodies().length) {
-      last = queuedBodies().length;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    // Audit and billing are emitted after the response (waitUntil): wait until every audited request's
+    // audit event has been sent (its billing event, if any, leaves before it).
+    await waitUntil("every request's audit event", () => {
+      const audited = new Set(queuedBodies().map((body) => (body as { request_id?: string; route?: string }).route && (body as { request_id: string }).request_id));
+      const missing = auditedIds.filter((id) => !audited.has(id));
+      return missing.length === 0 || `${missing.length} of ${auditedIds.length} missing`;
+    });
     const payloads = queuedBodies().map((body) => JSON.stringify(body));
     const upstream = await mockRequests(SCENARIO);
     const upstreamHeaders = upstream.requests.slice(-Math.min(50, upstream.count - upstreamBefore)).map((r) => JSON.stringify(r.headers));

@@ -5,6 +5,7 @@ import type { ApiKeyRecord, TenantRecord } from "../../src/config/schemas";
 import { signRequest } from "../../src/security/signature";
 import { eventsOf } from "../../queues/messages";
 import { mockPresets, mockScenario, seedKey, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const SCENARIO = "sec-ip-tenants";
 const BASE = "https://gw.test/external/v1";
@@ -34,8 +35,10 @@ async function outcome(res: Response): Promise<string> {
 /** Settlement runs after the response (waitUntil): wait until the guard holds nothing open. */
 async function settledSnapshot(tenantId: string) {
   const guard = guardOf(tenantId);
-  for (let i = 0; i < 120 && (await guard.snapshot()).openHolds > 0; i++) await new Promise((r) => setTimeout(r, 25));
-  return guard.snapshot();
+  return waitFor("no open hold", async () => {
+    const snapshot = await guard.snapshot();
+    return snapshot.openHolds === 0 && snapshot;
+  });
 }
 
 beforeAll(async () => {

@@ -1,12 +1,14 @@
 // API keys on the external channel through the real Worker: status, expiry, format, where the key may be sent, store failures.
 import { env, SELF } from "cloudflare:test";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { kvKeys } from "../../src/config/kv-keys";
+import { createDb } from "../../src/db/client";
 import { clearConfigCache } from "../../src/config/store";
 import { generateApiKey, hashApiKey, isWellFormedApiKey, randomId } from "../../src/security/api-keys";
 import { sealSecret } from "../../src/security/secret-box";
 import { signRequest } from "../../src/security/signature";
 import { mockPresets, mockScenario, seedKey, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const SCENARIO = "sec-keys";
 const BASE = "https://gw.test/external/v1";
@@ -36,6 +38,9 @@ async function putKeyRecord(apiKey: string, value: string) {
   await env.CONFIG_KV.put(kvKeys.apiKeyByHash(await hashApiKey(apiKey)), value);
   clearConfigCache();
 }
+
+const ledger = createDb(env);
+afterAll(() => ledger.dispose());
 
 beforeAll(async () => {
   await mockScenario(SCENARIO, {});
@@ -105,19 +110,25 @@ describe("where the key may be sent", () => {
     const spies = (["log", "info", "warn", "error", "debug"] as const).map((level) =>
       vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(" "))),
     );
+    const requestIds: string[] = [];
+    const seen = (res: Response) => (requestIds.push(res.headers.get("x-gateway-request-id")!), res);
     try {
       for (const param of ["api_key", "apikey", "key", "access_token", "token"]) {
-        const res = await SELF.fetch(`${CHAT}?${param}=${k.apiKey}`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody() });
+        const res = seen(await SELF.fetch(`${CHAT}?${param}=${k.apiKey}`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody() }));
         const text = await expectError(res, 400, "api_key_in_query");
         expect(text).not.toContain(k.apiKey);
         expect(JSON.stringify([...res.headers])).not.toContain(k.apiKey);
         // Even alongside a valid Authorization header the URL key is refused.
-        const both = await SELF.fetch(`${CHAT}?${param}=${k.apiKey}`, { method: "POST", headers: { authorization: `Bearer ${k.apiKey}` }, body: chatBody() });
+        const both = seen(await SELF.fetch(`${CHAT}?${param}=${k.apiKey}`, { method: "POST", headers: { authorization: `Bearer ${k.apiKey}` }, body: chatBody() }));
         await expectError(both, 400, "api_key_in_query");
       }
-      const models = await SELF.fetch(`${BASE}/models?api_key=${k.apiKey}`);
+      const models = await SELF.fetch(`${BASE}/models?api_key=${k.apiKey}`); // a read: no background work
       expect(await expectError(models, 400, "api_key_in_query")).not.toContain(k.apiKey);
-      await new Promise((r) => setTimeout(r, 200));
+      // The requests' background work (the audit emission last) logs too: wait until it has all run.
+      await waitFor("the refused requests' audit rows", async () => {
+        const rows = await ledger.db.selectFrom("audit_log").select("request_id").where("request_id", "in", requestIds).execute();
+        return rows.length === requestIds.length;
+      });
     } finally {
       for (const spy of spies) spy.mockRestore();
     }

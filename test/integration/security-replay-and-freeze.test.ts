@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { randomNonce, signRequest } from "../../src/security/signature";
 import { mockPresets, mockRequests, mockScenario, seedKey, seedPresets, seedTenant, type SeededKey } from "../fixtures/seed";
+import { waitFor } from "../fixtures/wait";
 
 const SCENARIO = "sec-replay";
 const CHAT = "https://gw.test/external/v1/chat/completions";
@@ -45,7 +46,6 @@ function tallyOf(results: string[]): Record<string, number> {
   return out;
 }
 
-const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   await mockScenario(SCENARIO, {});
@@ -104,9 +104,10 @@ describe("nonce anti-replay", { timeout: 30_000 }, () => {
     const guard = guardOf(k.tenantId);
     // Settlement runs after the response: the balance is final once no hold is open.
     const settledBalance = async () => {
-      for (let i = 0; i < 100 && (await guard.snapshot()).openHolds > 0; i++) await settle(25);
-      const snap = await guard.snapshot();
-      expect(snap.openHolds).toBe(0);
+      const snap = await waitFor("no open hold", async () => {
+        const now = await guard.snapshot();
+        return now.openHolds === 0 && now;
+      });
       return snap.balanceMicros;
     };
     const start = await settledBalance();

@@ -1,7 +1,8 @@
 // Faults of the mock provider: each one observable by a client, and the server still healthy afterwards.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { waitUntil } from "../fixtures/wait";
 import {
-  type Json, type MockProvider, anthropic, openai, openaiChunks, parseSse, readUntil, setScenario, startMockProvider,
+  type Json, type MockProvider, anthropic, openai, openaiChunks, parseSse, readUntil, requestLog, setScenario, startMockProvider,
 } from "./test-utils";
 
 let mock: MockProvider;
@@ -140,7 +141,8 @@ describe("faults", () => {
     const own = await startMockProvider();
     await setScenario(own.url, "default", { fault: "hang" });
     const pending = fetch(`${own.url}/v1/chat/completions`, { method: "POST", headers: { authorization: "Bearer mock-upstream-key" }, body: "{}" }).catch((e: Error) => e);
-    await new Promise((r) => setTimeout(r, 50));
+    // Closed only once the connection is really hanging there.
+    await waitUntil("the mock to hold the request", async () => ((await requestLog(own.url, "default")) as { count: number }).count === 1);
     const started = Date.now();
     await own.close();
     expect(Date.now() - started).toBeLessThan(1000);
