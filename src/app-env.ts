@@ -2,6 +2,7 @@
 import type { Env } from "./env";
 import type { Principal } from "./context";
 import type { AdminRole } from "./auth/roles";
+import type { ErrorWire } from "./errors";
 
 /** Who called an admin route: the break-glass ADMIN_TOKEN (an owner) today; named tokens carry their own id and role. */
 export interface AdminPrincipal {
@@ -13,6 +14,10 @@ export interface AppEnv {
   Bindings: Env;
   Variables: {
     traceId: string;
+    /** Minted for every request (src/api/response-ids.ts): x-gateway-request-id and x-request-id, the ledger's and audit's request_id. */
+    requestId: string;
+    /** Set on the Anthropic routes (src/routes/gateway.ts): errors there are written in Anthropic's shape. */
+    errorWire: ErrorWire;
     /** Set by tenantAuth() and serviceAuth() (src/auth/middleware.ts) for the routes behind them. */
     principal: Principal;
     /** Set by adminAuth(), and by serviceAuth() when it admits an admin token. */

@@ -1,5 +1,6 @@
 // One error model: every expected failure is a GatewayFailure value with a snake_case kind,
-// mapped to an HTTP status and one OpenAI-shaped body by the exhaustive table below.
+// mapped to an HTTP status and one OpenAI-shaped body by the exhaustive table below (and, on the
+// Anthropic routes, to Anthropic's status and body through the mapping after it).
 
 export type ErrorSource = "client" | "gateway" | "upstream";
 
@@ -143,13 +144,76 @@ export function errorBody(failure: GatewayFailure, traceId: string): ErrorBody {
   };
 }
 
-export function errorResponse(failure: GatewayFailure, traceId: string, headers?: HeadersInit): Response {
+/** The error types Anthropic's API answers with (its SDK's `ErrorObject` union). */
+type AnthropicErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "billing_error"
+  | "permission_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "timeout_error"
+  | "api_error"
+  | "overloaded_error";
+
+/**
+ * The Anthropic routes (`/messages` and its siblings) answer in Anthropic's shape. Anthropic's type
+ * follows from the status, so each kind maps through its status: first the statuses Anthropic spells
+ * differently (our 503 "unavailable, retry shortly" is its 529 overloaded), then the type per status;
+ * any other 4xx is invalid_request_error and any other 5xx api_error, as Anthropic documents.
+ */
+export const ANTHROPIC_STATUS = { 503: 529 } as const satisfies Record<number, number>;
+export const ANTHROPIC_ERROR_TYPES = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  402: "billing_error",
+  403: "permission_error",
+  404: "not_found_error",
+  429: "rate_limit_error",
+  500: "api_error",
+  504: "timeout_error",
+  529: "overloaded_error",
+} as const satisfies Record<number, AnthropicErrorType>;
+
+export function anthropicStatusOf(failure: GatewayFailure): number {
+  const status = statusOf(failure);
+  return (ANTHROPIC_STATUS as Record<number, number>)[status] ?? status;
+}
+
+function anthropicTypeOf(status: number): AnthropicErrorType {
+  return (ANTHROPIC_ERROR_TYPES as Record<number, AnthropicErrorType>)[status] ?? (status < 500 ? "invalid_request_error" : "api_error");
+}
+
+export interface AnthropicErrorBody {
+  type: "error";
+  /** `details.error_code` is the gateway's code (Anthropic puts its own machine-readable codes there too). */
+  error: { type: AnthropicErrorType; message: string; details: { error_code: ErrorKind; param?: string } };
+  request_id: string | null;
+}
+
+/** Anthropic's error body (also the data of an Anthropic stream's `error` event). */
+export function anthropicErrorBody(failure: GatewayFailure, requestId: string | null): AnthropicErrorBody {
+  const details: AnthropicErrorBody["error"]["details"] = { error_code: failure.kind };
+  if (failure.param) details.param = failure.param;
+  return { type: "error", error: { type: anthropicTypeOf(anthropicStatusOf(failure)), message: failure.message, details }, request_id: requestId };
+}
+
+/** How an error is written: OpenAI's body (the default), or Anthropic's on the Anthropic routes. */
+export type ErrorWire = { format: "openai" } | { format: "anthropic"; requestId: string };
+
+/** The status a failure answers with in this wire format. */
+export function wireStatusOf(failure: GatewayFailure, wire?: ErrorWire): number {
+  return wire?.format === "anthropic" ? anthropicStatusOf(failure) : statusOf(failure);
+}
+
+export function errorResponse(failure: GatewayFailure, traceId: string, headers?: HeadersInit, wire?: ErrorWire): Response {
   const out = new Headers(headers);
   out.set("content-type", "application/json");
   out.set("x-trace-id", traceId);
   if (failure.retryAfterSeconds !== undefined) out.set("retry-after", String(Math.max(0, Math.ceil(failure.retryAfterSeconds))));
   for (const [name, value] of Object.entries(failure.headers ?? {})) out.set(name, value);
-  return new Response(JSON.stringify(errorBody(failure, traceId)), { status: statusOf(failure), headers: out });
+  const body = wire?.format === "anthropic" ? anthropicErrorBody(failure, wire.requestId) : errorBody(failure, traceId);
+  return new Response(JSON.stringify(body), { status: wireStatusOf(failure, wire), headers: out });
 }
 
 /** An operation that either produced a value or failed in an expected way. */

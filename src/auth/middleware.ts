@@ -52,7 +52,7 @@ export async function authenticateTenantRead(request: Request, env: AppEnv["Bind
 export function tenantAuth(): MiddlewareHandler<AppEnv> {
   return async function tenantAuth(c, next) {
     const auth = await authenticateTenantRead(c.req.raw, c.env, c.executionCtx);
-    if (!auth.ok) return errorResponse(auth.failure, c.get("traceId"));
+    if (!auth.ok) return errorResponse(auth.failure, c.get("traceId"), undefined, c.get("errorWire"));
     c.set("principal", auth.value);
     await next();
   };
@@ -75,7 +75,8 @@ export function serviceAuth(scope: ServiceScope, opts: ServiceAuthOptions = {}):
   return async function serviceAuth(c, next) {
     const traceId = c.get("traceId");
     const presented = presentedServiceToken(c.req.raw, opts.queryToken === true);
-    if (!presented.ok) return errorResponse(opts.admins ? asDashboardDenial(presented.failure) : presented.failure, traceId, denialHeaders(opts));
+    const wire = c.get("errorWire");
+    if (!presented.ok) return errorResponse(opts.admins ? asDashboardDenial(presented.failure) : presented.failure, traceId, denialHeaders(opts), wire);
     if (opts.admins) {
       const admin = await adminPrincipalFor(c.env, presented.value);
       if (admin) {
@@ -88,9 +89,9 @@ export function serviceAuth(scope: ServiceScope, opts: ServiceAuthOptions = {}):
     if (!service.ok) {
       // A token store outage is a 503, not a wrong token.
       const failure = opts.admins && service.failure.kind !== "auth_unavailable" ? asDashboardDenial(service.failure) : service.failure;
-      return errorResponse(failure, traceId, failure.kind === "auth_unavailable" ? undefined : denialHeaders(opts));
+      return errorResponse(failure, traceId, failure.kind === "auth_unavailable" ? undefined : denialHeaders(opts), wire);
     }
-    if (!serviceHasScope(service.value, scope)) return errorResponse(insufficientRole(`This service token lacks the ${scope} scope.`), traceId);
+    if (!serviceHasScope(service.value, scope)) return errorResponse(insufficientRole(`This service token lacks the ${scope} scope.`), traceId, undefined, wire);
     c.set("principal", servicePrincipal(service.value));
     await next();
   };

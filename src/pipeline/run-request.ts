@@ -6,12 +6,11 @@ import type { Capability } from "../config/schemas";
 import type { Channel, GatewayContext, IngressFormat } from "../context";
 import type { Env } from "../env";
 import { settingsOf } from "../env";
-import { errorResponse, fail, sourceOf, statusOf, type GatewayFailure } from "../errors";
+import { errorResponse, fail, sourceOf, wireStatusOf, type ErrorWire, type GatewayFailure } from "../errors";
 import { scheduleCompletion } from "./completion";
 import { Ending } from "./ending";
 import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
-import { newTraceId } from "./trace";
 import { readBodyLimited } from "../upstream/read-limited";
 import { dropAnswerHeaders } from "../api/answer-headers";
 import { beginIdempotency } from "../idempotency/key";
@@ -23,6 +22,13 @@ export interface GatewayCall {
   capability: Capability;
   ingress: IngressFormat;
   traceId: string;
+  /** Minted for this request by the app (src/api/response-ids.ts). */
+  requestId: string;
+}
+
+/** Errors go back in the client's format: Anthropic's body and statuses on /messages. */
+function wireOf(ingress: IngressFormat, requestId: string): ErrorWire | undefined {
+  return ingress === "anthropic" ? { format: "anthropic", requestId } : undefined;
 }
 
 async function readBody(request: Request, limit: number): Promise<Uint8Array | GatewayFailure> {
@@ -35,8 +41,8 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   const receivedAt = Date.now();
   const settings = settingsOf(env);
   const rawBody = await readBody(request, settings.maxRequestBytes);
-  if (!(rawBody instanceof Uint8Array)) return errorResponse(rawBody, call.traceId);
-  const requestId = newTraceId();
+  const requestId = call.requestId;
+  if (!(rawBody instanceof Uint8Array)) return errorResponse(rawBody, call.traceId, undefined, wireOf(call.ingress, requestId));
   const ctx: GatewayContext = {
     traceId: call.traceId,
     requestId,
@@ -74,7 +80,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   };
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);
-  if (badKey) return errorResponse(badKey, call.traceId, ctx.responseHeaders);
+  if (badKey) return errorResponse(badKey, call.traceId, ctx.responseHeaders, wireOf(call.ingress, requestId));
   const workflow = workflowFor(call.channel);
   const result = await runWorkflow(workflow.steps, ctx);
   ctx.steps = result.records;
@@ -102,9 +108,10 @@ function failedResponse(ctx: GatewayContext, failure: GatewayFailure): Response 
   // A step after the transform failed: the error body carries the request's own headers, not the answer's.
   if (ctx.response) dropAnswerHeaders(ctx.responseHeaders);
   ctx.error = { source: sourceOf(failure.kind), code: failure.kind, upstreamStatus: failure.upstreamStatus };
-  ctx.status = statusOf(failure);
+  const wire = wireOf(ctx.ingress, ctx.requestId);
+  ctx.status = wireStatusOf(failure, wire);
   ctx.ending.end({ ending: "complete", bytesSent: 0 });
   // A stream may have been opened before a later step failed: close it so the upstream call ends.
   ctx.response?.stream?.cancel().catch(() => {});
-  return errorResponse(failure, ctx.traceId, ctx.responseHeaders);
+  return errorResponse(failure, ctx.traceId, ctx.responseHeaders, wire);
 }

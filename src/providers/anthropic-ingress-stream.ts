@@ -1,5 +1,5 @@
 // OpenAI chat.completion.chunk SSE -> the Anthropic Messages stream event sequence, for Anthropic clients.
-import { ERROR_KINDS, fail, type ErrorKind, type GatewayFailure } from "../errors";
+import { anthropicErrorBody, ERROR_KINDS, fail, type ErrorKind, type GatewayFailure } from "../errors";
 import { isRecord, parseJsonEvent, sseTransform, truncatedStream, type StreamSink } from "./common";
 import { formatSse } from "./sse";
 import type { FinishReason } from "./types";
@@ -38,19 +38,9 @@ export function messageId(id: unknown): string {
   return id.startsWith("msg_") ? id : `msg_${id}`;
 }
 
-const ANTHROPIC_ERROR_TYPE: Record<string, string> = {
-  invalid_request_error: "invalid_request_error",
-  authentication_error: "authentication_error",
-  permission_error: "permission_error",
-  not_found_error: "not_found_error",
-  rate_limit_error: "rate_limit_error",
-  insufficient_quota: "rate_limit_error",
-};
-
-/** The payload of an Anthropic `error` event for a gateway failure. */
+/** The payload of an Anthropic `error` event for a gateway failure (Anthropic's error body, src/errors.ts). */
 export function anthropicErrorData(f: GatewayFailure): string {
-  const type = ANTHROPIC_ERROR_TYPE[ERROR_KINDS[f.kind].type] ?? "api_error";
-  return JSON.stringify({ type: "error", error: { type, message: f.message } });
+  return JSON.stringify(anthropicErrorBody(f, null));
 }
 
 const send = (sink: StreamSink, type: string, data: object) => sink.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);

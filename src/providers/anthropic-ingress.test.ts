@@ -183,7 +183,7 @@ describe("openAIStreamToAnthropic", () => {
     const broken = openAITextStream().split("\n\n").slice(0, 3).join("\n\n") + "\n\n";
     const run = viaOpenAI(broken);
     const events = sseEvents(await new Response(run.out).text());
-    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "upstream stream ended before the response was complete" } }) });
+    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "upstream stream ended before the response was complete", details: { error_code: "upstream_bad_response" } }, request_id: null }) });
     expect(run.errors.map((e) => e.kind)).toEqual(["upstream_bad_response"]);
     const client = anthropicClient(() => viaOpenAI(broken).out);
     await expect(client.messages.stream(ask).finalMessage()).rejects.toThrow(/ended before the response was complete/);
@@ -247,6 +247,6 @@ describe("anthropic -> openai -> anthropic round trips", () => {
         new Response(anthropicErrorMidStream()).body!.pipeThrough(anthropicAdapter.chatStreamTransform({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} })).pipeThrough(openAIStreamToAnthropic({ requestedModel: "claude" })),
       ).text(),
     );
-    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "anthropic: Overloaded" } }) });
+    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "anthropic: Overloaded", details: { error_code: "upstream_error" } }, request_id: null }) });
   });
 });

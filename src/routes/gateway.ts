@@ -2,31 +2,34 @@
 // completions, embeddings and models, the Anthropic-compatible messages endpoint, and on the
 // external channel the tenant's own audit and usage. The pipeline routes authenticate in their
 // workflow's first step; every other route goes through the channel's auth middleware.
-import { Hono } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import type { Channel } from "../context";
 import { serviceAuth, tenantAuth } from "../auth/middleware";
 import { runGatewayRequest } from "../pipeline/run-request";
 import { listModels } from "./models";
 import { tenantLedgerRoutes } from "./audit";
+import { setResponseHeaders } from "../api/response-ids";
+
+/** Errors on the Anthropic routes are written in Anthropic's shape, and every answer carries `request-id` (the Anthropic clients' `requestID`). */
+function anthropicWire(): MiddlewareHandler<AppEnv> {
+  return async function anthropicWire(c, next) {
+    c.set("errorWire", { format: "anthropic", requestId: c.get("requestId") });
+    await next();
+    setResponseHeaders(c, { "request-id": c.get("requestId") });
+  };
+}
 
 export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const auth = channel === "external" ? tenantAuth() : serviceAuth("inference");
-  routes.post("/chat/completions", (c) =>
-    runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "openai", traceId: c.get("traceId") }),
-  );
-  routes.post("/embeddings", (c) =>
-    runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "embeddings", ingress: "openai", traceId: c.get("traceId") }),
-  );
-  routes.post("/messages", (c) =>
-    runGatewayRequest(c.req.raw, c.env, c.executionCtx, {
-      channel,
-      capability: "chat",
-      ingress: "anthropic",
-      traceId: c.get("traceId"),
-    }),
-  );
+  const ids = (c: Context<AppEnv>) => ({ traceId: c.get("traceId"), requestId: c.get("requestId") });
+  routes.post("/chat/completions", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "openai", ...ids(c) }));
+  routes.post("/embeddings", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "embeddings", ingress: "openai", ...ids(c) }));
+  // Anthropic's routes speak Anthropic: its error body and statuses, and its `request-id` header.
+  routes.use("/messages", anthropicWire());
+  routes.use("/messages/*", anthropicWire());
+  routes.post("/messages", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "anthropic", ...ids(c) }));
   routes.get("/models", auth, (c) => listModels(c, channel));
   if (channel === "external") routes.route("/", tenantLedgerRoutes());
   return routes;

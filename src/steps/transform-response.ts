@@ -57,7 +57,7 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
     idleTimeoutMs: ctx.settings.upstreamIdleTimeoutMs,
     clientIdleTimeoutMs: ctx.settings.clientIdleTimeoutMs,
     maxBytes: ctx.settings.maxResponseBytes,
-    errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId),
+    errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId, ctx.requestId),
     clientSignal: ctx.request.signal,
     onEnd: (end) => ctx.ending.end(brokenBy && end.ending === "complete" ? { ending: "upstream_failed", bytesSent: end.bytesSent, failure: brokenBy } : end),
   });
