@@ -2,15 +2,25 @@
 // Anthropic SDK) and rejects a key sent in the URL, where it would end up in logs.
 import { err, fail, ok, type Result } from "../errors";
 
-const QUERY_KEY_PARAMS = ["api_key", "apikey", "key", "access_token", "token"];
+/** Query parameter names that carry a credential, compared without case, dashes or underscores. */
+const CREDENTIAL_NAMES = new Set(["key", "auth", "authorization", "bearer", "password"]);
+/** ...and any name ending like one: api_key, X-Api-Key, openai_api_key, access_token, accessToken, client_secret. */
+const CREDENTIAL_SUFFIXES = ["apikey", "token", "secret"];
+
+/** The first query parameter that looks like a credential (`?API_KEY=`, `?Key=`, `?access-token=`), by name as sent. */
+export function credentialQueryParam(params: URLSearchParams): string | undefined {
+  for (const name of params.keys()) {
+    const folded = name.toLowerCase().replace(/[^a-z0-9]/g, "");
+    if (CREDENTIAL_NAMES.has(folded) || CREDENTIAL_SUFFIXES.some((suffix) => folded.endsWith(suffix))) return name;
+  }
+  return undefined;
+}
 
 export function credentialFrom(request: Request): Result<string> {
   // Only a URL with a query string can carry a key: the common request skips parsing its URL.
   if (request.url.includes("?")) {
-    const params = new URL(request.url).searchParams;
-    for (const name of QUERY_KEY_PARAMS) {
-      if (params.has(name)) return err(fail("api_key_in_query", "Credentials must be sent in the Authorization header, never in the URL.", { param: name }));
-    }
+    const name = credentialQueryParam(new URL(request.url).searchParams);
+    if (name !== undefined) return err(fail("api_key_in_query", "Credentials must be sent in the Authorization header, never in the URL.", { param: name }));
   }
   const authorization = request.headers.get("authorization");
   if (authorization !== null) {

@@ -135,6 +135,23 @@ describe("where the key may be sent", () => {
     expect(logs.filter((line) => line.includes(k.apiKey))).toEqual([]);
   });
 
+  it("credential-looking query parameters are refused in any case or spelling; ordinary names are not", async () => {
+    const k = await seedTenant();
+    const auth = { authorization: `Bearer ${k.apiKey}`, "content-type": "application/json" };
+    for (const param of ["API_KEY", "Key", "KEY", "Api-Key", "apiKey", "x-api-key", "ACCESS_TOKEN", "accessToken", "Token", "auth_token", "Authorization", "client_secret", "openai_api_key"]) {
+      const res = await SELF.fetch(`${CHAT}?${encodeURIComponent(param)}=${k.apiKey}`, { method: "POST", headers: auth, body: chatBody() });
+      const text = await expectError(res, 400, "api_key_in_query");
+      expect(JSON.parse(text).error.param, param).toBe(param);
+      expect(text).not.toContain(k.apiKey);
+    }
+    // After an innocent parameter, too.
+    expect((await SELF.fetch(`${BASE}/models?page=1&Api_Key=${k.apiKey}`, { headers: auth })).status).toBe(400);
+    for (const param of ["monkey", "max_tokens", "tokenizer", "keys_page"]) {
+      const res = await SELF.fetch(`${BASE}/models?${param}=1`, { headers: auth });
+      expect(res.status, param).toBe(200);
+    }
+  });
+
   it("x-api-key is accepted instead of Authorization: Bearer (bearer-only key and signed key)", async () => {
     const optional = await seedTenant();
     const res = await SELF.fetch(CHAT, { method: "POST", headers: { "x-api-key": optional.apiKey, "content-type": "application/json" }, body: chatBody() });
