@@ -21,6 +21,16 @@ describe("csvCell", () => {
     expect(["+1", "-1", "@SUM(A1)", "\tx"].map(csvCell)).toEqual(["'+1", "'-1", "'@SUM(A1)", "'\tx"]);
     expect(csvCell(-1)).toBe("-1");
   });
+
+  it("prefixes formulas hidden behind leading spaces, no-break spaces, controls or full-width signs", () => {
+    const hostile = [
+      " =1+1", "   +1", "\u00a0=HYPERLINK(\"http://evil\")", "\u3000=1", "\ufeff=1", "\u200b@SUM(A1)", " \t=1", "\n=1", "\0x",
+      "＝1+1", "＋1", "－1", "＠SUM(A1)", " ＝1", "\u00a0＠x", "﹦1", "﹢1", "﹣1", "﹫x",
+    ];
+    for (const text of hostile) expect(parseCsv(csvCell(text))[0]![0], JSON.stringify(text)).toBe(`'${text}`);
+    // Ordinary text, including text with a sign later on or leading spaces before a word, is left alone.
+    for (const text of [" hello", "a=b", "x+y", "\u00a0note", "ＡＢＣ", "e-mail", "1-2", "'quoted"]) expect(csvCell(text)).toBe(text);
+  });
 });
 
 describe("csvRow and parseCsv", () => {

@@ -1,8 +1,20 @@
 // CSV writing per RFC 4180 (CRLF rows; a cell with a comma, quote, CR or LF is quoted, quotes doubled),
 // with spreadsheet formula injection neutralised in text cells (OWASP "CSV injection").
 
-/** Text a spreadsheet would run as a formula: prefixed with `'` so it is shown, never evaluated. */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * Text a spreadsheet would run as a formula is prefixed with `'`, so it is shown, never evaluated (OWASP
+ * "CSV injection", ASVS 1.2.10): a cell starting with tab, CR, LF or NUL, or whose first character after
+ * any leading whitespace (space, no-break space, ideographic space), controls, BOM or zero-width
+ * characters is `=`, `+`, `-`, `@` or their full-width or small forms (`＝＋－＠`, `﹦﹢﹣﹫`), which
+ * spreadsheets read as the ASCII ones.
+ */
+const CONTROL_START = /^[\t\r\n\0]/;
+const SKIPPED_LEAD = /^[\s\p{Cc}\p{Cf}]+/u;
+const FORMULA_START = /^[=+\-@\uFF1D\uFF0B\uFF0D\uFF20\uFE66\uFE62\uFE63\uFE6B]/;
+
+function runsAsFormula(text: string): boolean {
+  return CONTROL_START.test(text) || FORMULA_START.test(text.replace(SKIPPED_LEAD, ""));
+}
 const NEEDS_QUOTES = /[",\r\n]/;
 
 export function csvCell(value: unknown): string {
@@ -10,7 +22,7 @@ export function csvCell(value: unknown): string {
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value);
   let text = typeof value === "string" ? value : JSON.stringify(value);
   // Only text cells are neutralised: a negative number stays a number.
-  if (typeof value === "string" && FORMULA_START.test(text)) text = `'${text}`;
+  if (typeof value === "string" && runsAsFormula(text)) text = `'${text}`;
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
