@@ -32,6 +32,7 @@ const ReplayResultSchema = z.object({
 const replay = createRoute({
   method: "post",
   path: "/dead-letters/replay",
+  operationId: "replayDeadLetters",
   tags: ["Audit"],
   summary: "Send pending dead letters back to their queues (after fixing what sent them there)",
   ...adminAccess("ledger"),

@@ -18,6 +18,7 @@ const NO_STORE = { "cache-control": "no-store" };
 const listAudit = createRoute({
   method: "get",
   path: "/tenants/{id}/audit",
+  operationId: "listTenantAuditRecords",
   tags: ["Audit"],
   summary: "A tenant's audit records, newest first (cursor pagination, filters)",
   ...adminAccess("ledger"),
@@ -28,6 +29,7 @@ const listAudit = createRoute({
 const getUsage = createRoute({
   method: "get",
   path: "/tenants/{id}/usage",
+  operationId: "getTenantUsage",
   tags: ["Audit"],
   summary: "A tenant's usage by UTC day, model and key, with exact totals",
   ...adminAccess("ledger"),
@@ -38,6 +40,7 @@ const getUsage = createRoute({
 const exportAudit = createRoute({
   method: "get",
   path: "/tenants/{id}/audit/export",
+  operationId: "exportTenantAuditRecords",
   tags: ["Audit"],
   summary: "Compliance export: every audit record of a tenant in [from, to), oldest first, streamed as NDJSON or CSV",
   ...adminAccess("ledger"),

@@ -37,6 +37,7 @@ const CreditResultSchema = z
 const addCredit = createRoute({
   method: "post",
   path: "/tenants/{id}/credits",
+  operationId: "topUpTenantCredits",
   tags: ["Tenants"],
   summary: "Top up a tenant's prepaid balance (idempotent per idempotency_key)",
   ...adminAccess("billing"),

@@ -10,6 +10,7 @@ import { keyActionRoutes } from "./key-actions";
 import { keyRoutes } from "./keys";
 import { limitRoutes } from "./limits";
 import { openApiDocument, registerGatewayPaths, registerSecuritySchemes } from "./openapi";
+import { registerOperationalPaths } from "./openapi-operations";
 import { presetRoutes } from "./presets";
 import { routingRoutes } from "./routing";
 import { adminRouter, handleAdminError } from "./router";
@@ -27,6 +28,7 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   // Any other admin path: a caller without an admin token learns nothing (401), an admin gets a 404.
   api.all("/admin/v1/*", adminAuth(), (c) => errorResponse(fail("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get("traceId")));
   registerGatewayPaths(api.openAPIRegistry);
+  registerOperationalPaths(api.openAPIRegistry);
   api.get("/openapi.json", (c) => c.json(openApiDocument(api) as Record<string, unknown>, 200, { "cache-control": "public, max-age=300" }));
   api.onError(handleAdminError);
   return api;

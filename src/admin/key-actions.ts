@@ -21,6 +21,7 @@ const statusRoute = (action: "revoke" | "freeze" | "unfreeze", summary: string) 
   createRoute({
     method: "post",
     path: `/tenants/{tenant_id}/keys/{key_id}/${action}`,
+    operationId: `${action}ApiKey`,
     tags: ["API keys"],
     summary,
     ...adminAccess("config"),
@@ -35,6 +36,7 @@ const unfreezeKey = statusRoute("unfreeze", "Unfreeze an API key (also clears it
 const rotateSecret = createRoute({
   method: "post",
   path: "/tenants/{tenant_id}/keys/{key_id}/rotate-secret",
+  operationId: "rotateApiKeySecret",
   tags: ["API keys"],
   summary: "Rotate the signing secret; the previous one stays valid for grace_seconds",
   ...adminAccess("config"),

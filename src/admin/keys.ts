@@ -30,6 +30,7 @@ export function masterKeyOf(env: Env): string {
 const createKey = createRoute({
   method: "post",
   path: "/tenants/{tenant_id}/keys",
+  operationId: "createApiKey",
   tags: ["API keys"],
   summary: "Create an API key (the key and signing secret are shown only in this response)",
   ...adminAccess("config"),
@@ -40,6 +41,7 @@ const createKey = createRoute({
 const listKeys = createRoute({
   method: "get",
   path: "/tenants/{tenant_id}/keys",
+  operationId: "listApiKeys",
   tags: ["API keys"],
   summary: "List a tenant's API keys",
   ...adminAccess("config"),
@@ -50,6 +52,7 @@ const listKeys = createRoute({
 const getKey = createRoute({
   method: "get",
   path: "/tenants/{tenant_id}/keys/{key_id}",
+  operationId: "getApiKey",
   tags: ["API keys"],
   summary: "Read an API key and its quota usage",
   ...adminAccess("config"),
@@ -60,6 +63,7 @@ const getKey = createRoute({
 const updateKey = createRoute({
   method: "patch",
   path: "/tenants/{tenant_id}/keys/{key_id}",
+  operationId: "updateApiKey",
   tags: ["API keys"],
   summary: "Update an API key's settings",
   ...adminAccess("config"),

@@ -27,6 +27,7 @@ const view = (doc: GlobalLimitsDocument | null): z.infer<typeof GlobalLimitsSche
 const getLimits = createRoute({
   method: "get",
   path: "/limits/global",
+  operationId: "getGlobalLimits",
   tags: ["Limits"],
   summary: "Read the global rate limits",
   ...adminAccess("config"),
@@ -36,6 +37,7 @@ const getLimits = createRoute({
 const putLimits = createRoute({
   method: "put",
   path: "/limits/global",
+  operationId: "replaceGlobalLimits",
   tags: ["Limits"],
   summary: "Replace the global rate limits",
   ...adminAccess("config"),

@@ -1,10 +1,11 @@
 // GET /openapi.json: an OpenAPI 3.1 document generated from the zod schemas, covering the admin API
-// and both gateway channels, whose references all resolve and whose path parameters are all declared.
+// and both gateway channels, whose references all resolve and whose path parameters are all declared,
+// with an operationId on every operation (clients generated from it name their methods by it).
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 
-type Operation = { parameters?: { name: string; in: string }[]; security?: Record<string, string[]>[]; requestBody?: any; responses: Record<string, any> };
-type Doc = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, any>; securitySchemes: Record<string, any> } };
+type Operation = { operationId?: string; tags?: string[]; parameters?: { name: string; in: string }[]; security?: Record<string, string[]>[]; requestBody?: any; responses: Record<string, any> };
+type Doc = { openapi: string; info: { title: string; version: string }; servers?: { url: string }[]; tags?: { name: string; description?: string }[]; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, any>; securitySchemes: Record<string, any> } };
 let doc: Doc;
 let res: Response;
 
@@ -62,6 +63,12 @@ describe("GET /openapi.json", () => {
       "GET /admin/v1/limits/global",
       "PUT /admin/v1/limits/global",
       ...["external", "internal"].flatMap((ch) => [`POST /${ch}/v1/chat/completions`, `POST /${ch}/v1/embeddings`, `POST /${ch}/v1/messages`, `GET /${ch}/v1/models`]),
+      "GET /health",
+      "GET /internal/v1/health",
+      "GET /internal/v1/metrics",
+      "GET /external/v1/health",
+      "GET /external/v1/audit",
+      "GET /external/v1/usage",
     ]) {
       expect(ops).toContain(op);
     }
@@ -71,6 +78,11 @@ describe("GET /openapi.json", () => {
     for (const [path, methods] of Object.entries(doc.paths)) {
       const params = [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]);
       for (const [method, op] of Object.entries(methods)) {
+        // The liveness probe is public and takes no input.
+        if (path === "/health") {
+          expect(op.security).toEqual([]);
+          continue;
+        }
         const declared = (op.parameters ?? []).filter((p) => p.in === "path").map((p) => p.name);
         expect(declared.sort(), `${method} ${path}`).toEqual(params.sort());
         expect(op.security?.length, `${method} ${path}`).toBeGreaterThan(0);
@@ -98,6 +110,26 @@ describe("GET /openapi.json", () => {
     expect(created.allOf[1].required).toEqual(["key", "signing_secret"]);
     expect(doc.components.schemas.ApiKey.properties).not.toHaveProperty("signing_secret");
     expect(doc.components.schemas.ApiKey.properties).not.toHaveProperty("signing_secret_sealed");
+  });
+
+  it("names every operation with a unique operationId (the method name in generated clients)", () => {
+    const ids = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.operationId] as const));
+    const missing = ids.filter(([, id]) => !id).map(([op]) => op);
+    expect(missing, "operations without an operationId: add `operationId` to their createRoute / registerPath").toEqual([]);
+    for (const [op, id] of ids) expect(id, op).toMatch(/^[a-z][A-Za-z0-9]*$/);
+    const seen = ids.map(([, id]) => id);
+    expect(seen.filter((id, i) => seen.indexOf(id) !== i), "operationIds used twice").toEqual([]);
+  });
+
+  it("declares its servers, and every tag an operation uses with a description", () => {
+    expect(doc.servers?.length).toBeGreaterThan(0);
+    const declared = new Map((doc.tags ?? []).map((t) => [t.name, t.description]));
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        expect(op.tags?.length, `${method} ${path}`).toBeGreaterThan(0);
+        for (const tag of op.tags!) expect(declared.get(tag), `tag "${tag}" of ${method} ${path}: add it to TAGS in src/admin/openapi.ts`).toBeTruthy();
+      }
+    }
   });
 
   it("has no dangling $ref", () => {

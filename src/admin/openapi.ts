@@ -36,20 +36,23 @@ const gatewayErrors = {
   503: json(ErrorSchema, "A store, the guard or every upstream is unavailable"),
 };
 
+// operationIds: OpenAI's and Anthropic's names on the external channel; "Internal" ones on the internal channel.
 const ENDPOINTS = [
-  { path: "/chat/completions", schema: ChatCompletionRequestSchema, summary: "Chat completion (OpenAI format; `stream: true` answers with server-sent events)" },
-  { path: "/embeddings", schema: EmbeddingsRequestSchema, summary: "Embeddings (OpenAI format)" },
-  { path: "/messages", schema: AnthropicMessagesRequestSchema, summary: "Messages (Anthropic format)" },
+  { path: "/chat/completions", operation: "ChatCompletion", schema: ChatCompletionRequestSchema, summary: "Chat completion (OpenAI format; `stream: true` answers with server-sent events)" },
+  { path: "/embeddings", operation: "Embedding", schema: EmbeddingsRequestSchema, summary: "Embeddings (OpenAI format)" },
+  { path: "/messages", operation: "Message", schema: AnthropicMessagesRequestSchema, summary: "Messages (Anthropic format)" },
 ] as const;
 
 export function registerGatewayPaths(registry: OpenAPIRegistry): void {
   for (const channel of ["external", "internal"] as const) {
     const security: Record<string, string[]>[] = [{ [channel === "external" ? "ApiKey" : "ServiceToken"]: [] }];
     const tags = [channel === "external" ? "Gateway (external)" : "Gateway (internal)"];
+    const internal = channel === "internal" ? "Internal" : "";
     for (const endpoint of ENDPOINTS) {
       registry.registerPath({
         method: "post",
         path: `/${channel}/v1${endpoint.path}`,
+        operationId: `create${internal}${endpoint.operation}`,
         tags,
         summary: endpoint.summary,
         security,
@@ -66,6 +69,7 @@ export function registerGatewayPaths(registry: OpenAPIRegistry): void {
     registry.registerPath({
       method: "get",
       path: `/${channel}/v1/models`,
+      operationId: `list${internal}Models`,
       tags,
       summary: "Models visible on this channel",
       security,
@@ -73,6 +77,28 @@ export function registerGatewayPaths(registry: OpenAPIRegistry): void {
     });
   }
 }
+
+/** Every tag an operation uses, declared with its description (src/admin/openapi.test.ts checks both ways). */
+export const TAGS = [
+  { name: "Tenants", description: "Tenants, their prepaid balances and quotas (admin)." },
+  { name: "API keys", description: "A tenant's API keys: scopes, limits, signing, status (admin)." },
+  { name: "Services", description: "Internal service tokens for the internal channel (admin)." },
+  { name: "Presets", description: "Upstream provider presets: models, credentials by secret name, prices (admin)." },
+  { name: "Routing", description: "Versioned routing configuration: staging, gradual rollout, promotion, rollback and arm statistics (admin)." },
+  { name: "Templates", description: "Versioned prompt templates (admin)." },
+  { name: "Limits", description: "Gateway-wide rate limits (admin)." },
+  { name: "Audit", description: "Any tenant's audit records and usage, the compliance export and dead-letter replay (admin)." },
+  { name: "Gateway (external)", description: "OpenAI- and Anthropic-compatible inference for tenants (API keys, optionally signed)." },
+  { name: "Account (external)", description: "A tenant's own health, audit records and usage (API keys)." },
+  { name: "Gateway (internal)", description: "OpenAI- and Anthropic-compatible inference for internal services (service tokens)." },
+  { name: "Operations", description: "Liveness, readiness and metrics for operators." },
+];
+
+/** Where the gateway answers: a deployment's own domain, or `npm start` locally (docs/operations/deployment.md). */
+const SERVERS = [
+  { url: "https://{host}", description: "A deployment, on its custom domain", variables: { host: { default: "gateway.internal", description: "The custom domain wrangler.toml routes to the Worker" } } },
+  { url: "http://127.0.0.1:8787", description: "The local stack (`npm start`)" },
+];
 
 const documents = new WeakMap<object, unknown>();
 
@@ -87,16 +113,8 @@ export function openApiDocument(api: OpenAPIHono<AdminEnv>): unknown {
         version: "1",
         description: "Admin API (/admin/v1) and the OpenAI/Anthropic-compatible gateway (/external/v1 for tenants, /internal/v1 for services).",
       },
-      tags: [
-        { name: "Tenants" },
-        { name: "API keys" },
-        { name: "Services" },
-        { name: "Presets" },
-        { name: "Templates" },
-        { name: "Limits" },
-        { name: "Gateway (external)" },
-        { name: "Gateway (internal)" },
-      ],
+      servers: SERVERS,
+      tags: TAGS,
     });
     documents.set(api, doc);
   }

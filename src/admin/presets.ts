@@ -32,6 +32,7 @@ const StoredPresetsSchema = PresetsDocumentSchema.extend({ updated_at: z.string(
 const getPresets = createRoute({
   method: "get",
   path: "/presets",
+  operationId: "getPresets",
   tags: ["Presets"],
   summary: "Read the provider presets",
   ...adminAccess("config"),
@@ -41,6 +42,7 @@ const getPresets = createRoute({
 const putPresets = createRoute({
   method: "put",
   path: "/presets",
+  operationId: "replacePresets",
   tags: ["Presets"],
   summary: "Replace the provider presets (bumps the version)",
   ...adminAccess("config"),

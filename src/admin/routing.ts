@@ -86,35 +86,35 @@ const VersionPath = z.object({
 });
 const StatsQuery = z.object({ model: z.string().min(1).max(256).optional().openapi({ param: { name: "model", in: "query" } }) });
 
-const route = <M extends "get" | "post">(method: M, path: string, summary: string) => ({ method, path, tags: ["Routing"], summary, ...adminAccess("config") });
+const route = <M extends "get" | "post">(method: M, path: string, operationId: string, summary: string) => ({ method, path, operationId, tags: ["Routing"], summary, ...adminAccess("config") });
 
-const getState = createRoute({ ...route("get", "/routing", "Active routing config versions and release state"), responses: { 200: json(RoutingStateSchema, "The release state"), ...errors(401, 503) } });
+const getState = createRoute({ ...route("get", "/routing", "getRoutingState", "Active routing config versions and release state"), responses: { 200: json(RoutingStateSchema, "The release state"), ...errors(401, 503) } });
 const getVersion = createRoute({
-  ...route("get", "/routing/versions/{version}", "Read one presets version"),
+  ...route("get", "/routing/versions/{version}", "getRoutingVersion", "Read one presets version"),
   request: { params: VersionPath },
   responses: { 200: json(VersionSchema, "The version"), ...errors(400, 401, 404, 503) },
 });
 const postVersion = createRoute({
-  ...route("post", "/routing/versions", "Stage a new presets version (in force for nobody yet)"),
+  ...route("post", "/routing/versions", "stageRoutingVersion", "Stage a new presets version (in force for nobody yet)"),
   request: { body: jsonBody(StageVersionSchema) },
   responses: { 201: json(VersionSchema, "The staged version"), ...errors(400, 401, 503) },
 });
 const postRollout = createRoute({
-  ...route("post", "/routing/rollout", "Roll a staged version out to tenants or a percentage of tenants"),
+  ...route("post", "/routing/rollout", "startRoutingRollout", "Roll a staged version out to tenants or a percentage of tenants"),
   request: { body: jsonBody(RolloutInputSchema) },
   responses: { 200: json(RoutingStateSchema, "The new release state"), ...errors(400, 401, 404, 409, 503) },
 });
 const postPromote = createRoute({
-  ...route("post", "/routing/promote", "Make the rollout's version (or the named one) stable for every tenant"),
+  ...route("post", "/routing/promote", "promoteRoutingVersion", "Make the rollout's version (or the named one) stable for every tenant"),
   request: { body: jsonBody(PromoteInputSchema) },
   responses: { 200: json(RoutingStateSchema, "The new release state"), ...errors(400, 401, 404, 409, 503) },
 });
 const postRollback = createRoute({
-  ...route("post", "/routing/rollback", "Cancel the running rollout, or else return to the previous stable version"),
+  ...route("post", "/routing/rollback", "rollBackRouting", "Cancel the running rollout, or else return to the previous stable version"),
   responses: { 200: json(RoutingStateSchema, "The new release state"), ...errors(401, 409, 503) },
 });
 const getStats = createRoute({
-  ...route("get", "/routing/stats", "Arm statistics, cool-downs and breaker states per route"),
+  ...route("get", "/routing/stats", "getRoutingStats", "Arm statistics, cool-downs and breaker states per route"),
   request: { query: StatsQuery },
   responses: { 200: json(RoutingStatsSchema, "Per route, per arm"), ...errors(400, 401, 503) },
 });

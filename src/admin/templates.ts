@@ -38,6 +38,7 @@ function jinjaProblem(messages: PromptTemplate["messages"]): { index: number; me
 const putTemplate = createRoute({
   method: "put",
   path: "/templates/{name}",
+  operationId: "putTemplate",
   tags: ["Templates"],
   summary: "Store the next version of a prompt template",
   ...adminAccess("config"),
@@ -48,6 +49,7 @@ const putTemplate = createRoute({
 const getLatest = createRoute({
   method: "get",
   path: "/templates/{name}",
+  operationId: "getTemplate",
   tags: ["Templates"],
   summary: "Read the latest version of a prompt template",
   ...adminAccess("config"),
@@ -58,6 +60,7 @@ const getLatest = createRoute({
 const getVersion = createRoute({
   method: "get",
   path: "/templates/{name}/versions/{version}",
+  operationId: "getTemplateVersion",
   tags: ["Templates"],
   summary: "Read one version of a prompt template",
   ...adminAccess("config"),

@@ -120,6 +120,7 @@ const TenantPath = z.object({ id: idParam("id") });
 const createTenant = createRoute({
   method: "post",
   path: "/tenants",
+  operationId: "createTenant",
   tags: ["Tenants"],
   summary: "Create a tenant",
   ...adminAccess("config"),
@@ -130,6 +131,7 @@ const createTenant = createRoute({
 const listTenants = createRoute({
   method: "get",
   path: "/tenants",
+  operationId: "listTenants",
   tags: ["Tenants"],
   summary: "List tenants (cursor pagination, key order)",
   ...adminAccess("config"),
@@ -140,6 +142,7 @@ const listTenants = createRoute({
 const getTenant = createRoute({
   method: "get",
   path: "/tenants/{id}",
+  operationId: "getTenant",
   tags: ["Tenants"],
   summary: "Read a tenant, its balance and quota usage",
   ...adminAccess("config"),
@@ -150,6 +153,7 @@ const getTenant = createRoute({
 const updateTenant = createRoute({
   method: "patch",
   path: "/tenants/{id}",
+  operationId: "updateTenant",
   tags: ["Tenants"],
   summary: "Update a tenant (status active|banned bans or unbans at once)",
   ...adminAccess("config"),
