@@ -4,6 +4,7 @@
 import http from "node:http";
 // @ts-expect-error plain ESM module without types
 import { connect } from "../../scripts/db-migrate.mjs";
+import { waitUntil } from "../fixtures/wait";
 
 export interface Stack {
   baseUrl: string;
@@ -149,12 +150,5 @@ export async function guardView(stack: Stack, tenantId: string): Promise<{ balan
 
 /** Polls `check` until it returns true; fails with `what` and the last observation after `timeoutMs`. */
 export async function eventually(what: string, check: () => Promise<boolean | string>, timeoutMs = 90_000, intervalMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: boolean | string = false;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+  await waitUntil(what, check, { timeoutMs, intervalMs });
 }

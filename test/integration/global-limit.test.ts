@@ -11,6 +11,7 @@ import { GLOBAL_OBJECT_NAME } from "../../src/global-limit/durable-object-limite
 import { WINDOW_MS } from "../../src/global-limit/fair-share";
 import { admin } from "./admin-helpers";
 import { mockPresets, mockRequests, mockScenario, seedPresets, seedTenant } from "../fixtures/seed";
+import { waitFor, waitUntil } from "../fixtures/wait";
 
 const SCENARIO = "gw-global-limit";
 const handle = createDb(env);
@@ -32,10 +33,6 @@ const globalObject = () => env.GLOBAL_LIMITER.get(env.GLOBAL_LIMITER.idFromName(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` passes or `ms` elapse (holds close and refunds land in waitUntil, after the response). */
-async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(50)) if (await check()) return true;
-  return check();
-}
 
 /** The bucket's windows are whole minutes: a case that must stay in one window starts well inside one. */
 async function awayFromWindowEnd(needMs = 8_000): Promise<void> {
@@ -78,8 +75,7 @@ describe("global rate limit through the Worker", () => {
     // The tenants have no limits of their own, so the headers show the global bucket's.
     expect(ok.every((r) => r.headers.get("x-ratelimit-limit-requests") === String(N))).toBe(true);
     // Every hold was settled (served) or released (refused by the global bucket).
-    const closed = await eventually(async () => (await guardOf(a.tenantId).snapshot()).openHolds + (await guardOf(b.tenantId).snapshot()).openHolds === 0);
-    expect(closed).toBe(true);
+    await waitUntil("every hold closed", async () => (await guardOf(a.tenantId).snapshot()).openHolds + (await guardOf(b.tenantId).snapshot()).openHolds === 0);
     const snapshot = await globalObject().snapshot("external");
     expect(snapshot.usedRequests).toBe(N);
   });
@@ -92,8 +88,7 @@ describe("global rate limit through the Worker", () => {
     for (let i = 0; i < 3; i++) statuses.push(await send(t.apiKey));
     expect(statuses.map((r) => r.status)).toEqual([200, 429, 429]);
     expect(statuses[1]!.body.error.code).toBe("rate_limit_exceeded");
-    const refunded = await eventually(async () => (await globalObject().snapshot("external")).tenants[t.tenantId]?.used[0] === 1);
-    expect(refunded).toBe(true);
+    await waitUntil("the global unit given back", async () => (await globalObject().snapshot("external")).tenants[t.tenantId]?.used[0] === 1);
   });
 
   it("with no global limit configured, the global limiter is not called at all", async () => {
@@ -115,13 +110,8 @@ describe("global rate limit through the Worker", () => {
       return { status: res.status, requestId: res.headers.get("x-gateway-request-id")!, elapsedMs };
     }
     async function auditFlags(requestId: string): Promise<string[] | undefined> {
-      let flags: string[] | undefined;
-      await eventually(async () => {
-        const row = await handle.db.selectFrom("audit_log").select("flags").where("request_id", "=", requestId).executeTakeFirst();
-        flags = row?.flags;
-        return row !== undefined;
-      }, 10_000);
-      return flags;
+      const row = await waitFor("the audit row", () => handle.db.selectFrom("audit_log").select("flags").where("request_id", "=", requestId).executeTakeFirst());
+      return row.flags;
     }
 
     it.each([
