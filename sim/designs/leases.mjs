@@ -14,6 +14,9 @@
 //   report (later than the use: still an upper bound) and drops unused ones, so a lease costs no capacity.
 import { WINDOW_MS, WindowLog } from "../model/budgets.mjs";
 
+/** Calls a shard may take per second by design: half the platform's ceiling. */
+export const SHARD_TARGET_CALLS = 500;
+
 export const B = { req: 0, tok: 1, bal: 2, slot: 3, glob: 4 };
 export const BUDGETS = ["requests", "tokens", "balance", "slots", "global"];
 const WINDOWED = [true, true, false, false, true];

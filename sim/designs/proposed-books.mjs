@@ -4,8 +4,7 @@
 // traffic there), the shards' admission check, and the per-second sample of budget held in leases.
 import { KIND } from "../model/objects.mjs";
 import { REGIONS, regionRttMs } from "../model/world.mjs";
-import { B, LEASE, LeaseNode } from "./leases.mjs";
-import { SHARD_TARGET_CALLS } from "./proposed.mjs";
+import { B, LEASE, LeaseNode, SHARD_TARGET_CALLS } from "./leases.mjs";
 
 /** Calls a request brings to its shard: admit() and settle(). */
 const CALLS_PER_REQUEST = 2;

@@ -23,8 +23,6 @@ import { LeaseFlow } from "./lease-flow.mjs";
 import { ProposedBooks } from "./proposed-books.mjs";
 
 const EV = { admit: 80, take: 81, end: 82, settle: 83, timeout: 84, release: 85 };
-/** Calls a shard may take per second by design: half the platform's ceiling. */
-export const SHARD_TARGET_CALLS = 500;
 /** A client refused for signing another region re-signs and sends again after this long. */
 const CLIENT_RESIGN_MS = 40;
 const STATE = { pending: 0, ok: 1, refused: 2, unavailable: 3 };
