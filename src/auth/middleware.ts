@@ -16,6 +16,9 @@ import { adminTokenMatches, bearerToken } from "./admin-token";
 import { authenticateExternal } from "./authenticate-external";
 import { authenticateService } from "./authenticate-service";
 import { credentialFrom } from "./credentials";
+import { crossOrigin } from "../cors/origin-patterns";
+import { corsAnswerHeaders } from "../cors/cors-headers";
+import { setResponseHeaders } from "../api/response-ids";
 import { ROLE_ACCESS, roleAllows, type AdminArea } from "./roles";
 
 export type ServiceScope = "inference" | "operations";
@@ -55,6 +58,9 @@ export function tenantAuth(): MiddlewareHandler<AppEnv> {
     if (!auth.ok) return errorResponse(auth.failure, c.get("traceId"), undefined, c.get("errorWire"));
     c.set("principal", auth.value);
     await next();
+    // Authenticated with a browser origin: the key allows it (authenticate-key.ts), so the page may read the answer.
+    const origin = crossOrigin(c.req.raw);
+    if (origin !== null) setResponseHeaders(c, corsAnswerHeaders(origin));
   };
 }
 

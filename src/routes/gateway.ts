@@ -10,6 +10,7 @@ import { runGatewayRequest } from "../pipeline/run-request";
 import { listModels } from "./models";
 import { tenantLedgerRoutes } from "./audit";
 import { setResponseHeaders } from "../api/response-ids";
+import { browserPreflight } from "../cors/preflight";
 
 /** Errors on the Anthropic routes are written in Anthropic's shape, and every answer carries `request-id` (the Anthropic clients' `requestID`). */
 function anthropicWire(): MiddlewareHandler<AppEnv> {
@@ -23,6 +24,8 @@ function anthropicWire(): MiddlewareHandler<AppEnv> {
 export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const auth = channel === "external" ? tenantAuth() : serviceAuth("inference");
+  // Browsers call the external channel only (keys with allowed_origins); services are never browsers.
+  if (channel === "external") routes.use("*", browserPreflight());
   const ids = (c: Context<AppEnv>) => ({ traceId: c.get("traceId"), requestId: c.get("requestId") });
   routes.post("/chat/completions", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "openai", ...ids(c) }));
   routes.post("/embeddings", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "embeddings", ingress: "openai", ...ids(c) }));

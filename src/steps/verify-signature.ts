@@ -3,6 +3,8 @@
 import type { GatewayContext } from "../context";
 import { authenticateExternal } from "../auth/authenticate-external";
 import type { GatewayStep } from "./types";
+import { crossOrigin } from "../cors/origin-patterns";
+import { corsAnswerHeaders } from "../cors/cors-headers";
 
 export const verifySignatureStep: GatewayStep = {
   name: "verify_signature",
@@ -14,5 +16,8 @@ export const verifySignatureStep: GatewayStep = {
     if (!verified.ok) return verified.failure;
     ctx.principal = verified.value.principal;
     ctx.nonce = verified.value.nonce;
+    // A browser origin that authentication let through is one the key allows: the page may read the answer, errors included.
+    const origin = crossOrigin(ctx.request);
+    if (origin !== null) for (const [name, value] of Object.entries(corsAnswerHeaders(origin))) ctx.responseHeaders.set(name, value);
   },
 };
