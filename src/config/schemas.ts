@@ -11,11 +11,36 @@ export type ProviderKind = z.infer<typeof ProviderKindSchema>;
 
 export const VisibilitySchema = z.enum(["external", "internal", "both"]);
 
+const micros = () => z.number().int().nonnegative();
+
+/** Token prices of the priority service tier, used when the upstream reports it served the request at that tier. */
+export const TierPricingSchema = z.object({
+  input_per_million_micros: micros(),
+  output_per_million_micros: micros(),
+  cached_input_per_million_micros: micros().optional(),
+});
+
+/**
+ * Prices in integer micro-units of `currency`. The parts the upstream reports separately (cached,
+ * cache-write, audio and reasoning tokens, search calls, the priority tier) are priced by their own
+ * fields; an unset token price falls back to the plain input or output price (src/billing/pricing.ts).
+ */
 export const PricingSchema = z.object({
   /** Micro-units of the currency per million input tokens. */
-  input_per_million_micros: z.number().int().nonnegative().default(0),
-  output_per_million_micros: z.number().int().nonnegative().default(0),
-  per_request_micros: z.number().int().nonnegative().default(0),
+  input_per_million_micros: micros().default(0),
+  output_per_million_micros: micros().default(0),
+  per_request_micros: micros().default(0),
+  /** Prompt tokens served from the provider's prompt cache. */
+  cached_input_per_million_micros: micros().optional(),
+  /** Prompt tokens written to the prompt cache (Anthropic's cache_creation_input_tokens). */
+  cache_write_per_million_micros: micros().optional(),
+  /** Output tokens spent on hidden reasoning (part of the output count). */
+  reasoning_per_million_micros: micros().optional(),
+  audio_input_per_million_micros: micros().optional(),
+  audio_output_per_million_micros: micros().optional(),
+  /** Each web search the upstream ran for the request. */
+  web_search_per_call_micros: micros().optional(),
+  priority: TierPricingSchema.optional(),
   currency: z.string().length(3).default("USD"),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
@@ -52,6 +77,10 @@ export const PresetItemSchema = z.object({
   /** Name of the Worker secret holding the upstream credential (listed in PROVIDER_SECRETS); never the credential itself. */
   credential: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
   auth: z.enum(["bearer", "api-key", "x-api-key", "basic", "none"]).default("bearer"),
+  /** Request fields forwarded beyond the provider format's default list (src/providers/request-fields.ts). */
+  extra_fields: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)).max(64).optional(),
+  /** What happens to a request field that is not forwarded: a 400 naming it, or silently left out. */
+  unknown_fields: z.enum(["reject", "drop"]).default("reject"),
   pricing: PricingSchema.default({ input_per_million_micros: 0, output_per_million_micros: 0, per_request_micros: 0, currency: "USD" }),
   visibility: VisibilitySchema.default("both"),
   priority: z.number().int().default(0),

@@ -3,6 +3,7 @@ import type { ChatCompletionRequest, ChatMessage } from "../api/openai-schemas";
 import type { PresetItem } from "../config/schemas";
 import { fail, type GatewayFailure } from "../errors";
 import { isRecord, joinUrl, jsonHeaders, upstreamErrorMessage } from "./common";
+import { DEFAULT_FORWARDED_FIELDS } from "./request-fields";
 import { anthropicChatStream, anthropicUsage, finishReasonOf, openAIUsageOf } from "./anthropic-stream";
 import { isFailure, type OpenAIChatCompletion, type OpenAIToolCall, type ProviderAdapter, type TokenUsage, type UpstreamHttpRequest } from "./types";
 
@@ -103,7 +104,11 @@ function toolChoice(choice: unknown, parallel: unknown): Block | undefined {
   return out;
 }
 
-export function buildAnthropicBody(body: ChatCompletionRequest, model: string, stream: boolean): Record<string, unknown> | GatewayFailure {
+/**
+ * `extras`: the preset's extra_fields (docs/api/presets.md), copied into the Messages body as they are
+ * (thinking, service_tier, metadata, …); never over a field the gateway builds itself.
+ */
+export function buildAnthropicBody(body: ChatCompletionRequest, model: string, stream: boolean, extras: readonly string[] = []): Record<string, unknown> | GatewayFailure {
   if (typeof body.n === "number" && body.n > 1) return fail("invalid_request", "n > 1 is not supported by this model", { param: "n" });
   const converted = toAnthropicMessages(body.messages);
   if (isFailure(converted)) return converted;
@@ -129,6 +134,10 @@ export function buildAnthropicBody(body: ChatCompletionRequest, model: string, s
     if (choice) out.tool_choice = choice;
   }
   if (stream) out.stream = true;
+  for (const field of extras) {
+    const value = (body as Record<string, unknown>)[field];
+    if (value !== undefined && value !== null && !(field in out) && !DEFAULT_FORWARDED_FIELDS.anthropic.chat.includes(field)) out[field] = value;
+  }
   return out;
 }
 
@@ -164,7 +173,7 @@ export function parseAnthropicMessage(json: unknown, requestedModel: string): { 
 export const anthropicAdapter: ProviderAdapter = {
   kind: "anthropic",
   buildChatRequest(body: ChatCompletionRequest, target: PresetItem, { stream }): UpstreamHttpRequest | GatewayFailure {
-    const out = buildAnthropicBody(body, target.upstream_model ?? target.model, stream);
+    const out = buildAnthropicBody(body, target.upstream_model ?? target.model, stream, target.extra_fields);
     if (isFailure(out)) return out;
     return {
       url: joinUrl(target.base_url, "/messages"),

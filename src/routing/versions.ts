@@ -11,6 +11,7 @@ import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
 import { readJson, writeJson } from "../admin/kv";
 import { checkEgressUrl } from "../security/egress";
 import { parseHostPattern } from "../security/egress-hosts";
+import { checkExtraFields } from "../providers/request-fields";
 import { presetsVersionKey } from "./keys";
 
 export const StoredPresetsSchema = PresetsDocumentSchema.extend({ updated_at: z.string().optional() });
@@ -34,6 +35,8 @@ function checkItem(item: PresetItem, at: string, settings: Settings): GatewayFai
     const why = providerSecretRefusal(settings, item.credential);
     if (why) return refused("credential", `is not an allowed provider secret: ${why}`);
   }
+  const extra = checkExtraFields(item);
+  if (extra) return refused(extra[0], extra[1]);
   for (const [j, host] of (item.egress_hosts ?? []).entries()) {
     const parsed = parseHostPattern(host, { wildcard: false });
     if (!parsed.ok) return refused(`egress_hosts.${j}`, `is refused: ${parsed.failure.message}`);

@@ -10,6 +10,7 @@ import { fail, type GatewayFailure, type Result } from "../errors";
 import type { GatewayCompletion, GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { applyCredential } from "../providers/credentials";
+import { forwardableBody } from "../providers/request-fields";
 import type { UpstreamHttpRequest } from "../providers/types";
 import { checkEgressUrl } from "../security/egress";
 import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
@@ -58,11 +59,17 @@ function credentialFor(ctx: GatewayContext, target: PresetItem, headers: Record<
   return applyCredential(headers, target.auth, secret);
 }
 
+/** The request for `target`, with only the fields its preset forwards (src/providers/request-fields.ts). */
 function buildRequest(ctx: GatewayContext, target: PresetItem): UpstreamHttpRequest | GatewayFailure | undefined {
   const parsed = ctx.parsed!;
   const adapter = adapterFor(target.provider);
-  if (parsed.capability === "chat") return adapter.buildChatRequest(parsed.body, target, { stream: parsed.stream });
-  return adapter.buildEmbeddingsRequest?.(parsed.body, target);
+  if (parsed.capability === "chat") {
+    const body = forwardableBody("chat", parsed.body, target);
+    return body.ok ? adapter.buildChatRequest(body.value, target, { stream: parsed.stream }) : body.failure;
+  }
+  if (!adapter.buildEmbeddingsRequest) return undefined;
+  const body = forwardableBody("embeddings", parsed.body, target);
+  return body.ok ? adapter.buildEmbeddingsRequest(body.value, target) : body.failure;
 }
 
 async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: number): Promise<TargetOutcome> {
