@@ -9,6 +9,7 @@ import type { Usage, UsageMeter } from "./billing/usage-meter";
 import type { AdmissionResult, IdempotencyClaim, QuotaRule } from "./guard/types";
 import type { RoutingPolicy } from "./config/schemas";
 import type { Region } from "./region";
+import type { StripFields } from "./providers/types";
 
 export type { Usage };
 
@@ -104,6 +105,8 @@ export interface PendingResponse {
   /** A JSON answer, kept as an object so later steps can edit it without re-parsing. */
   json?: unknown;
   stream?: ReadableStream<Uint8Array>;
+  /** A stream's fields to remove from every event, read as it runs (set by sanitize_response). */
+  stripFields?: StripFields;
 }
 
 export interface GatewayContext {

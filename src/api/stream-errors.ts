@@ -1,5 +1,7 @@
-// The error event a stream ends with when it cannot finish, in the client's wire format: OpenAI's error
-// body, or Anthropic's `error` event (its error body, src/errors.ts) for Anthropic clients.
+// The one writer of the error event a stream ends with when it cannot finish, in the client's wire
+// format, with the request's trace id (docs/api/errors.md): OpenAI's error body, or Anthropic's `error`
+// event (its error body, src/errors.ts) for Anthropic clients; whether the upstream broke, went idle or
+// grew too large (src/upstream/metered-stream.ts) or its events were wrong (the stream translators).
 import type { IngressFormat } from "../context";
 import { anthropicErrorBody, errorBody, type GatewayFailure } from "../errors";
 

@@ -1,12 +1,12 @@
 // OpenAI chat.completion.chunk SSE -> the Anthropic Messages stream event sequence, for Anthropic clients.
-import { anthropicErrorBody, ERROR_KINDS, fail, type ErrorKind, type GatewayFailure } from "../errors";
-import { isRecord, parseJsonEvent, sseTransform, truncatedStream, type StreamSink } from "./common";
-import { formatSse } from "./sse";
+import { ERROR_KINDS, fail, type ErrorKind, type GatewayFailure } from "../errors";
+import { isRecord, parseJsonEvent, truncatedStream } from "./common";
+import { sseTranslator, type SseTranslator, type StreamSink } from "./stream-translator";
 import type { FinishReason } from "./types";
 
 export interface AnthropicStreamOptions {
   requestedModel: string;
-  /** The upstream failed mid-stream; the client was sent an Anthropic `error` event. */
+  /** The upstream failed mid-stream; the translation stops (the client gets an Anthropic `error` event). */
   onError?(f: GatewayFailure): void;
 }
 
@@ -38,14 +38,9 @@ export function messageId(id: unknown): string {
   return id.startsWith("msg_") ? id : `msg_${id}`;
 }
 
-/** The payload of an Anthropic `error` event for a gateway failure (Anthropic's error body, src/errors.ts). */
-export function anthropicErrorData(f: GatewayFailure): string {
-  return JSON.stringify(anthropicErrorBody(f, null));
-}
-
 const send = (sink: StreamSink, type: string, data: object) => sink.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
 
-export function openAIStreamToAnthropic(opts: AnthropicStreamOptions): TransformStream<Uint8Array, Uint8Array> {
+export function openAIStreamToAnthropic(opts: AnthropicStreamOptions): SseTranslator {
   let started = false;
   let done = false;
   let finish: unknown;
@@ -120,7 +115,7 @@ export function openAIStreamToAnthropic(opts: AnthropicStreamOptions): Transform
     }
   };
 
-  return sseTransform({
+  return sseTranslator({
     event(ev, sink) {
       if (done) return;
       if (!ev.malformed && ev.data === "[DONE]") return complete(sink);
@@ -132,7 +127,6 @@ export function openAIStreamToAnthropic(opts: AnthropicStreamOptions): Transform
       if (finish !== undefined) complete(sink);
       else sink.fail(truncatedStream());
     },
-    formatError: (f) => formatSse({ event: "error", data: anthropicErrorData(f) }),
     onError: opts.onError,
   });
 }

@@ -10,7 +10,7 @@ import { isFailure, type OpenAIChatCompletion } from "./types";
 import { ANTHROPIC_MESSAGE, anthropicErrorMidStream, anthropicTextStream, anthropicToolStream } from "./fixtures/anthropic";
 import { azureAdapter } from "./azure";
 import { azureTextStream, OPENAI_COMPLETION, openAITextStream, openAIToolStream, preset } from "./fixtures/openai";
-import { everyByte, runText, sseEvents, utf8 } from "./fixtures/stream-helpers";
+import { everyByte, forAnthropicClient, forOpenAIClient, runText, sseEvents, TEST_TRACE, utf8 } from "./fixtures/stream-helpers";
 
 const REQUEST = {
   model: "claude",
@@ -136,9 +136,9 @@ describe("openAIResponseToAnthropic", () => {
 /** Runs upstream OpenAI-format SSE through the OpenAI adapter and the Anthropic ingress, as the gateway does. */
 function viaOpenAI(upstream: string, chunks?: Uint8Array[]) {
   const errors: GatewayFailure[] = [];
-  const adapter = openaiAdapter.chatStreamTransform({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} });
-  const source = new Response(upstream).body!.pipeThrough(adapter);
-  const out = source.pipeThrough(openAIStreamToAnthropic({ requestedModel: "claude", onError: (f) => errors.push(f) }));
+  const onError = (f: GatewayFailure) => errors.push(f);
+  const adapter = openaiAdapter.chatStream({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {}, onError });
+  const out = new Response(upstream).body!.pipeThrough(forAnthropicClient(adapter, openAIStreamToAnthropic({ requestedModel: "claude", onError })));
   return { out, errors, chunks };
 }
 
@@ -156,8 +156,8 @@ describe("openAIStreamToAnthropic", () => {
     expect(events.every((e) => JSON.parse(e.data).type === e.event)).toBe(true);
     expect(JSON.parse(events.at(-2)!.data)).toEqual({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { input_tokens: 19, output_tokens: 10 } });
     // Same events whatever the byte boundaries of the Anthropic-side transform's input.
-    const openaiSide = await new Response(new Response(openAITextStream()).body!.pipeThrough(openaiAdapter.chatStreamTransform({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} }))).text();
-    expect(await runText(everyByte(utf8(openaiSide)), openAIStreamToAnthropic({ requestedModel: "claude" }))).toBe(text);
+    const openaiSide = await new Response(new Response(openAITextStream()).body!.pipeThrough(forOpenAIClient(openaiAdapter.chatStream({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} })))).text();
+    expect(await runText(everyByte(utf8(openaiSide)), forAnthropicClient(openAIStreamToAnthropic({ requestedModel: "claude" })))).toBe(text);
   });
 
   it("is accumulated by the official Anthropic client, tool calls included", async () => {
@@ -172,8 +172,8 @@ describe("openAIStreamToAnthropic", () => {
   });
 
   it("handles Azure's id-less prompt-filter chunk", async () => {
-    const azure = new Response(azureTextStream()).body!.pipeThrough(azureAdapter.chatStreamTransform({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} }));
-    const message = await anthropicClient(() => azure.pipeThrough(openAIStreamToAnthropic({ requestedModel: "claude" }))).messages.stream(ask).finalMessage();
+    const azure = new Response(azureTextStream()).body!;
+    const message = await anthropicClient(() => azure.pipeThrough(forAnthropicClient(azureAdapter.chatStream({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} }), openAIStreamToAnthropic({ requestedModel: "claude" })))).messages.stream(ask).finalMessage();
     expect(message.id).toMatch(/^msg_[0-9a-f]{32}$/);
     expect(message.content).toEqual([{ type: "text", text: "Hallo" }]);
     expect(message.usage).toMatchObject({ input_tokens: 12, output_tokens: 2 });
@@ -183,7 +183,7 @@ describe("openAIStreamToAnthropic", () => {
     const broken = openAITextStream().split("\n\n").slice(0, 3).join("\n\n") + "\n\n";
     const run = viaOpenAI(broken);
     const events = sseEvents(await new Response(run.out).text());
-    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "upstream stream ended before the response was complete", details: { error_code: "upstream_bad_response" } }, request_id: null }) });
+    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "upstream stream ended before the response was complete", details: { error_code: "upstream_bad_response" } }, request_id: null, trace_id: TEST_TRACE }) });
     expect(run.errors.map((e) => e.kind)).toEqual(["upstream_bad_response"]);
     const client = anthropicClient(() => viaOpenAI(broken).out);
     await expect(client.messages.stream(ask).finalMessage()).rejects.toThrow(/ended before the response was complete/);
@@ -230,7 +230,7 @@ describe("anthropic -> openai -> anthropic round trips", () => {
     for (const upstream of [anthropicTextStream(), anthropicToolStream()]) {
       const direct = await anthropicClient(() => new Response(upstream).body!).messages.stream(ask).finalMessage();
       const roundTrip = await anthropicClient(() =>
-        new Response(upstream).body!.pipeThrough(anthropicAdapter.chatStreamTransform({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} })).pipeThrough(openAIStreamToAnthropic({ requestedModel: "claude" })),
+        new Response(upstream).body!.pipeThrough(forAnthropicClient(anthropicAdapter.chatStream({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} }), openAIStreamToAnthropic({ requestedModel: "claude" }))),
       )
         .messages.stream(ask)
         .finalMessage();
@@ -244,9 +244,9 @@ describe("anthropic -> openai -> anthropic round trips", () => {
   it("carries an upstream Anthropic error event through to the Anthropic client", async () => {
     const events = sseEvents(
       await new Response(
-        new Response(anthropicErrorMidStream()).body!.pipeThrough(anthropicAdapter.chatStreamTransform({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} })).pipeThrough(openAIStreamToAnthropic({ requestedModel: "claude" })),
+        new Response(anthropicErrorMidStream()).body!.pipeThrough(forAnthropicClient(anthropicAdapter.chatStream({ requestedModel: "claude", includeUsage: true, onUsage() {}, onText() {} }), openAIStreamToAnthropic({ requestedModel: "claude" }))),
       ).text(),
     );
-    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "anthropic: Overloaded", details: { error_code: "upstream_error" } }, request_id: null }) });
+    expect(events.at(-1)).toEqual({ event: "error", data: JSON.stringify({ type: "error", error: { type: "api_error", message: "anthropic: Overloaded", details: { error_code: "upstream_error" } }, request_id: null, trace_id: TEST_TRACE }) });
   });
 });

@@ -7,7 +7,7 @@ import type { OpenAIChatCompletion } from "./types";
 
 import { anthropicUsageOf, messageId, stopReasonOf } from "./anthropic-ingress-stream";
 
-export { openAIStreamToAnthropic, anthropicErrorData, type AnthropicStreamOptions } from "./anthropic-ingress-stream";
+export { openAIStreamToAnthropic, type AnthropicStreamOptions } from "./anthropic-ingress-stream";
 
 const TextBlockSchema = z.looseObject({ type: z.literal("text"), text: z.string() });
 const ImageBlockSchema = z.looseObject({

@@ -5,17 +5,19 @@ import type { GatewayFailure } from "../errors";
 import { anthropicAdapter } from "./anthropic";
 import type { TokenUsage } from "./types";
 import { anthropicErrorMidStream, anthropicTextStream, anthropicToolStream } from "./fixtures/anthropic";
-import { everyByte, randomCuts, runText, splitAt, sseJson, utf8 } from "./fixtures/stream-helpers";
+import { everyByte, forOpenAIClient, randomCuts, runText, splitAt, sseJson, TEST_TRACE, utf8 } from "./fixtures/stream-helpers";
 
 function streamOf(includeUsage = true) {
   const seen = { usage: [] as TokenUsage[], text: "", errors: [] as GatewayFailure[] };
-  const transform = anthropicAdapter.chatStreamTransform({
-    requestedModel: "claude",
-    includeUsage,
-    onUsage: (u) => seen.usage.push(u),
-    onText: (t) => (seen.text += t),
-    onError: (f) => seen.errors.push(f),
-  });
+  const transform = forOpenAIClient(
+    anthropicAdapter.chatStream({
+      requestedModel: "claude",
+      includeUsage,
+      onUsage: (u) => seen.usage.push(u),
+      onText: (t) => (seen.text += t),
+      onError: (f) => seen.errors.push(f),
+    }),
+  );
   return { transform, seen };
 }
 
@@ -69,7 +71,7 @@ describe("anthropic stream -> OpenAI chunks", () => {
   it("turns an Anthropic error event into an OpenAI error event", async () => {
     const { transform, seen } = streamOf();
     const out = sseJson(await runText([utf8(anthropicErrorMidStream())], transform));
-    expect(out.at(-1)).toEqual({ error: { message: "anthropic: Overloaded", type: "upstream_error", code: "upstream_error", param: null } });
+    expect(out.at(-1)).toEqual({ error: { message: "anthropic: Overloaded", type: "upstream_error", code: "upstream_error", param: null }, trace_id: TEST_TRACE });
     expect(out).not.toContain("[DONE]");
     expect(seen.errors.map((e) => e.kind)).toEqual(["upstream_error"]);
     expect(seen.usage).toEqual([]);

@@ -1,7 +1,7 @@
 // Anthropic Messages stream events -> OpenAI chat.completion.chunk SSE (text, tool calls, finish, usage).
 import { fail, type ErrorKind } from "../errors";
-import { isRecord, num, openAIErrorData, parseJsonEvent, redact, sseTransform, truncatedStream, type StreamSink } from "./common";
-import { formatSse } from "./sse";
+import { isRecord, num, parseJsonEvent, redact, truncatedStream } from "./common";
+import { sseTranslator, type SseTranslator, type StreamSink } from "./stream-translator";
 import type { ChatStreamOptions, FinishReason, OpenAIUsageWithDetails, TokenUsage } from "./types";
 
 const FINISH: Record<string, FinishReason> = {
@@ -41,7 +41,7 @@ const ERROR_KIND: Record<string, ErrorKind> = {
   timeout_error: "upstream_timeout",
 };
 
-export function anthropicChatStream(opts: ChatStreamOptions): TransformStream<Uint8Array, Uint8Array> {
+export function anthropicChatStream(opts: ChatStreamOptions): SseTranslator {
   const created = Math.floor(Date.now() / 1000);
   const model = JSON.stringify(opts.requestedModel);
   let prefix = "";
@@ -137,7 +137,7 @@ export function anthropicChatStream(opts: ChatStreamOptions): TransformStream<Ui
     }
   };
 
-  return sseTransform({
+  return sseTranslator({
     event(ev, sink) {
       if (done) return;
       const json = parseJsonEvent(ev, sink);
@@ -153,7 +153,6 @@ export function anthropicChatStream(opts: ChatStreamOptions): TransformStream<Ui
       if (finish !== undefined) complete(sink); // only message_stop was lost; the content is whole
       else sink.fail(truncatedStream());
     },
-    formatError: (f) => formatSse({ data: openAIErrorData(f) }),
     onError: opts.onError,
   });
 }

@@ -183,6 +183,6 @@ export const anthropicAdapter: ProviderAdapter = {
     };
   },
   parseChatResponse: parseAnthropicMessage,
-  chatStreamTransform: anthropicChatStream,
+  chatStream: anthropicChatStream,
   errorMessage: (status, bodyText) => upstreamErrorMessage("anthropic", status, bodyText),
 };

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { azureAdapter } from "./azure";
 import { isFailure, type TokenUsage } from "./types";
 import { azureTextStream, preset } from "./fixtures/openai";
-import { everyByte, runText, sseJson, utf8 } from "./fixtures/stream-helpers";
+import { everyByte, forOpenAIClient, runText, sseJson, utf8 } from "./fixtures/stream-helpers";
 
 const azure = preset({ provider: "azure", base_url: "https://contoso.openai.azure.com", model: "gpt-4o", upstream_model: "prod gpt4o", auth: "api-key" });
 
@@ -25,7 +25,7 @@ describe("azure adapter", () => {
   it("streams Azure chunks (prompt filter chunk included) with the client's model name", async () => {
     const usage: TokenUsage[] = [];
     let text = "";
-    const t = () => azureAdapter.chatStreamTransform({ requestedModel: "gpt-4o", includeUsage: false, onUsage: (u) => usage.push(u), onText: (s) => (text += s) });
+    const t = () => forOpenAIClient(azureAdapter.chatStream({ requestedModel: "gpt-4o", includeUsage: false, onUsage: (u) => usage.push(u), onText: (s) => (text += s) }));
     const out = await runText([utf8(azureTextStream())], t());
     const events = sseJson(out) as Array<Record<string, unknown>>;
     expect(events[0]).toMatchObject({ choices: [], model: "gpt-4o", prompt_filter_results: [{ prompt_index: 0 }] });

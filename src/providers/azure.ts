@@ -1,7 +1,8 @@
 // Azure OpenAI: the OpenAI wire format, with the deployment and api-version in the URL instead of `model`.
 import type { PresetItem } from "../config/schemas";
 import { joinUrl, jsonHeaders, upstreamErrorMessage } from "./common";
-import { openAIChatBody, openAIChatStream, parseOpenAIChat, parseOpenAIEmbeddings } from "./openai";
+import { openAIChatBody, parseOpenAIChat, parseOpenAIEmbeddings } from "./openai";
+import { openAIChatStream } from "./openai-stream";
 import type { ProviderAdapter } from "./types";
 
 /** GA version that has stream_options (usage in streams) and max_completion_tokens. */
@@ -28,7 +29,7 @@ export const azureAdapter: ProviderAdapter = {
     return { url: deploymentUrl(target, "embeddings"), method: "POST", headers: jsonHeaders(false), body: JSON.stringify(rest) };
   },
   parseChatResponse: (json, requestedModel) => parseOpenAIChat(json, requestedModel, "azure"),
-  chatStreamTransform: (opts) => openAIChatStream(opts, "azure"),
+  chatStream: (opts) => openAIChatStream(opts, "azure"),
   parseEmbeddingsResponse: (json, requestedModel) => parseOpenAIEmbeddings(json, requestedModel, "azure"),
   errorMessage: (status, bodyText) => upstreamErrorMessage("azure", status, bodyText),
 };

@@ -1,6 +1,7 @@
-// Helpers shared by the adapters: URLs, headers, upstream error messages, and the SSE transform frame.
-import { ERROR_KINDS, fail, type GatewayFailure } from "../errors";
-import { SseDecoder, type SseEvent } from "./sse";
+// Helpers shared by the adapters: URLs, headers, upstream error messages, stream event parsing.
+import { fail, type GatewayFailure } from "../errors";
+import type { SseEvent } from "./sse";
+import type { StreamSink } from "./stream-translator";
 import type { TokenUsage } from "./types";
 
 export function joinUrl(base: string, path: string): string {
@@ -55,77 +56,26 @@ export function upstreamErrorMessage(provider: string, status: number, bodyText:
   return message ? `${provider}: ${redact(message)}` : `${provider} returned HTTP ${status}`;
 }
 
-/** The OpenAI-shaped error body the gateway uses everywhere, as a stream event payload. */
-export function openAIErrorData(f: GatewayFailure): string {
-  return JSON.stringify({ error: { message: f.message, type: ERROR_KINDS[f.kind].type, code: f.kind, param: f.param ?? null } });
-}
-
-export interface StreamSink {
-  /** Raw SSE text for the client (already framed). */
-  write(sse: string): void;
-  /** Ends the translation: the error event goes to the client, the caller hears of it, the rest is ignored. */
-  fail(f: GatewayFailure): void;
-  readonly failed: boolean;
-}
-
-export interface SseHandlers {
-  event(ev: SseEvent, sink: StreamSink): void;
-  /** Upstream finished; check that the protocol completed. */
-  end(sink: StreamSink): void;
-  /** How a failure is framed for this client format. */
-  formatError(f: GatewayFailure): string;
-  onError?(f: GatewayFailure): void;
-}
-
-const encoder = new TextEncoder();
-
 /**
- * Upstream SSE bytes -> client SSE bytes through event handlers, one output chunk per input chunk.
- * A bug in a handler ends the stream with an error event rather than tearing the response down.
+ * Removes every member named in `keys` from `x`, at any depth (the sanitizer's fields sit at the top
+ * level and in each choice); true when something was removed.
  */
-export function sseTransform(h: SseHandlers): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new SseDecoder();
-  let out = "";
-  let failed = false;
-  const sink: StreamSink = {
-    write(sse) {
-      if (!failed) out += sse;
-    },
-    fail(f) {
-      if (failed) return;
-      failed = true;
-      out += h.formatError(f);
-      h.onError?.(f);
-    },
-    get failed() {
-      return failed;
-    },
-  };
-  const run = (events: SseEvent[], controller: TransformStreamDefaultController<Uint8Array>, final: boolean) => {
-    try {
-      for (const ev of events) {
-        if (failed) break;
-        h.event(ev, sink);
-      }
-      if (final && !failed) h.end(sink);
-    } catch (e) {
-      sink.fail(fail("internal_error", `stream translation failed: ${e instanceof Error ? e.message : String(e)}`));
+export function deleteKeysDeep(x: unknown, keys: readonly string[]): boolean {
+  if (typeof x !== "object" || x === null) return false;
+  let removed = false;
+  if (Array.isArray(x)) {
+    for (const item of x) removed = deleteKeysDeep(item, keys) || removed;
+    return removed;
+  }
+  const record = x as Record<string, unknown>;
+  for (const key of keys) {
+    if (Object.hasOwn(record, key)) {
+      delete record[key];
+      removed = true;
     }
-    if (out.length > 0) {
-      controller.enqueue(encoder.encode(out));
-      out = "";
-    }
-    // Stop reading the upstream once the client has its error event.
-    if (failed && !final) controller.terminate();
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      if (!failed) run(decoder.push(chunk), controller, false);
-    },
-    flush(controller) {
-      if (!failed) run(decoder.end(), controller, true);
-    },
-  });
+  }
+  for (const value of Object.values(record)) removed = deleteKeysDeep(value, keys) || removed;
+  return removed;
 }
 
 export function parseJsonEvent(ev: SseEvent, sink: StreamSink): Record<string, unknown> | undefined {

@@ -6,7 +6,7 @@ import type { GatewayFailure } from "../errors";
 import { openaiAdapter } from "./openai";
 import { isFailure, type TokenUsage, type UpstreamHttpRequest } from "./types";
 import { OPENAI_COMPLETION, openAITextStream, openAIToolStream, preset } from "./fixtures/openai";
-import { everyByte, randomCuts, runText, splitAt, sseEvents, sseJson, utf8 } from "./fixtures/stream-helpers";
+import { everyByte, forOpenAIClient, randomCuts, runText, splitAt, sseEvents, sseJson, TEST_TRACE, utf8 } from "./fixtures/stream-helpers";
 
 const request = (r: UpstreamHttpRequest | GatewayFailure): UpstreamHttpRequest => {
   if (isFailure(r)) throw new Error(r.message);
@@ -15,13 +15,15 @@ const request = (r: UpstreamHttpRequest | GatewayFailure): UpstreamHttpRequest =
 
 function streamOf(includeUsage: boolean) {
   const seen = { usage: [] as TokenUsage[], text: "", errors: [] as GatewayFailure[] };
-  const transform = openaiAdapter.chatStreamTransform({
-    requestedModel: "my-gpt",
-    includeUsage,
-    onUsage: (u) => seen.usage.push(u),
-    onText: (t) => (seen.text += t),
-    onError: (f) => seen.errors.push(f),
-  });
+  const transform = forOpenAIClient(
+    openaiAdapter.chatStream({
+      requestedModel: "my-gpt",
+      includeUsage,
+      onUsage: (u) => seen.usage.push(u),
+      onText: (t) => (seen.text += t),
+      onError: (f) => seen.errors.push(f),
+    }),
+  );
   return { transform, seen };
 }
 
@@ -153,7 +155,7 @@ describe("openai stream", () => {
     const upstream = openAITextStream().split("\n\n").slice(0, 2).join("\n\n") + '\n\ndata: {"error":{"message":"The server had an error processing your request.","type":"server_error","param":null,"code":null}}\n\n';
     const { transform, seen } = streamOf(false);
     const out = sseJson(await runText([utf8(upstream)], transform));
-    expect(out.at(-1)).toEqual({ error: { message: "openai: The server had an error processing your request.", type: "upstream_error", code: "upstream_error", param: null } });
+    expect(out.at(-1)).toEqual({ error: { message: "openai: The server had an error processing your request.", type: "upstream_error", code: "upstream_error", param: null }, trace_id: TEST_TRACE });
     expect(out).not.toContain("[DONE]");
     expect(seen.errors.map((e) => e.kind)).toEqual(["upstream_error"]);
   });
@@ -161,7 +163,7 @@ describe("openai stream", () => {
   it("treats a named error event from an OpenAI-compatible server as a failure", async () => {
     const { transform, seen } = streamOf(false);
     const out = sseJson(await runText([utf8('event: error\ndata: {"message":"model overloaded"}\n\n')], transform));
-    expect(out).toEqual([{ error: expect.objectContaining({ code: "upstream_error", message: 'openai: {"message":"model overloaded"}' }) }]);
+    expect(out).toEqual([{ error: expect.objectContaining({ code: "upstream_error", message: 'openai: {"message":"model overloaded"}' }), trace_id: TEST_TRACE }]);
     expect(seen.errors).toHaveLength(1);
   });
 

@@ -45,7 +45,16 @@ export class SseDecoder {
   }
 
   end(): SseEvent[] {
-    const out = this.#feed(this.#decoder.decode(), true);
+    return this.endText(this.#decoder.decode());
+  }
+
+  /** Text already decoded (by a caller that decodes once for several readers). */
+  pushText(text: string): SseEvent[] {
+    return this.#feed(text, false);
+  }
+
+  endText(text = ""): SseEvent[] {
+    const out = this.#feed(text, true);
     this.#dispatch(out);
     return out;
   }

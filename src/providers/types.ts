@@ -2,6 +2,7 @@
 import type { ChatCompletionRequest, EmbeddingsRequest, OpenAIUsage } from "../api/openai-schemas";
 import type { PresetItem, ProviderKind } from "../config/schemas";
 import type { GatewayFailure } from "../errors";
+import type { SseTranslator } from "./stream-translator";
 
 /** An upstream call, fully described but without credentials (see credentials.ts). */
 export interface UpstreamHttpRequest {
@@ -79,11 +80,17 @@ export interface ChatStreamOptions {
   onUsage(u: TokenUsage): void;
   /** Generated text (content, tool names and arguments), so the caller can count tokens when no usage comes. */
   onText(t: string): void;
-  /**
-   * The upstream stream failed (error event, malformed or cut short). The client has already been sent
-   * an OpenAI-style error event (`data: {"error":{...}}`) and no `[DONE]`.
-   */
+  /** The upstream stream failed (error event, malformed or cut short); the translation stops there. */
   onError?(f: GatewayFailure): void;
+  /**
+   * Members removed from every event wherever they appear (the external channel's sanitizer list).
+   * Read as the stream runs: the sanitize step, which runs after the stream is built, fills it in.
+   */
+  stripFields?: StripFields;
+}
+
+export interface StripFields {
+  fields: readonly string[];
 }
 
 export interface ProviderAdapter {
@@ -93,8 +100,8 @@ export interface ProviderAdapter {
   buildEmbeddingsRequest?(body: EmbeddingsRequest, target: PresetItem): UpstreamHttpRequest | GatewayFailure;
   /** Upstream JSON body -> OpenAI chat.completion object (model = the client's requested model). */
   parseChatResponse(json: unknown, requestedModel: string): { body: OpenAIChatCompletion; usage?: TokenUsage } | GatewayFailure;
-  /** Upstream SSE -> OpenAI chat.completion.chunk SSE bytes, reporting usage when seen. */
-  chatStreamTransform(opts: ChatStreamOptions): TransformStream<Uint8Array, Uint8Array>;
+  /** Upstream SSE -> OpenAI chat.completion.chunk SSE, reporting usage when seen. */
+  chatStream(opts: ChatStreamOptions): SseTranslator;
   parseEmbeddingsResponse?(json: unknown, requestedModel: string): { body: OpenAIEmbeddingsResponse; usage?: TokenUsage } | GatewayFailure;
   /** Upstream error body -> message for the client (never echoes credentials). */
   errorMessage(status: number, bodyText: string): string;

@@ -1,7 +1,9 @@
 // Step sanitize_response (external channel): removes upstream headers that reveal provider
-// accounts, infrastructure or request ids, and configured body fields, before the tenant sees them.
+// accounts, infrastructure or request ids, and body fields that describe the provider's deployment,
+// before the tenant sees them (a stream's from each event as it passes).
 import type { GatewayContext } from "../context";
 import type { GatewayStep } from "./types";
+import { deleteKeysDeep } from "../providers/common";
 
 /** Upstream response headers a tenant must never see (lower case; prefixes end with "-"). */
 export const SENSITIVE_RESPONSE_HEADERS = [
@@ -23,8 +25,12 @@ export const SENSITIVE_RESPONSE_HEADERS = [
   "x-amz-",
 ] as const;
 
-/** Body fields removed from non-streamed JSON answers on the external channel. */
-export const SANITIZED_BODY_FIELDS = ["system_fingerprint", "service_tier"] as const;
+/**
+ * Body fields removed from answers on the external channel, streamed or not, wherever they appear (at
+ * the top level, and in each choice for Azure's content filter results): they describe the provider's
+ * deployment, not the answer.
+ */
+export const SANITIZED_BODY_FIELDS = ["system_fingerprint", "service_tier", "prompt_filter_results", "content_filter_results"] as const;
 
 export function stripSensitiveHeaders(headers: Headers): void {
   for (const name of [...headers.keys()]) {
@@ -40,9 +46,8 @@ export const sanitizeResponse: GatewayStep = {
   run(ctx: GatewayContext) {
     const response = ctx.response!;
     stripSensitiveHeaders(response.headers);
-    if (typeof response.json === "object" && response.json !== null) {
-      const body = response.json as Record<string, unknown>;
-      for (const field of SANITIZED_BODY_FIELDS) delete body[field];
-    }
+    deleteKeysDeep(response.json, SANITIZED_BODY_FIELDS);
+    // A stream has not been read yet: its translation removes the same fields from every event.
+    if (response.stripFields) response.stripFields.fields = SANITIZED_BODY_FIELDS;
   },
 };

@@ -8,6 +8,8 @@ import type { GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { openAIResponseToAnthropic, openAIStreamToAnthropic } from "../providers/anthropic-ingress";
 import { meteredStream } from "../upstream/metered-stream";
+import { chainTranslators } from "../providers/stream-translator";
+import type { StripFields } from "../providers/types";
 import { errorEventFor } from "../api/stream-errors";
 import { answerHeaders, JSON_HEADERS, SSE_HEADERS } from "../api/answer-headers";
 
@@ -45,23 +47,22 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
   if (parsed.capability !== "chat" || !upstream.stream) return fail("upstream_bad_response", "upstream sent no stream");
   const adapter = adapterFor(upstream.target.provider);
   const includeUsage = parsed.body.stream_options?.include_usage === true;
-  // The adapters end a stream they find broken (an upstream error event, malformed data, no end) with
-  // their own error event and a normal close; this remembers it so the request is not taken as complete.
-  let brokenBy: GatewayFailure | undefined;
-  const onError = (failure: GatewayFailure) => void (brokenBy ??= failure);
-  let stream = upstream.stream.pipeThrough(
-    adapter.chatStreamTransform({ requestedModel: parsed.model, includeUsage: includeUsage || ctx.ingress === "anthropic", onUsage: meter.onUsage, onText: meter.onText, onError }),
-  );
-  if (ctx.ingress === "anthropic") stream = stream.pipeThrough(openAIStreamToAnthropic({ requestedModel: parsed.model, onError }));
-  const body = meteredStream(stream, {
+  // Filled in by sanitize_response on the external channel, which runs before the first byte is read.
+  const stripFields: StripFields = { fields: [] };
+  const stages = [
+    adapter.chatStream({ requestedModel: parsed.model, includeUsage: includeUsage || ctx.ingress === "anthropic", onUsage: meter.onUsage, onText: meter.onText, stripFields }),
+  ];
+  if (ctx.ingress === "anthropic") stages.push(openAIStreamToAnthropic({ requestedModel: parsed.model }));
+  const body = meteredStream(upstream.stream, {
+    translator: chainTranslators(stages),
     idleTimeoutMs: ctx.settings.upstreamIdleTimeoutMs,
     clientIdleTimeoutMs: ctx.settings.clientIdleTimeoutMs,
     maxBytes: ctx.settings.maxResponseBytes,
     errorEvent: (failure) => errorEventFor(ctx.ingress, failure, ctx.traceId, ctx.requestId),
     clientSignal: ctx.request.signal,
-    onEnd: (end) => ctx.ending.end(brokenBy && end.ending === "complete" ? { ending: "upstream_failed", bytesSent: end.bytesSent, failure: brokenBy } : end),
+    onEnd: (end) => ctx.ending.end(end),
   });
-  ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, SSE_HEADERS), stream: body };
+  ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, SSE_HEADERS), stream: body, stripFields };
 }
 
 export const transformResponse: GatewayStep = {

@@ -1,14 +1,18 @@
-// Wraps the body streamed to the client: pulls from the source only as the client reads (no
-// buffering), enforces the size limit, turns an upstream failure into an error event in the client's
-// format (never a silent clean end), and reports how the body ended, once. One timer per stream keeps
+// The body streamed to the client, as one stream layer over the upstream's: pulls from the upstream only
+// as the client reads (no buffering), translates each read synchronously (src/providers/stream-translator.ts),
+// enforces the size limit, turns an upstream failure or a broken translation into one error event in the
+// client's format (never a silent clean end), and reports how the body ended, once. One timer per stream keeps
 // both deadlines, checked against the time of the last progress (no timer or race per read):
 // - the upstream sends nothing for idleTimeoutMs while the client waits: an upstream_timeout error event;
 // - the client reads nothing for clientIdleTimeoutMs: it is taken as gone (a vanished client's socket does
 //   not always cancel the body), the upstream read is cancelled and the request ends as client_aborted.
 import { fail, type GatewayFailure } from "../errors";
 import type { RequestEnd } from "../pipeline/ending";
+import type { ByteTranslator } from "../providers/stream-translator";
 
 export interface MeterOptions {
+  /** Upstream bytes -> the client's (none: passed on as they come). */
+  translator?: ByteTranslator;
   idleTimeoutMs: number;
   clientIdleTimeoutMs: number;
   maxBytes: number;
@@ -39,6 +43,12 @@ export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOpt
     clearTimeout(timer);
     opts.clientSignal?.removeEventListener("abort", onClientGone);
     opts.onEnd(end);
+  };
+  const translator = opts.translator;
+  let bytesRead = 0;
+  const send = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    bytesSent += bytes.byteLength;
+    controller.enqueue(bytes);
   };
   const abortWith = (controller: ReadableStreamDefaultController<Uint8Array>, failure: GatewayFailure) => {
     reader.cancel().catch(() => {});
@@ -75,30 +85,41 @@ export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOpt
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        if (ended) return closeQuietly(controller);
-        waiting = true;
-        lastProgress = Date.now();
-        let read: ReadableStreamReadResult<Uint8Array> | undefined;
-        try {
-          read = await reader.read();
-        } catch {
-          read = undefined;
+        // Reads until there is something for the client (a read can complete no event) or the body ends.
+        for (;;) {
+          if (ended) return closeQuietly(controller);
+          waiting = true;
+          lastProgress = Date.now();
+          let read: ReadableStreamReadResult<Uint8Array> | undefined;
+          try {
+            read = await reader.read();
+          } catch {
+            read = undefined;
+          }
+          waiting = false;
+          lastProgress = Date.now();
+          // Ended meanwhile (the client left, or its deadline passed): nothing more goes out.
+          if (ended) return closeQuietly(controller);
+          if (upstreamIdle) return abortWith(controller, fail("upstream_timeout", `upstream sent nothing for ${opts.idleTimeoutMs} ms`));
+          if (read === undefined) return abortWith(controller, fail("upstream_error", "upstream stream broke off"));
+          if (read.done) {
+            if (translator) {
+              const last = translator.end();
+              if (last.byteLength > 0) send(controller, last);
+              if (translator.failure) return abortWith(controller, translator.failure);
+            }
+            controller.close();
+            return finish({ ending: "complete", bytesSent });
+          }
+          bytesRead += read.value.byteLength;
+          if (bytesRead > opts.maxBytes) {
+            return abortWith(controller, fail("upstream_response_too_large", "upstream response exceeded the size limit"));
+          }
+          const out = translator ? translator.push(read.value) : read.value;
+          if (out.byteLength > 0) send(controller, out);
+          if (translator?.failure) return abortWith(controller, translator.failure);
+          if (out.byteLength > 0) return;
         }
-        waiting = false;
-        lastProgress = Date.now();
-        // Ended meanwhile (the client left, or its deadline passed): nothing more goes out.
-        if (ended) return closeQuietly(controller);
-        if (upstreamIdle) return abortWith(controller, fail("upstream_timeout", `upstream sent nothing for ${opts.idleTimeoutMs} ms`));
-        if (read === undefined) return abortWith(controller, fail("upstream_error", "upstream stream broke off"));
-        if (read.done) {
-          controller.close();
-          return finish({ ending: "complete", bytesSent });
-        }
-        if (bytesSent + read.value.byteLength > opts.maxBytes) {
-          return abortWith(controller, fail("upstream_response_too_large", "upstream response exceeded the size limit"));
-        }
-        bytesSent += read.value.byteLength;
-        controller.enqueue(read.value);
       },
       cancel(reason) {
         finish({ ending: "client_aborted", bytesSent });
