@@ -46,7 +46,7 @@ export const QUICK = {
   arms: ["direct", "bare", "floor", "internal", "external", "node_proxy", "portkey"],
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
 /** The peers on Node (not ours): skipped by --no-peers. */
 const PEER_ARMS = ["node_proxy", "portkey", "portkey_installed"];
 
@@ -66,6 +66,7 @@ export function parseArgs(argv) {
     if (flag === "--quick") continue;
     else if (flag === "--no-gateway") settings.gateway = false;
     else if (flag === "--rounds") settings.rounds = positiveInt(value(), flag);
+    else if (flag === "--phases") settings.phases = value().split(",").filter(Boolean);
     else if (flag === "--rates") settings.rate.rates = value().split(",").map((r) => positiveInt(r, flag));
     else if (flag === "--arms") settings.arms = ["direct", ...value().split(",").filter((a) => a && a !== "direct")];
     else if (flag === "--chunks") settings.stream0.chunks = settings.stream20.chunks = positiveInt(value(), flag);

@@ -14,6 +14,12 @@ export function streamScenario(chunks, delayMs) {
 }
 
 export function phasesFor(s) {
+  const all = allPhases(s);
+  // --phases picks some (a short run of just what a change touches); "rate" stands for every fixed rate.
+  return s.phases ? all.filter((p) => s.phases.includes(p.name) || (p.name.startsWith("rate") && s.phases.includes("rate"))) : all;
+}
+
+function allPhases(s) {
   const json = { completion_tokens: 130 };
   return [
     { name: "c1", kind: "json", mock: json, run: (t) => closedLoop(t, s.c1) },

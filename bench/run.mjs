@@ -50,7 +50,8 @@ async function main() {
     const { records, roundsRun } = await runRounds(ctx);
 
     let consumer = null;
-    if (stack.host.gateway?.url) {
+    // A run of chosen phases (--phases) is a quick look at one path: no consumer measurement.
+    if (stack.host.gateway?.url && !settings.phases) {
       log("consumer throughput...");
       const count = settings.mode === "quick" ? 1_000 : 5_000;
       consumer = await measureConsumer({ host: stack.host, gatewayUrl: stack.host.gateway.url, adminToken: stack.adminToken, gatewayPid: pids.gatewayState ?? pids.gateway, count, log }).catch((error) => ({ error: String(error) }));
