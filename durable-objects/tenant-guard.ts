@@ -30,7 +30,9 @@ import type {
   TenantStatus,
 } from "../src/guard/types";
 import { NONCE_TTL_MS } from "./tenant-guard/access";
-import { AdmissionDecider } from "./tenant-guard/admission-decision";
+import { AdmissionDecider, isConcurrencyRefusal } from "./tenant-guard/admission-decision";
+import { checkSlots } from "./tenant-guard/in-flight";
+import { SlotQueue } from "./tenant-guard/slot-queue";
 import { expireDue, expireHold, releaseHold, settleHold } from "./tenant-guard/hold-closing";
 import { HOLD_TTL_MS } from "./tenant-guard/holds";
 import { housekeep } from "./tenant-guard/housekeeping";
@@ -47,6 +49,7 @@ const ALARM_RETRY_MS = 30_000;
 export class TenantGuard extends DurableObject<Env> {
   #state: GuardState;
   #decider: AdmissionDecider;
+  #queue = new SlotQueue();
   #alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -66,10 +69,16 @@ export class TenantGuard extends DurableObject<Env> {
     checkAdmission(req);
     const now = this.#state.tick(req.now);
     const expired = expireDue(this.#state, now);
-    const result = this.#decider.decide(req, now);
+    if (expired > 0) this.#offerSlots();
+    let result = this.#decider.decide(req, now);
+    // The queue policy: wait here for a slot (slot-queue.ts), queued before any await so no slot freed
+    // meanwhile passes it by; every check is made again when one frees.
+    const queue = req.concurrency?.queue;
+    const waiting = queue !== undefined && isConcurrencyRefusal(result) ? this.#queue.wait(req, result, queue) : undefined;
     // Alarms after the decision (nothing awaits between a read and the write that depends on it): the
     // expired holds' events wait in the outbox, a new hold expires, a nonce must be pruned.
     if (expired > 0) await this.#ensureAlarm(OUTBOX_FIRST_RETRY_MS);
+    if (waiting !== undefined) result = await waiting;
     if (result.ok && !result.replayed) await this.#ensureAlarm(HOLD_TTL_MS);
     else if (!result.ok && req.nonce !== undefined) await this.#ensureAlarm(NONCE_TTL_MS);
     return result;
@@ -95,12 +104,27 @@ export class TenantGuard extends DurableObject<Env> {
   /** Charges the real usage against the hold (hold-closing.ts says how). */
   async settle(s: Settlement): Promise<SettleResult> {
     checkSettlement(s);
-    return settleHold(this.#state, s);
+    const result = settleHold(this.#state, s);
+    this.#offerSlots();
+    return result;
   }
 
   /** Frees a hold with no charge (upstream failed before any byte). The request still counts in RPM. */
   async release(holdId: string): Promise<ReleaseResult> {
-    return releaseHold(this.#state, holdId);
+    const result = releaseHold(this.#state, holdId);
+    if (result.released) this.#offerSlots();
+    return result;
+  }
+
+  /** A hold closed: its slot goes to the queued requests that now fit. */
+  #offerSlots(): void {
+    if (this.#queue.size === 0) return;
+    const s = this.#state;
+    this.#queue.pump(
+      (req) => checkSlots(s.holds.inFlight, req).ok,
+      (req) => this.#decider.decideAgain(req, s.tick(undefined)),
+      isConcurrencyRefusal,
+    );
   }
 
   /** Records how an idempotent request ended (from the gateway's completion path); false if the key is no longer its. */
@@ -177,6 +201,7 @@ export class TenantGuard extends DurableObject<Env> {
       tenantStatus: s.access.tenantStatus,
       balanceMicros: s.balance,
       openHolds: s.holds.open.size,
+      queued: this.#queue.size,
       holdMicros: s.holds.heldMicros,
       quotas: s.quotas.usage(now),
       keys: s.access.keys(),
@@ -198,6 +223,7 @@ export class TenantGuard extends DurableObject<Env> {
     await this.#setAlarm(Date.now() + ALARM_RETRY_MS);
     for (const hold of s.holds.due(now)) {
       expireHold(s, hold, now);
+      this.#offerSlots();
       this.alarmCheckpoint("hold_expired");
     }
     this.alarmCheckpoint("holds_expired");

@@ -1,6 +1,7 @@
 // The typed per-request context every pipeline step reads and writes (no string-keyed bag).
 import type { ChatCompletionRequest, EmbeddingsRequest } from "./api/openai-schemas";
-import type { Capability, FailPolicy, PresetItem, RateLimits, Scopes } from "./config/schemas";
+import type { Capability, ConcurrencyPolicy, FailPolicy, PresetItem, RateLimits, Scopes } from "./config/schemas";
+import type { PriorityClass } from "./backpressure/priority-classes";
 import type { Env, Settings } from "./env";
 import type { ErrorKind, ErrorSource } from "./errors";
 import type { StepRecord } from "./pipeline/step";
@@ -38,6 +39,19 @@ export interface Principal {
   quotas?: QuotaRule[];
   /** What to do when the TenantGuard cannot be reached (defaults: rate limits open, balance closed). */
   failPolicy?: FailPolicy;
+  /** Caps on requests in flight (tenant or service, key) and what a request over them gets (src/backpressure). */
+  concurrency?: PrincipalConcurrency;
+  /** Services only: how the service's traffic is shed at a saturated target (absent: interactive_internal). */
+  priorityClass?: PriorityClass;
+}
+
+export interface PrincipalConcurrency {
+  /** The tenant's cap (external) or the service's (internal). */
+  tenant?: number;
+  key?: number;
+  policy?: ConcurrencyPolicy;
+  /** The tenant's weight: its share of a target's slots when tenants wait for them together. */
+  weight?: number;
 }
 
 export interface RouteDecision {

@@ -68,6 +68,8 @@ export const ERROR_KINDS = {
   rate_limit_exceeded: c(429, "rate_limit_error"),
   tokens_rate_limit_exceeded: c(429, "rate_limit_error"),
   global_rate_limit_exceeded: c(429, "rate_limit_error"),
+  /** Too many requests in flight for the tenant, key or service (max_concurrent_requests). */
+  concurrency_limit_exceeded: c(429, "rate_limit_error"),
   daily_quota_exceeded: c(429, "insufficient_quota"),
   monthly_quota_exceeded: c(429, "insufficient_quota"),
   quota_exceeded: c(429, "insufficient_quota"),
@@ -82,6 +84,8 @@ export const ERROR_KINDS = {
   step_timeout: g(504, "timeout_error"),
   no_available_upstream: g(503, "api_error"),
   circuit_open: g(503, "api_error"),
+  /** The upstream target's concurrency slots are short and this request's priority class is shed. */
+  overloaded: g(503, "api_error"),
   egress_denied: g(502, "api_error"),
   /** A stored preset names a credential outside PROVIDER_SECRETS (or one of the gateway's own secrets): never sent. */
   credential_not_allowed: g(503, "api_error"),

@@ -4,6 +4,7 @@ import { fail, type GatewayFailure } from "../../src/errors";
 import type { AdmissionRequest, AdmissionResult, RateLimitSnapshot } from "../../src/guard/types";
 import { HOLD_TTL_MS, HoldState, isRetryOf, type Hold } from "./holds";
 import { isIdempotencyAnswer } from "./idempotency";
+import { checkSlots, concurrencyRefusal } from "./in-flight";
 import { levelsOf, type Level } from "./rate-windows";
 import type { GuardState } from "./state";
 
@@ -36,9 +37,18 @@ export class AdmissionDecider {
     const remembered = this.#rejections.get(req.requestId);
     if (remembered !== undefined && now - remembered.at < REJECTION_TTL_MS) return remembered.result;
     const result = this.#fresh(req, levels, now);
-    // Idempotency-Key answers follow the key's state (in use now, replayable later): never remembered.
-    if (!result.ok && !isIdempotencyAnswer(result)) this.#remember(req.requestId, result, now);
+    // Idempotency-Key answers follow the key's state (in use now, replayable later), and a full concurrency
+    // slot frees any moment (a queued request is decided again then): neither is remembered.
+    if (!result.ok && !isIdempotencyAnswer(result) && !isConcurrencyRefusal(result)) this.#remember(req.requestId, result, now);
     return result;
+  }
+
+  /** A queued request's decision once a slot may have freed: every check again, as if it had just arrived. */
+  decideAgain(req: AdmissionRequest, now: number): AdmissionResult {
+    const s = this.#state;
+    s.windows.prune(now);
+    // Its nonce is already held by this request id, so the claim reads as its own retry, not a replay.
+    return this.#fresh(req, levelsOf(req.channel, req.keyId, req.clientIp, req.limits), now);
   }
 
   #fresh(req: AdmissionRequest, levels: Level[], now: number): AdmissionResult {
@@ -66,6 +76,12 @@ export class AdmissionDecider {
     if (req.chargeBalance && available < req.estimate.costMicros) {
       return reject(fail("insufficient_balance", `The prepaid balance cannot cover this request (available ${available} micro-units, estimated cost ${req.estimate.costMicros}). Top up to continue.`));
     }
+    // Last: the other refusals are final, while a full slot may be waited for (the queue policy).
+    const slots = checkSlots(s.holds.inFlight, req);
+    if (!slots.ok) {
+      const cap = slots.level === "key" ? req.concurrency?.key : req.concurrency?.tenant;
+      return reject(concurrencyRefusal(slots.level, cap, req.channel), { ...s.windows.snapshot(levels, now, 0, 0), ...slots.snapshot });
+    }
 
     const hold: Hold = {
       id: req.requestId,
@@ -88,7 +104,7 @@ export class AdmissionDecider {
       if (req.idempotency !== undefined) s.idempotency.claim(req.idempotency, hold.id, now, HOLD_TTL_MS);
     });
     s.windows.add(hold.id, now, hold.estTokens, levels.map((l) => l.subject));
-    return this.#admitted(hold, verdict.snapshot, false);
+    return this.#admitted(hold, { ...verdict.snapshot, ...slots.snapshot }, false);
   }
 
   #admitted(hold: Hold, rateLimit: RateLimitSnapshot, replayed: boolean): AdmissionResult {
@@ -106,4 +122,8 @@ export class AdmissionDecider {
     this.#rejections.set(requestId, { result, at: now });
     if (this.#rejections.size > REJECTION_MEMORY) this.#rejections.delete(this.#rejections.keys().next().value!);
   }
+}
+
+export function isConcurrencyRefusal(result: AdmissionResult): boolean {
+  return !result.ok && result.failure.kind === "concurrency_limit_exceeded";
 }

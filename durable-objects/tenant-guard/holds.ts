@@ -1,5 +1,6 @@
 // Balance holds: the admissions table (one row per admitted request) and the in-memory open holds.
 import type { AdmissionRequest } from "../../src/guard/types";
+import { InFlight } from "./in-flight";
 import type { Reservation } from "./quotas";
 
 /**
@@ -65,6 +66,8 @@ export class HoldBook {
   readonly open = new Map<string, Hold>();
   /** Sum of estCost over open holds that charge the balance. */
   heldMicros = 0;
+  /** Open holds per channel and key: the concurrency slots in use (in-flight.ts). */
+  readonly inFlight = new InFlight();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -73,6 +76,7 @@ export class HoldBook {
   load(): void {
     this.open.clear();
     this.heldMicros = 0;
+    this.inFlight.clear();
     for (const row of this.#sql.exec<AdmissionRow>(`SELECT * FROM admissions WHERE state = 0 ORDER BY expires_at, at`)) {
       this.#track(fromRow(row));
     }
@@ -105,7 +109,10 @@ export class HoldBook {
   /** Records the final state; `tokens` is what the request keeps counting in the TPM window. */
   close(hold: Hold, state: HoldStateValue, tokens: number, costMicros: number): void {
     this.#sql.exec(CLOSE, state, tokens, costMicros, hold.id);
-    if (this.open.delete(hold.id) && hold.charge) this.heldMicros -= hold.estCost;
+    if (this.open.delete(hold.id)) {
+      if (hold.charge) this.heldMicros -= hold.estCost;
+      this.inFlight.remove(hold);
+    }
     hold.state = state;
     hold.cost = costMicros;
   }
@@ -133,6 +140,7 @@ export class HoldBook {
   #track(hold: Hold): void {
     this.open.set(hold.id, hold);
     if (hold.charge) this.heldMicros += hold.estCost;
+    this.inFlight.add(hold);
   }
 }
 

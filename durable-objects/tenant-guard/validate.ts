@@ -1,5 +1,6 @@
 // Input checks for the guard's RPC methods: a malformed call is a caller bug, so it throws.
-import type { AdmissionRequest, IdempotencyFinish, LimitRule, Settlement } from "../../src/guard/types";
+import { MAX_QUEUE_LENGTH, MAX_QUEUE_WAIT_MS } from "../../src/config/schemas";
+import type { AdmissionRequest, ConcurrencyCaps, IdempotencyFinish, LimitRule, Settlement } from "../../src/guard/types";
 
 const MAX_ID_LENGTH = 256;
 /** The Idempotency-Key header's grammar, checked again here because the object trusts no caller. */
@@ -43,7 +44,19 @@ export function checkAdmission(req: AdmissionRequest): void {
     if (typeof req.idempotency.key !== "string" || !IDEMPOTENCY_KEY.test(req.idempotency.key)) throw new TypeError("idempotency.key must be 1-255 printable ASCII characters");
     if (typeof req.idempotency.fingerprint !== "string" || !/^[0-9a-f]{64}$/.test(req.idempotency.fingerprint)) throw new TypeError("idempotency.fingerprint must be a hex SHA-256");
   }
+  if (req.concurrency !== undefined) checkCaps(req.concurrency);
   optionalTime(req.now, "now");
+}
+
+/** Caps are at least 1 (0 would refuse everything: a tenant to ban, not to cap); the queue bounds as the config allows. */
+function checkCaps(caps: ConcurrencyCaps): void {
+  for (const [name, cap] of [["tenant", caps.tenant], ["key", caps.key]] as const) {
+    if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 1)) throw new TypeError(`concurrency.${name} must be a positive integer`);
+  }
+  const q = caps.queue;
+  if (q === undefined) return;
+  if (!Number.isSafeInteger(q.maxLength) || q.maxLength < 1 || q.maxLength > MAX_QUEUE_LENGTH) throw new TypeError(`concurrency.queue.maxLength must be 1..${MAX_QUEUE_LENGTH}`);
+  if (!Number.isSafeInteger(q.maxWaitMs) || q.maxWaitMs < 1 || q.maxWaitMs > MAX_QUEUE_WAIT_MS) throw new TypeError(`concurrency.queue.maxWaitMs must be 1..${MAX_QUEUE_WAIT_MS}`);
 }
 
 export function checkSettlement(s: Settlement): void {

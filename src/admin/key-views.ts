@@ -6,6 +6,7 @@ import type { GuardSnapshot, KeyStatus } from "../guard/types";
 import {
   AllowedOriginsSchema,
   CidrListSchema,
+  MaxConcurrentInputSchema,
   QuotaListInputSchema,
   QuotaSchema,
   QuotaUsageSchema,
@@ -31,6 +32,7 @@ export const ApiKeySchema = z
     expires_at: z.string().nullable(),
     signature: z.enum(["required", "optional"]),
     rate_limits: RateLimitsSchema,
+    max_concurrent_requests: z.number().int().nullable(),
     quotas: z.array(QuotaSchema),
     secret_rotated_at: z.string().nullable(),
     previous_secret_expires_at: z.string().nullable(),
@@ -70,6 +72,7 @@ export const CreateApiKeySchema = z
     expires_at: ExpiresAtSchema.optional(),
     signature: z.enum(["required", "optional"]).default("required"),
     rate_limits: RateLimitsInputSchema.optional(),
+    max_concurrent_requests: MaxConcurrentInputSchema.optional(),
     quotas: QuotaListInputSchema.optional(),
   })
   .openapi("CreateApiKey");
@@ -83,6 +86,7 @@ export const UpdateApiKeySchema = z
     expires_at: ExpiresAtSchema.nullable().optional(),
     signature: z.enum(["required", "optional"]).optional(),
     rate_limits: RateLimitsInputSchema.nullable().optional(),
+    max_concurrent_requests: MaxConcurrentInputSchema.nullable().optional(),
     quotas: QuotaListInputSchema.nullable().optional(),
   })
   .refine((body) => Object.values(body).some((v) => v !== undefined), "at least one field is required")
@@ -113,6 +117,7 @@ export function apiKeyView(k: ApiKeyRecord, status: KeyStatus): z.infer<typeof A
     expires_at: k.expires_at ?? null,
     signature: k.signature,
     rate_limits: k.rate_limits ?? {},
+    max_concurrent_requests: k.max_concurrent_requests ?? null,
     quotas: k.quotas ?? [],
     secret_rotated_at: k.secret_rotated_at ?? null,
     previous_secret_expires_at: k.previous_secret_expires_at ?? null,

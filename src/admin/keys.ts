@@ -93,7 +93,7 @@ export function keyRoutes() {
       signature: body.signature,
       // Bound to the key id, so a sealed secret copied onto another record does not open.
       signing_secret_sealed: await sealSecret(master, signingSecret, id),
-      ...definedOnly({ name: body.name, ip_allowlist: body.ip_allowlist, allowed_origins: body.allowed_origins, expires_at: body.expires_at, rate_limits: body.rate_limits, quotas: body.quotas }),
+      ...definedOnly({ name: body.name, ip_allowlist: body.ip_allowlist, allowed_origins: body.allowed_origins, expires_at: body.expires_at, rate_limits: body.rate_limits, max_concurrent_requests: body.max_concurrent_requests, quotas: body.quotas }),
       created_at: now,
       version: 1,
     };

@@ -3,7 +3,7 @@
 import { adminAuth } from "../auth/middleware";
 import type { AdminArea } from "../auth/roles";
 import { z } from "@hono/zod-openapi";
-import { CapabilitySchema, FailPolicySchema, QuotaPeriodSchema, QuotaSchema, QuotaTypeSchema, RateLimitsSchema, ScopesSchema, quotaId } from "../config/schemas";
+import { CapabilitySchema, ConcurrencyPolicySchema, FailPolicySchema, MAX_CONCURRENT_REQUESTS, MAX_QUEUE_LENGTH, MAX_QUEUE_WAIT_MS, QuotaPeriodSchema, QuotaSchema, QuotaTypeSchema, RateLimitsSchema, ScopesSchema, quotaId } from "../config/schemas";
 import type { Quota } from "../config/schemas";
 import type { QuotaUsage } from "../guard/types";
 import { isValidCidr } from "../security/ip";
@@ -98,6 +98,22 @@ function isTimeZone(name: string): boolean {
 
 export const TimeZoneSchema = z.string().min(1).max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Paris").openapi({ example: "UTC" });
 
+/** A cap on requests in flight (src/backpressure); absent or null = no cap. */
+export const MaxConcurrentInputSchema = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_CONCURRENT_REQUESTS)
+  .openapi({ description: "Most requests in flight at once; one more gets 429 concurrency_limit_exceeded (or waits, with the tenant's queue policy).", example: 20 });
+
+export const ConcurrencyPolicyInputSchema = z
+  .strictObject({
+    mode: z.enum(["reject", "queue"]).optional(),
+    max_queue_length: z.number().int().min(1).max(MAX_QUEUE_LENGTH).optional(),
+    max_wait_ms: z.number().int().min(1).max(MAX_QUEUE_WAIT_MS).optional(),
+  })
+  .openapi({ description: "Over a concurrency cap: `reject` (429 at once, the default) or `queue` (wait up to max_wait_ms in a queue of max_queue_length, then run or get the same 429)." });
+
 export const FailPolicyInputSchema = z.strictObject({
   rate_limit: z.enum(["open", "closed"]).optional(),
   balance: z.enum(["open", "closed"]).optional(),
@@ -131,7 +147,7 @@ export function quotaUsageView(quotas: readonly Quota[] | undefined, usage: read
   });
 }
 
-export { FailPolicySchema, QuotaSchema, RateLimitsSchema, ScopesSchema };
+export { ConcurrencyPolicySchema, FailPolicySchema, QuotaSchema, RateLimitsSchema, ScopesSchema };
 
 /** Helpers to describe responses in createRoute. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });

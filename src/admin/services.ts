@@ -10,7 +10,8 @@ import { callGuard } from "./guard";
 import { listPrefix, writeJson } from "./kv";
 import { applyPatch, definedOnly, loadService } from "./records";
 import { adminRouter, orThrow } from "./router";
-import { adminAccess, errors, idParam, json, jsonBody, pageOf, PageQuerySchema, RateLimitsInputSchema, RateLimitsSchema, ScopesInputSchema, ScopesSchema } from "./schemas";
+import { SERVICE_PRIORITY_CLASSES } from "../backpressure/priority-classes";
+import { adminAccess, errors, idParam, json, jsonBody, MaxConcurrentInputSchema, pageOf, PageQuerySchema, RateLimitsInputSchema, RateLimitsSchema, ScopesInputSchema, ScopesSchema } from "./schemas";
 
 const ServiceSchema = z
   .object({
@@ -21,6 +22,8 @@ const ServiceSchema = z
     scopes: ScopesSchema,
     operations: z.boolean().openapi({ description: "May read operations data: metrics, readiness, the ops dashboard." }),
     rate_limits: RateLimitsSchema,
+    max_concurrent_requests: z.number().int().nullable(),
+    priority_class: z.enum(SERVICE_PRIORITY_CLASSES),
     created_at: z.string(),
     updated_at: z.string().nullable(),
     version: z.number().int(),
@@ -31,12 +34,18 @@ const CreatedServiceSchema = ServiceSchema.extend({
   token: z.string().openapi({ description: "The service token. Shown only in this response: store it now." }),
 }).openapi("CreatedService");
 
+const PriorityClassInputSchema = z.enum(SERVICE_PRIORITY_CLASSES).openapi({
+  description: "How this service's requests are shed when an upstream target's slots run short (docs/api/rate-limit.md); default interactive_internal.",
+});
+
 const CreateServiceSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
     scopes: ScopesInputSchema.optional(),
     operations: z.boolean().optional().openapi({ description: "Grant the operations scope (metrics, readiness, dashboard). Default false." }),
     rate_limits: RateLimitsInputSchema.optional(),
+    max_concurrent_requests: MaxConcurrentInputSchema.optional(),
+    priority_class: PriorityClassInputSchema.optional(),
   })
   .openapi("CreateService");
 
@@ -46,6 +55,8 @@ const UpdateServiceSchema = z
     scopes: ScopesInputSchema.nullable().optional(),
     operations: z.boolean().optional(),
     rate_limits: RateLimitsInputSchema.nullable().optional(),
+    max_concurrent_requests: MaxConcurrentInputSchema.nullable().optional(),
+    priority_class: PriorityClassInputSchema.nullable().optional(),
   })
   .refine((body) => Object.values(body).some((v) => v !== undefined), "at least one field is required")
   .openapi("UpdateService", { description: "Absent fields are kept; `null` clears a field." });
@@ -59,6 +70,8 @@ function serviceView(s: ServiceRecord): z.infer<typeof ServiceSchema> {
     scopes: s.scopes,
     operations: s.operations,
     rate_limits: s.rate_limits ?? {},
+    max_concurrent_requests: s.max_concurrent_requests ?? null,
+    priority_class: s.priority_class ?? "interactive_internal",
     created_at: s.created_at,
     updated_at: s.updated_at ?? null,
     version: s.version,
@@ -130,7 +143,7 @@ export function serviceRoutes() {
       scopes: body.scopes ?? {},
       operations: body.operations ?? false,
       prefix: token.slice(0, SERVICE_TOKEN_PREFIX.length + 4),
-      ...definedOnly({ rate_limits: body.rate_limits }),
+      ...definedOnly({ rate_limits: body.rate_limits, max_concurrent_requests: body.max_concurrent_requests, priority_class: body.priority_class }),
       created_at: now,
       version: 1,
     };

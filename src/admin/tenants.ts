@@ -14,8 +14,11 @@ import {
   adminAccess,
   CidrListSchema,
   errors,
+  ConcurrencyPolicyInputSchema,
+  ConcurrencyPolicySchema,
   FailPolicyInputSchema,
   idParam,
+  MaxConcurrentInputSchema,
   json,
   jsonBody,
   pageOf,
@@ -52,6 +55,8 @@ export const TenantSchema = z
     weight: z.number(),
     time_zone: z.string(),
     fail_policy: FailPolicySchema,
+    max_concurrent_requests: z.number().int().nullable(),
+    concurrency_policy: ConcurrencyPolicySchema,
     created_at: z.string(),
     updated_at: z.string().nullable(),
     version: z.number().int(),
@@ -63,6 +68,10 @@ const TenantDetailSchema = TenantSchema.extend({
   balance_micros: z.number().int(),
   /** Reserved by requests in flight. */
   held_micros: z.number().int(),
+  /** Requests in flight (open holds): the concurrency slots in use. */
+  in_flight_requests: z.number().int(),
+  /** Requests waiting for a slot (queue policy). */
+  queued_requests: z.number().int(),
   quota_usage: z.array(QuotaUsageSchema),
 }).openapi("TenantDetail");
 
@@ -77,6 +86,8 @@ const CreateTenantSchema = z
     weight: z.number().positive().max(1e6).optional(),
     time_zone: TimeZoneSchema.optional(),
     fail_policy: FailPolicyInputSchema.optional(),
+    max_concurrent_requests: MaxConcurrentInputSchema.optional(),
+    concurrency_policy: ConcurrencyPolicyInputSchema.optional(),
   })
   .openapi("CreateTenant");
 
@@ -92,6 +103,8 @@ const UpdateTenantSchema = z
     weight: z.number().positive().max(1e6).nullable().optional(),
     time_zone: TimeZoneSchema.nullable().optional(),
     fail_policy: FailPolicyInputSchema.nullable().optional(),
+    max_concurrent_requests: MaxConcurrentInputSchema.nullable().optional(),
+    concurrency_policy: ConcurrencyPolicyInputSchema.nullable().optional(),
   })
   .refine((body) => Object.values(body).some((v) => v !== undefined), "at least one field is required")
   .openapi("UpdateTenant", { description: "Absent fields are kept; `null` clears a field back to its default." });
@@ -109,6 +122,8 @@ export function tenantView(t: TenantRecord): z.infer<typeof TenantSchema> {
     weight: t.weight ?? 1,
     time_zone: t.time_zone ?? "UTC",
     fail_policy: FailPolicySchema.parse(t.fail_policy ?? {}),
+    max_concurrent_requests: t.max_concurrent_requests ?? null,
+    concurrency_policy: ConcurrencyPolicySchema.parse(t.concurrency_policy ?? {}),
     created_at: t.created_at,
     updated_at: t.updated_at ?? null,
     version: t.version,
@@ -181,6 +196,8 @@ export function tenantRoutes() {
         weight: body.weight,
         time_zone: body.time_zone,
         fail_policy: body.fail_policy ? FailPolicySchema.parse(body.fail_policy) : undefined,
+        max_concurrent_requests: body.max_concurrent_requests,
+        concurrency_policy: body.concurrency_policy ? ConcurrencyPolicySchema.parse(body.concurrency_policy) : undefined,
       }),
       created_at: now,
       version: 1,
@@ -216,6 +233,8 @@ export function tenantRoutes() {
         status: snapshot.tenantStatus === "banned" ? ("banned" as const) : tenant.status,
         balance_micros: snapshot.balanceMicros,
         held_micros: snapshot.holdMicros,
+        in_flight_requests: snapshot.openHolds,
+        queued_requests: snapshot.queued,
         quota_usage: quotaUsageView(tenant.quotas, snapshot.quotas, "tenant", null),
       },
       200,
@@ -232,7 +251,11 @@ export function tenantRoutes() {
       orThrow(await callGuard(c.env, id, "auth_unavailable", (g) => g.setTenantStatus(status)));
     }
     const failPolicy = body.fail_policy === undefined || body.fail_policy === null ? body.fail_policy : FailPolicySchema.parse({ ...tenant.fail_policy, ...body.fail_policy });
-    const { next, changed } = applyPatch(tenant, { ...body, fail_policy: failPolicy });
+    const concurrencyPolicy =
+      body.concurrency_policy === undefined || body.concurrency_policy === null
+        ? body.concurrency_policy
+        : ConcurrencyPolicySchema.parse({ ...tenant.concurrency_policy, ...body.concurrency_policy });
+    const { next, changed } = applyPatch(tenant, { ...body, fail_policy: failPolicy, concurrency_policy: concurrencyPolicy });
     const record: TenantRecord = { ...next, updated_at: new Date().toISOString(), version: tenant.version + 1 };
     orThrow(await writeJson(c.env, kvKeys.tenant(id), record));
     const action = body.status === undefined || body.status === tenant.status ? "tenant.update" : body.status === "banned" ? "tenant.ban" : "tenant.unban";

@@ -117,6 +117,12 @@ export async function authenticateExternal(call: ExternalCall): Promise<Result<A
     ipv6RateLimitPrefix: tenant.ipv6_rate_limit_prefix,
     quotas: [...quotaRules("tenant", tenant.quotas, tenant.time_zone), ...quotaRules("key", key.quotas, tenant.time_zone)],
     failPolicy: tenant.fail_policy,
+    concurrency: {
+      tenant: tenant.max_concurrent_requests,
+      key: key.max_concurrent_requests,
+      policy: tenant.concurrency_policy,
+      weight: tenant.weight,
+    },
   };
   const signature = await checkSignature(call, key);
   if (!signature.ok) {

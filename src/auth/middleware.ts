@@ -25,7 +25,16 @@ export type ServiceScope = "inference" | "operations";
 
 /** A service token as the pipeline and the routes see it: its own TenantGuard, scopes and limits. */
 export function servicePrincipal(service: ServiceRecord): Principal {
-  return { kind: "service", tenantId: service.id, keyId: service.id, scopes: service.scopes, rateLimits: service.rate_limits };
+  return {
+    kind: "service",
+    tenantId: service.id,
+    keyId: service.id,
+    scopes: service.scopes,
+    rateLimits: service.rate_limits,
+    // One token per service: its cap is the object's (tenant-level) cap.
+    concurrency: { tenant: service.max_concurrent_requests },
+    priorityClass: service.priority_class,
+  };
 }
 
 function serviceHasScope(service: ServiceRecord, scope: ServiceScope): boolean {

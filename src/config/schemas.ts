@@ -2,6 +2,13 @@
 import { z } from "zod";
 import type { QuotaRule } from "../guard/types";
 import { IPV6_RATE_LIMIT_PREFIX_MAX, IPV6_RATE_LIMIT_PREFIX_MIN } from "../security/ip";
+import { SERVICE_PRIORITY_CLASSES } from "../backpressure/priority-classes";
+
+/** The largest concurrency cap accepted anywhere (tenant, key, service, target). */
+export const MAX_CONCURRENT_REQUESTS = 100_000;
+/** Bounds of the `queue` policy: a waiting request holds its connection open, so the wait stays short. */
+export const MAX_QUEUE_LENGTH = 1_000;
+export const MAX_QUEUE_WAIT_MS = 30_000;
 
 export const CapabilitySchema = z.enum(["chat", "embeddings"]);
 export type Capability = z.infer<typeof CapabilitySchema>;
@@ -87,6 +94,8 @@ export const PresetItemSchema = z.object({
   weight: z.number().nonnegative().default(1),
   enabled: z.boolean().default(true),
   breaker: BreakerSettingsSchema.optional(),
+  /** Requests in flight to this target across the gateway; classes are shed first beyond their share (src/backpressure/priority-classes.ts). */
+  max_concurrent_requests: z.number().int().positive().max(MAX_CONCURRENT_REQUESTS).optional(),
 });
 export type PresetItem = z.infer<typeof PresetItemSchema>;
 
@@ -201,6 +210,18 @@ export const FailPolicySchema = z.object({
 });
 export type FailPolicy = z.infer<typeof FailPolicySchema>;
 
+/** What a request over a concurrency cap gets: a 429 at once, or a bounded wait for a slot (docs/api/rate-limit.md). */
+export const ConcurrencyPolicySchema = z.object({
+  mode: z.enum(["reject", "queue"]).default("reject"),
+  /** Requests waiting at once (per tenant object, and per tenant at a target); one more is refused at once. */
+  max_queue_length: z.number().int().min(1).max(MAX_QUEUE_LENGTH).default(100),
+  /** Longest wait for a slot; then the request gets the same 429 it would have got at once. */
+  max_wait_ms: z.number().int().min(1).max(MAX_QUEUE_WAIT_MS).default(10_000),
+});
+export type ConcurrencyPolicy = z.infer<typeof ConcurrencyPolicySchema>;
+
+const MaxConcurrentSchema = z.number().int().positive().max(MAX_CONCURRENT_REQUESTS);
+
 export const TenantRecordSchema = z.object({
   id: z.string().min(1),
   name: z.string().min(1),
@@ -217,6 +238,9 @@ export const TenantRecordSchema = z.object({
   /** IANA time zone whose midnight starts daily and monthly quota periods; absent = UTC. */
   time_zone: z.string().optional(),
   fail_policy: FailPolicySchema.optional(),
+  /** Requests in flight across all the tenant's keys (open holds in its TenantGuard). */
+  max_concurrent_requests: MaxConcurrentSchema.optional(),
+  concurrency_policy: ConcurrencyPolicySchema.optional(),
   created_at: z.string(),
   updated_at: z.string().optional(),
   /** Bumped on every write; caches never go back to a lower version. */
@@ -245,6 +269,8 @@ export const ApiKeyRecordSchema = z.object({
   previous_secret_expires_at: z.string().optional(),
   secret_rotated_at: z.string().optional(),
   quotas: z.array(QuotaSchema).optional(),
+  /** Requests in flight with this key (open holds in the tenant's TenantGuard). */
+  max_concurrent_requests: MaxConcurrentSchema.optional(),
   created_at: z.string(),
   updated_at: z.string().optional(),
   version: z.number().int().nonnegative().default(0),
@@ -259,6 +285,10 @@ export const ServiceRecordSchema = z.object({
   /** May read operations data (metrics, readiness, the dashboard across tenants); off unless granted. */
   operations: z.boolean().default(false),
   rate_limits: RateLimitsSchema.optional(),
+  /** Requests in flight with this service token (open holds in the service's TenantGuard). */
+  max_concurrent_requests: MaxConcurrentSchema.optional(),
+  /** How its traffic is shed when an upstream target saturates; absent = interactive_internal. */
+  priority_class: z.enum(SERVICE_PRIORITY_CLASSES).optional(),
   /** First characters of the token, for display only. */
   prefix: z.string().optional(),
   created_at: z.string(),

@@ -8,6 +8,7 @@ import { fail } from "../errors";
 import { promptText, roughTokenEstimate } from "../billing/tokens";
 import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
+import { concurrencyCaps } from "../backpressure/concurrency";
 import { ipRateLimitBucket } from "../security/ip";
 
 /** How long admission may take before the steps apply their failure policy. */
@@ -32,11 +33,11 @@ export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefi
   return withGlobalLimit(ctx, admit(ctx), () => estimateFor(ctx).tokens);
 }
 
-/** Nothing for the TenantGuard to decide: no limits, quotas, nonce, Idempotency-Key or balance to reserve. */
-export function nothingToEnforce(request: Pick<AdmissionRequest, "limits" | "quotas" | "chargeBalance" | "nonce" | "idempotency">): boolean {
+/** Nothing for the TenantGuard to decide: no limits, concurrency caps, quotas, nonce, Idempotency-Key or balance to reserve. */
+export function nothingToEnforce(request: Pick<AdmissionRequest, "limits" | "quotas" | "chargeBalance" | "nonce" | "idempotency" | "concurrency">): boolean {
   const { tenant, key, ip } = request.limits;
   const unlimited = [tenant, key, ip].every((l) => l?.requests_per_minute === undefined && l?.tokens_per_minute === undefined);
-  return unlimited && request.quotas.length === 0 && !request.chargeBalance && !request.nonce && !request.idempotency;
+  return unlimited && request.concurrency === undefined && request.quotas.length === 0 && !request.chargeBalance && !request.nonce && !request.idempotency;
 }
 
 /** The decision when there was nothing to check: admitted with no hold (nothing to settle or release). */
@@ -51,6 +52,8 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
     chargeBalance: ctx.channel === "external",
     // Idempotency-Key (src/idempotency/key.ts): checked and claimed by this same call, no second round trip.
     idempotency: await ctx.idempotency?.claim,
+    // Concurrency slots (src/backpressure/concurrency.ts): the hold this call opens is the slot.
+    concurrency: concurrencyCaps(principal),
   };
   // e.g. an internal service with no limits configured: no estimate, no Durable Object round trip.
   if (nothingToEnforce(checks)) return ADMITTED_WITHOUT_HOLD;
@@ -67,8 +70,10 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
   };
   const guard = guardFor(ctx.env, principal.tenantId);
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // A queued request's call lasts as long as its wait: the guard answers by then.
+  const timeoutMs = ADMIT_TIMEOUT_MS + (request.concurrency?.queue?.maxWaitMs ?? 0);
   const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ADMIT_TIMEOUT_MS);
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
   });
   try {
     const result = await Promise.race([guard.admit(request), timeout]);
@@ -100,4 +105,6 @@ export function rateLimitHeaders(snapshot: RateLimitSnapshot, headers: Headers):
   set("x-ratelimit-limit-tokens", snapshot.limitTokens);
   set("x-ratelimit-remaining-tokens", snapshot.remainingTokens);
   set("x-ratelimit-reset-tokens", snapshot.resetTokensMs, seconds);
+  set("x-ratelimit-limit-concurrency", snapshot.limitConcurrency);
+  set("x-ratelimit-remaining-concurrency", snapshot.remainingConcurrency);
 }

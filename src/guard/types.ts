@@ -43,8 +43,19 @@ export interface AdmissionRequest {
   idempotency?: IdempotencyClaim;
   /** The model asked for: carried into the ledger row if the hold expires unsettled. */
   model?: string;
+  /** Caps on this channel's open holds (requests in flight): a slot is the hold itself, freed when it closes. */
+  concurrency?: ConcurrencyCaps;
   /** Milliseconds; tests inject the clock (production omits it: Date.now()). */
   now?: number;
+}
+
+export interface ConcurrencyCaps {
+  /** Open holds of the channel in the object: the tenant's cap (external) or the service's (internal). */
+  tenant?: number;
+  /** Open holds of this key. */
+  key?: number;
+  /** Wait (in the object, FIFO) for a slot instead of a refusal at once: the tenant's policy `queue`. */
+  queue?: { maxLength: number; maxWaitMs: number };
 }
 
 /** A client's Idempotency-Key (unique per tenant) and the SHA-256 (hex) of the request's method, path and raw body. */
@@ -105,6 +116,9 @@ export interface RateLimitSnapshot {
   remainingTokens?: number;
   /** Milliseconds until the oldest counted tokens leave the window. */
   resetTokensMs?: number;
+  /** The most restrictive concurrency cap (tenant or key) and the slots it has left, this request's counted. */
+  limitConcurrency?: number;
+  remainingConcurrency?: number;
 }
 
 export type AdmissionResult =
@@ -207,7 +221,10 @@ export interface QuotaUsage {
 export interface GuardSnapshot {
   tenantStatus: TenantStatus;
   balanceMicros: number;
+  /** Requests in flight: each open hold is one concurrency slot in use. */
   openHolds: number;
+  /** Requests waiting for a slot (the queue policy). */
+  queued: number;
   holdMicros: number;
   quotas: QuotaUsage[];
   keys: Record<string, { status: KeyStatus }>;

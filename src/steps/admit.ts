@@ -3,7 +3,7 @@
 // the global bucket asked in parallel. When the guard cannot be reached, each dimension it decides
 // follows its row of the policy table below, in order.
 import type { GatewayContext } from "../context";
-import type { FailPolicy } from "../config/schemas";
+import { MAX_QUEUE_WAIT_MS, type FailPolicy } from "../config/schemas";
 import { fail, type ErrorKind, type GatewayFailure } from "../errors";
 import { admission, rateLimitHeaders } from "../guard/admission";
 import { answered, reject } from "../pipeline/step";
@@ -56,7 +56,8 @@ const UNREACHABLE: ErrorKind = "limiter_unavailable";
 export const admitRequest: GatewayStep = {
   name: "admit",
   onFailure: "degrade",
-  timeoutMs: 3_000,
+  // The admission call's own timeout comes first (2 s, plus the wait of a tenant whose policy queues).
+  timeoutMs: 3_000 + MAX_QUEUE_WAIT_MS,
   retries: 0,
   async run(ctx: GatewayContext) {
     const result = await admission(ctx);

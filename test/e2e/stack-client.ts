@@ -28,6 +28,7 @@ export async function admin<T = any>(stack: Stack, method: string, route: string
 export interface TestTenant {
   tenantId: string;
   apiKey: string;
+  keyId: string;
 }
 
 /** A fresh tenant with one unsigned key and `balanceMicros` of prepaid balance. */
@@ -35,7 +36,7 @@ export async function createTenant(stack: Stack, balanceMicros: number, keyField
   const tenant = await admin(stack, "POST", "/tenants", { name: `e2e ${Date.now()}` });
   const key = await admin(stack, "POST", `/tenants/${tenant.id}/keys`, { name: "e2e key", signature: "optional", ...keyFields });
   if (balanceMicros > 0) await admin(stack, "POST", `/tenants/${tenant.id}/credits`, { amount_micros: balanceMicros, idempotency_key: `e2e-${tenant.id}` });
-  return { tenantId: tenant.id, apiKey: key.key };
+  return { tenantId: tenant.id, apiKey: key.key, keyId: key.id };
 }
 
 export interface ClientCall {
