@@ -1,6 +1,6 @@
 // Starts the whole local stack: the mock LLM provider, the embedded Postgres (PGlite behind the
 // WebSocket proxy the Neon driver needs, unless DATABASE_URL is set), `wrangler dev` on local
-// workerd, then seeds a demo tenant, key and service token through the admin API.
+// workerd, then seeds a demo tenant, keys, a service token and an owner admin token through the admin API.
 // Used by `npm start` (scripts/dev.mjs) and by the end-to-end tests.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -167,31 +167,39 @@ function withBaseUrl(credentials, baseUrl) {
   };
 }
 
-/** Seeds presets every start; the demo tenant, key and token once (kept in .dev/demo-credentials.json). */
-async function seedDemo(baseUrl, adminToken, mockUrl, stateDir) {
-  await admin(baseUrl, adminToken, "PUT", "/presets", { items: demoPresets(mockUrl) });
+/**
+ * Seeds presets every start; the demo tenant, key, service token and a named owner admin token once (kept in
+ * .dev/demo-credentials.json). ADMIN_TOKEN (the break-glass token, in .dev/secrets.json) only does the seeding:
+ * `admin_token` is the minted owner token, so everyday use leaves break-glass records out of the audit trail.
+ */
+async function seedDemo(baseUrl, breakGlassToken, mockUrl, stateDir) {
+  await admin(baseUrl, breakGlassToken, "PUT", "/presets", { items: demoPresets(mockUrl) });
   const file = path.join(stateDir, "demo-credentials.json");
   if (existsSync(file)) {
-    // Reuse the saved demo identities when this gateway still knows them (same state dir, same admin token);
-    // the URLs are rewritten for this run's port.
+    // Reuse the saved demo identities when this gateway still knows them (same state dir); the URLs are
+    // rewritten for this run's port.
     const saved = JSON.parse(await readFile(file, "utf8"));
     const reused = withBaseUrl(saved, baseUrl);
     const probe = await fetch(`${reused.external.base_url}/models`, { headers: { authorization: `Bearer ${reused.external.api_key}` } }).catch(() => null);
-    if (probe?.ok && saved.admin_token === adminToken) {
+    const adminProbe = await fetch(`${baseUrl}/admin/v1/tokens?limit=1`, { headers: { authorization: `Bearer ${saved.admin_token}` } }).catch(() => null);
+    if (probe?.ok && adminProbe?.ok) {
       await writeFile(file, JSON.stringify(reused, null, 2) + "\n", { mode: 0o600 });
       return reused;
     }
   }
-  const tenant = await admin(baseUrl, adminToken, "POST", "/tenants", { name: "Demo tenant" });
-  const key = await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/keys`, { name: "demo key", signature: "optional" });
-  const signedKey = await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/keys`, { name: "demo signed key", signature: "required" });
-  await admin(baseUrl, adminToken, "POST", `/tenants/${tenant.id}/credits`, { amount_micros: 100_000_000, idempotency_key: `demo-initial-${tenant.id}` });
-  const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "demo service", operations: true });
+  const call = (method, route, body) => admin(baseUrl, breakGlassToken, method, route, body);
+  const tenant = await call("POST", "/tenants", { name: "Demo tenant" });
+  const key = await call("POST", `/tenants/${tenant.id}/keys`, { name: "demo key", signature: "optional" });
+  const signedKey = await call("POST", `/tenants/${tenant.id}/keys`, { name: "demo signed key", signature: "required" });
+  await call("POST", `/tenants/${tenant.id}/credits`, { amount_micros: 100_000_000, idempotency_key: `demo-initial-${tenant.id}` });
+  const service = await call("POST", "/services", { name: "demo service", operations: true });
+  const owner = await call("POST", "/tokens", { name: "demo owner (npm start)", role: "owner" });
   const credentials = {
     external: { base_url: `${baseUrl}/external/v1`, api_key: key.key, tenant_id: tenant.id },
     external_signed: { base_url: `${baseUrl}/external/v1`, api_key: signedKey.key, signing_secret: signedKey.signing_secret },
     internal: { base_url: `${baseUrl}/internal/v1`, token: service.token },
-    admin_token: adminToken,
+    admin_token: owner.token,
+    admin_token_id: owner.id,
   };
   await writeFile(file, JSON.stringify(credentials, null, 2) + "\n", { mode: 0o600 });
   return credentials;

@@ -23,6 +23,8 @@ Gateway ready on ${stack.baseUrl}   (credentials in .dev/demo-credentials.json)
   console.log(reply.choices[0].message.content);
 
   Internal channel: ${internal.base_url}  (Authorization: Bearer ${internal.token})
+  Admin API: ${stack.baseUrl}/admin/v1  (owner token: admin_token in .dev/demo-credentials.json;
+    the break-glass ADMIN_TOKEN is in .dev/secrets.json, for emergencies only: every use is audited)
   Models: mock-openai-chat, mock-anthropic-chat, mock-azure-chat, mock-embed
   Press Ctrl-C to stop.
 `);

@@ -4,10 +4,12 @@ import type { Principal } from "./context";
 import type { AdminRole } from "./auth/roles";
 import type { ErrorWire } from "./errors";
 
-/** Who called an admin route: the break-glass ADMIN_TOKEN (an owner) today; named tokens carry their own id and role. */
+/** Who called an admin route: the break-glass ADMIN_TOKEN (`env:ADMIN_TOKEN`, an owner) or a named token. */
 export interface AdminPrincipal {
   tokenId: string;
   role: AdminRole;
+  /** A token scoped to one tenant sees and changes only that tenant; null for the whole gateway. */
+  tenantId: string | null;
 }
 
 export interface AppEnv {

@@ -32,7 +32,7 @@ export interface Env extends Omit<Declared, VarName>, Partial<Pick<Declared, Var
  * keeps this in step with Env: a new binding, var or secret must be added here.
  */
 const GATEWAY_OWN_NAMES = {
-  CONFIG_KV: true, TENANT_GUARD: true, UPSTREAM_HEALTH: true, GATEWAY_METRICS: true, GLOBAL_LIMITER: true, BANDIT_STATS: true,
+  CONFIG_KV: true, TENANT_GUARD: true, UPSTREAM_HEALTH: true, GATEWAY_METRICS: true, GLOBAL_LIMITER: true, BANDIT_STATS: true, ADMIN_ACCESS: true,
   BILLING_QUEUE: true, AUDIT_QUEUE: true, BILLING_DLQ: true, AUDIT_DLQ: true, ENVIRONMENT: true, ALLOW_LOOPBACK_UPSTREAMS: true,
   CONFIG_CACHE_TTL_MS: true, MAX_REQUEST_BYTES: true, MAX_RESPONSE_BYTES: true, UPSTREAM_FIRST_BYTE_TIMEOUT_MS: true,
   UPSTREAM_IDLE_TIMEOUT_MS: true, CLIENT_IDLE_TIMEOUT_MS: true, AUDIT_LOG_RETENTION_DAYS: true, QUEUE_RETRY_BASE_SECONDS: true,

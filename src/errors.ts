@@ -55,6 +55,8 @@ export const ERROR_KINDS = {
   replayed_nonce: c(401, "authentication_error"),
   invalid_service_token: c(401, "authentication_error"),
   admin_unauthorized: c(401, "authentication_error"),
+  /** Too many wrong admin tokens from this source (or, for ADMIN_TOKEN, from everywhere): even the right one waits. */
+  admin_login_throttled: c(429, "rate_limit_error"),
   // permissions
   ip_not_allowed: c(403, "permission_error"),
   key_frozen: c(403, "permission_error"),

@@ -9,6 +9,7 @@ export { UpstreamHealth } from "../durable-objects/upstream-health";
 export { GatewayMetrics } from "../durable-objects/gateway-metrics";
 export { GlobalLimiter } from "../durable-objects/global-limiter";
 export { BanditStats } from "../durable-objects/bandit-stats";
+export { AdminAccess } from "../durable-objects/admin-access";
 
 const app = buildApp();
 

@@ -21,6 +21,13 @@ export function metricsFor(env: Env) {
   return env.GATEWAY_METRICS.get(env.GATEWAY_METRICS.idFromName(METRICS_OBJECT_NAME));
 }
 
+/** The one object holding the named admin tokens and the failed-login counters. */
+export const ADMIN_ACCESS_OBJECT_NAME = "global";
+
+export function adminAccessFor(env: Env) {
+  return env.ADMIN_ACCESS.get(env.ADMIN_ACCESS.idFromName(ADMIN_ACCESS_OBJECT_NAME));
+}
+
 /** A named object of a namespace (the global limiter and the bandit stores take their namespace as a seam for tests). */
 export function objectNamed<T extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<T>, name: string): DurableObjectStub<T> {
   return namespace.get(namespace.idFromName(name));

@@ -21,7 +21,7 @@ const listAudit = createRoute({
   operationId: "listTenantAuditRecords",
   tags: ["Audit"],
   summary: "A tenant's audit records, newest first (cursor pagination, filters)",
-  ...adminAccess("ledger"),
+  ...adminAccess("ledger", { tenantParam: "id" }),
   request: { params: TenantPath, query: AuditListQuerySchema },
   responses: { 200: json(auditListOf(AdminAuditRecordSchema), "A page of audit records"), ...errors(400, 401, 404, 503) },
 });
@@ -32,7 +32,7 @@ const getUsage = createRoute({
   operationId: "getTenantUsage",
   tags: ["Audit"],
   summary: "A tenant's usage by UTC day, model and key, with exact totals",
-  ...adminAccess("ledger"),
+  ...adminAccess("ledger", { tenantParam: "id" }),
   request: { params: TenantPath, query: UsageQuerySchema },
   responses: { 200: json(UsageReportSchema, "Usage rows and totals"), ...errors(400, 401, 404, 503) },
 });
@@ -43,7 +43,7 @@ const exportAudit = createRoute({
   operationId: "exportTenantAuditRecords",
   tags: ["Audit"],
   summary: "Compliance export: every audit record of a tenant in [from, to), oldest first, streamed as NDJSON or CSV",
-  ...adminAccess("ledger"),
+  ...adminAccess("ledger", { tenantParam: "id" }),
   request: { params: TenantPath, query: ExportQuerySchema },
   responses: {
     200: {

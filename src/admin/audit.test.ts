@@ -1,5 +1,6 @@
-// Every admin write leaves exactly one audit record (channel "admin", actor, action, resource id) on
-// the real audit queue; reads and refused writes leave none; no record or billing message carries a secret.
+// Every admin write leaves exactly one audit record (channel "admin", actor token id and role, action,
+// resource id) on the real audit queue; reads and refused writes leave none, except that every use of the
+// break-glass ADMIN_TOKEN leaves its own record; no record or billing message carries a secret.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { AuditMessageSchema, BillingMessageSchema, type AuditMessage } from "../../queues/messages";
@@ -19,11 +20,14 @@ const spy = <T>(queue: Queue<unknown>, sink: T[]): Queue<unknown> =>
   }) as Queue<unknown>;
 const testEnv = { ...env, AUDIT_QUEUE: spy(env.AUDIT_QUEUE, audits), BILLING_QUEUE: spy(env.BILLING_QUEUE, billing) };
 
-async function call(method: string, path: string, body?: unknown): Promise<any> {
+let calls = 0;
+
+async function call(method: string, path: string, body?: unknown, token = "test-admin-token"): Promise<any> {
+  calls += 1;
   const ctx = createExecutionContext();
   const res = await app.request(
     `/admin/v1${path}`,
-    { method, headers: { authorization: "Bearer test-admin-token", "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) },
+    { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) },
     testEnv,
     ctx,
   );
@@ -71,14 +75,18 @@ describe("admin audit trail", () => {
     expect((await call("POST", "/tenants", { name: "" })).status).toBe(400);
     expect((await call("PATCH", "/tenants/ten_missing", { name: "x" })).status).toBe(404);
 
-    expect(audits.map((a) => a.meta.action)).toEqual(expected.map(([action]) => action));
+    const breakGlass = audits.filter((a) => a.meta.action === "break_glass.use");
+    const writes = audits.filter((a) => a.meta.action !== "break_glass.use");
+    expect(writes.map((a) => a.meta.action)).toEqual(expected.map(([action]) => action));
+    expect(breakGlass).toHaveLength(calls);
+    expect(breakGlass.map((a) => a.meta.path)).toContain("GET /admin/v1/services");
     for (const record of audits) {
       expect(AuditMessageSchema.safeParse(record).success).toBe(true);
       expect(record.channel).toBe("admin");
-      expect(record.meta.actor).toBe("admin");
+      expect(record.meta).toMatchObject({ actor: "admin", actor_token_id: "env:ADMIN_TOKEN", actor_role: "owner", actor_tenant_scope: null });
       expect(record.meta.resource_id).toEqual(expect.any(String));
-      expect(record.route).toMatch(/^(POST|PATCH|PUT) \/admin\/v1\//);
     }
+    for (const record of writes) expect(record.route).toMatch(/^(POST|PATCH|PUT) \/admin\/v1\//);
     const byAction = Object.fromEntries(audits.map((a) => [a.meta.action, a]));
     expect(byAction["api_key.revoke"]).toMatchObject({ tenant_id: tenant.id, key_id: key.id, meta: { resource_id: key.id } });
     expect(byAction["tenant.update"]!.meta.fields).toEqual(["weight"]);
@@ -91,5 +99,20 @@ describe("admin audit trail", () => {
 
     const everything = JSON.stringify([audits, billing]);
     for (const secret of secrets) expect(everything).not.toContain(secret);
+  });
+
+  it("a named token's writes carry its id, role and tenant scope, its reads leave nothing, and its secret never appears", async () => {
+    const owner = (await call("POST", "/tokens", { name: "ops", role: "operator" })).body;
+    const tenant = (await call("POST", "/tenants", { name: "Scoped" })).body;
+    const scoped = (await call("POST", "/tokens", { name: "acme ops", role: "operator", tenant_id: tenant.id })).body;
+    audits.length = 0;
+    await call("GET", "/tenants", undefined, owner.token);
+    expect(audits).toHaveLength(0);
+    expect((await call("PATCH", `/tenants/${tenant.id}`, { weight: 3 }, scoped.token)).status).toBe(200);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]!.meta).toMatchObject({ actor: "admin", actor_token_id: scoped.id, actor_role: "operator", actor_tenant_scope: tenant.id, action: "tenant.update" });
+    const everything = JSON.stringify(audits);
+    expect(everything).not.toContain(owner.token);
+    expect(everything).not.toContain(scoped.token);
   });
 });

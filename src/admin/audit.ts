@@ -1,12 +1,13 @@
-// Audit records of admin writes (channel "admin"): who did what to which resource. Never secrets:
-// only ids, the action, and the names of the fields that changed.
+// Audit records of admin writes (channel "admin"): who did what to which resource, the acting token's id,
+// role and tenant scope (or the tenant key, for self-service). Never secrets: only ids, the action, and
+// the names of the fields that changed.
 import type { Context } from "hono";
 import type { AuditMessage } from "../../queues/messages";
 import type { AdminEnv } from "./types";
 import { newTraceId } from "../pipeline/trace";
 import { emitEvent } from "../billing/emit";
 
-export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits" | "dead_letters";
+export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits" | "dead_letters" | "admin_token" | "admin_login";
 
 export interface AdminAuditEvent {
   /** e.g. "tenant.create", "api_key.freeze". */
@@ -19,6 +20,15 @@ export interface AdminAuditEvent {
   configVersion?: number | null;
   /** Non-secret context: changed field names, amounts, grace periods. */
   details?: Record<string, unknown>;
+}
+
+/** Who acted: an admin token (id, role, tenant scope), a tenant's key managing its own keys, or nobody known (a failed login). */
+function actorOf(c: Context<AdminEnv>): Record<string, string | null> {
+  const admin = c.get("admin");
+  if (admin) return { actor: "admin", actor_token_id: admin.tokenId, actor_role: admin.role, actor_tenant_scope: admin.tenantId };
+  const principal = c.get("principal");
+  if (principal) return { actor: "tenant_key", actor_key_id: principal.keyId };
+  return { actor: "unknown" };
 }
 
 export function adminAuditMessage(c: Context<AdminEnv>, event: AdminAuditEvent, now = Date.now()): AuditMessage {
@@ -45,7 +55,7 @@ export function adminAuditMessage(c: Context<AdminEnv>, event: AdminAuditEvent, 
     output_tokens: null,
     usage_estimated: null,
     cost_micros: null,
-    meta: { actor: "admin", action: event.action, resource: event.resource, resource_id: event.resourceId, ...event.details },
+    meta: { ...actorOf(c), action: event.action, resource: event.resource, resource_id: event.resourceId, ...event.details },
     created_at: new Date(now).toISOString(),
   };
 }

@@ -40,7 +40,7 @@ const addCredit = createRoute({
   operationId: "topUpTenantCredits",
   tags: ["Tenants"],
   summary: "Top up a tenant's prepaid balance (idempotent per idempotency_key)",
-  ...adminAccess("billing"),
+  ...adminAccess("billing", { tenantParam: "id" }),
   request: { params: z.object({ id: idParam("id") }), body: jsonBody(CreditSchema) },
   responses: { 200: json(CreditResultSchema, "The balance after the top-up"), ...errors(400, 401, 404, 503) },
 });

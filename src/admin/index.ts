@@ -17,12 +17,13 @@ import { adminRouter, handleAdminError } from "./router";
 import { serviceRoutes } from "./services";
 import { templateRoutes } from "./templates";
 import { tenantRoutes } from "./tenants";
+import { tokenRoutes } from "./tokens";
 import type { AdminEnv } from "./types";
 
 export function adminApi(): OpenAPIHono<AdminEnv> {
   const api = adminRouter();
   registerSecuritySchemes(api.openAPIRegistry);
-  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
+  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), tokenRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
     api.route("/admin/v1", routes);
   }
   // Any other admin path: a caller without an admin token learns nothing (401), an admin gets a 404.

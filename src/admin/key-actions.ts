@@ -24,7 +24,7 @@ const statusRoute = (action: "revoke" | "freeze" | "unfreeze", summary: string) 
     operationId: `${action}ApiKey`,
     tags: ["API keys"],
     summary,
-    ...adminAccess("config"),
+    ...adminAccess("config", { tenantParam: "tenant_id" }),
     request: { params: KeyPath },
     responses: { 200: json(ApiKeySchema, "The key with its new status"), ...errors(400, 401, 404, 409, 503) },
   });
@@ -39,7 +39,7 @@ const rotateSecret = createRoute({
   operationId: "rotateApiKeySecret",
   tags: ["API keys"],
   summary: "Rotate the signing secret; the previous one stays valid for grace_seconds",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "tenant_id" }),
   request: { params: KeyPath, body: { content: { "application/json": { schema: RotateSecretSchema } }, required: false } },
   responses: { 200: json(RotatedSecretSchema, "The new signing secret (shown only here)"), ...errors(400, 401, 404, 409, 503) },
 });

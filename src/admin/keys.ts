@@ -33,7 +33,7 @@ const createKey = createRoute({
   operationId: "createApiKey",
   tags: ["API keys"],
   summary: "Create an API key (the key and signing secret are shown only in this response)",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "tenant_id" }),
   request: { params: TenantKeysPath, body: jsonBody(CreateApiKeySchema) },
   responses: { 201: json(CreatedApiKeySchema, "The new key, with its plaintext key and signing secret"), ...errors(400, 401, 404, 503) },
 });
@@ -44,7 +44,7 @@ const listKeys = createRoute({
   operationId: "listApiKeys",
   tags: ["API keys"],
   summary: "List a tenant's API keys",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "tenant_id" }),
   request: { params: TenantKeysPath, query: PageQuerySchema },
   responses: { 200: json(pageOf(ApiKeySchema), "A page of keys (never the key or secret)"), ...errors(400, 401, 404, 503) },
 });
@@ -55,7 +55,7 @@ const getKey = createRoute({
   operationId: "getApiKey",
   tags: ["API keys"],
   summary: "Read an API key and its quota usage",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "tenant_id" }),
   request: { params: KeyPath },
   responses: { 200: json(ApiKeyDetailSchema, "The key (never the key or secret)"), ...errors(400, 401, 404, 503) },
 });
@@ -66,7 +66,7 @@ const updateKey = createRoute({
   operationId: "updateApiKey",
   tags: ["API keys"],
   summary: "Update an API key's settings",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "tenant_id" }),
   request: { params: KeyPath, body: jsonBody(UpdateApiKeySchema) },
   responses: { 200: json(ApiKeySchema, "The updated key"), ...errors(400, 401, 404, 409, 503) },
 });

@@ -10,7 +10,11 @@ import type { AdminEnv } from "./types";
 type OpenAPIRegistry = OpenAPIHono["openAPIRegistry"];
 
 export function registerSecuritySchemes(registry: OpenAPIRegistry): void {
-  registry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN Worker secret." });
+  registry.registerComponent("securitySchemes", "AdminToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "A named admin token (`gat_…`, see /admin/v1/tokens) or the break-glass ADMIN_TOKEN Worker secret. Each operation's `x-admin-area` and the token's role decide access.",
+  });
   registry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",
     scheme: "bearer",
@@ -87,6 +91,7 @@ export const TAGS = [
   { name: "Routing", description: "Versioned routing configuration: staging, gradual rollout, promotion, rollback and arm statistics (admin)." },
   { name: "Templates", description: "Versioned prompt templates (admin)." },
   { name: "Limits", description: "Gateway-wide rate limits (admin)." },
+  { name: "Admin tokens", description: "Named admin tokens: a role each, optionally scoped to one tenant; created, rotated and revoked by owners (admin)." },
   { name: "Audit", description: "Any tenant's audit records and usage, the compliance export and dead-letter replay (admin)." },
   { name: "Gateway (external)", description: "OpenAI- and Anthropic-compatible inference for tenants (API keys, optionally signed)." },
   { name: "Account (external)", description: "A tenant's own health, audit records and usage (API keys)." },

@@ -1,6 +1,6 @@
 // Wire schemas shared by the admin routes (snake_case JSON): inputs are strict, so a misspelt
 // field is a 400 naming it rather than a silently ignored setting.
-import { adminAuth } from "../auth/middleware";
+import { adminAuth, type AdminRouteScope } from "../auth/middleware";
 import type { AdminArea } from "../auth/roles";
 import { z } from "@hono/zod-openapi";
 import { CapabilitySchema, ConcurrencyPolicySchema, FailPolicySchema, MAX_CONCURRENT_REQUESTS, MAX_QUEUE_LENGTH, MAX_QUEUE_WAIT_MS, QuotaPeriodSchema, QuotaSchema, QuotaTypeSchema, RateLimitsSchema, ScopesSchema, quotaId } from "../config/schemas";
@@ -155,20 +155,27 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({ 
 const ERROR_DESCRIPTIONS = {
   400: "Invalid request (`invalid_request` with `param`, `invalid_json`)",
   401: "Missing or wrong admin token (`admin_unauthorized`)",
+  403: "The token's role does not cover this route, or it is scoped to one tenant and the route is not about it (`insufficient_role`)",
   404: "Unknown id (`not_found`)",
   409: "The resource's state forbids this (`invalid_state`)",
+  429: "Too many failed admin logins from this source (`admin_login_throttled`, with Retry-After)",
   503: "A store or the tenant's Durable Object is unavailable, or ADMIN_TOKEN is unset",
 } as const;
 
+/** Error responses of a route; a route that authenticates (401) can also answer 403 (role or tenant scope) and 429 (login throttle). */
 export function errors<C extends keyof typeof ERROR_DESCRIPTIONS>(...codes: C[]): Record<C, ReturnType<typeof json<typeof ErrorSchema>>> {
-  return Object.fromEntries(codes.map((code) => [code, json(ErrorSchema, ERROR_DESCRIPTIONS[code])])) as Record<C, ReturnType<typeof json<typeof ErrorSchema>>>;
+  const all: (keyof typeof ERROR_DESCRIPTIONS)[] = codes.includes(401 as C) ? [...new Set<keyof typeof ERROR_DESCRIPTIONS>([...codes, 403, 429])].sort() : codes;
+  return Object.fromEntries(all.map((code) => [code, json(ErrorSchema, ERROR_DESCRIPTIONS[code])])) as Record<C, ReturnType<typeof json<typeof ErrorSchema>>>;
 }
 
 export const ADMIN_SECURITY = [{ AdminToken: [] }];
 
-/** A route's admin access: documented as the admin bearer scheme, enforced by adminAuth for the route's area (src/auth/roles.ts). */
-export function adminAccess(area: AdminArea) {
-  return { security: ADMIN_SECURITY, middleware: [adminAuth(area)] };
+/**
+ * A route's admin access: documented as the admin bearer scheme (and `x-admin-area`), enforced by
+ * adminAuth for the route's area (src/auth/roles.ts) and, for tenant-scoped tokens, the tenant it is about.
+ */
+export function adminAccess(area: AdminArea, scope: AdminRouteScope = {}) {
+  return { security: ADMIN_SECURITY, "x-admin-area": area, middleware: [adminAuth(area, scope)] };
 }
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });

@@ -148,8 +148,8 @@ const listTenants = createRoute({
   path: "/tenants",
   operationId: "listTenants",
   tags: ["Tenants"],
-  summary: "List tenants (cursor pagination, key order)",
-  ...adminAccess("config"),
+  summary: "List tenants (cursor pagination, key order); a tenant-scoped token sees its own tenant only",
+  ...adminAccess("config", { tenantList: true }),
   request: { query: PageQuerySchema },
   responses: { 200: json(pageOf(TenantSchema), "A page of tenants"), ...errors(400, 401, 503) },
 });
@@ -160,7 +160,7 @@ const getTenant = createRoute({
   operationId: "getTenant",
   tags: ["Tenants"],
   summary: "Read a tenant, its balance and quota usage",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "id" }),
   request: { params: TenantPath },
   responses: { 200: json(TenantDetailSchema, "The tenant"), ...errors(400, 401, 404, 503) },
 });
@@ -171,7 +171,7 @@ const updateTenant = createRoute({
   operationId: "updateTenant",
   tags: ["Tenants"],
   summary: "Update a tenant (status active|banned bans or unbans at once)",
-  ...adminAccess("config"),
+  ...adminAccess("config", { tenantParam: "id" }),
   request: { params: TenantPath, body: jsonBody(UpdateTenantSchema) },
   responses: { 200: json(TenantSchema, "The updated tenant"), ...errors(400, 401, 404, 503) },
 });
@@ -211,6 +211,12 @@ export function tenantRoutes() {
 
   app.openapi(listTenants, async (c) => {
     const { limit, cursor } = c.req.valid("query");
+    const scoped = c.get("admin").tenantId;
+    if (scoped !== null) {
+      const own = await loadTenant(c.env, scoped);
+      if (!own.ok && own.failure.kind !== "not_found") orThrow(own);
+      return c.json({ data: own.ok && cursor === undefined ? [tenantView(own.value)] : [], next_cursor: null }, 200);
+    }
     const page = orThrow(await listPrefix(c.env, kvPrefixes.tenantIndex, limit, cursor));
     const ids = page.names.map((name) => name.slice(kvPrefixes.tenantIndex.length));
     const loaded = await Promise.all(ids.map((id) => loadTenant(c.env, id)));

@@ -5,20 +5,23 @@
 // - serviceAuth(scope): a service token holding the scope ("inference", or "operations" for metrics,
 //   readiness and the dashboard); optionally an admin token whose role may read operations data.
 // - adminAuth(area): an admin token whose role covers the route group's area (roles.ts).
-import type { MiddlewareHandler } from "hono";
-import type { AdminPrincipal, AppEnv } from "../app-env";
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
 import type { Principal } from "../context";
 import type { ServiceRecord } from "../config/schemas";
 import { err, errorResponse, fail, ok, type GatewayFailure, type Result } from "../errors";
 import { guardFor } from "../objects";
 import { newTraceId } from "../pipeline/trace";
 import { adminTokenMatches, bearerToken } from "./admin-token";
+import { adminLogin, BREAK_GLASS_TOKEN_ID } from "./admin-login";
+import { auditAdminWrite } from "../admin/audit";
 import { authenticateExternal } from "./authenticate-external";
 import { authenticateService } from "./authenticate-service";
 import { credentialFrom } from "./credentials";
 import { crossOrigin } from "../cors/origin-patterns";
 import { corsAnswerHeaders } from "../cors/cors-headers";
 import { setResponseHeaders } from "../api/response-ids";
+import { isWellFormedServiceToken } from "../security/api-keys";
 import { ROLE_ACCESS, roleAllows, type AdminArea } from "./roles";
 
 export type ServiceScope = "inference" | "operations";
@@ -73,12 +76,6 @@ export function tenantAuth(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** The admin principal for a presented token; undefined when it is no admin token. */
-async function adminPrincipalFor(env: AppEnv["Bindings"], token: string): Promise<AdminPrincipal | undefined> {
-  if (env.ADMIN_TOKEN && (await adminTokenMatches(env.ADMIN_TOKEN, token))) return { tokenId: "env:ADMIN_TOKEN", role: "owner" };
-  return undefined;
-}
-
 export interface ServiceAuthOptions {
   /** Also admit an admin token whose role may read operations data (the dashboard). */
   admins?: boolean;
@@ -92,12 +89,17 @@ export function serviceAuth(scope: ServiceScope, opts: ServiceAuthOptions = {}):
     const presented = presentedServiceToken(c.req.raw, opts.queryToken === true);
     const wire = c.get("errorWire");
     if (!presented.ok) return errorResponse(opts.admins ? asDashboardDenial(presented.failure) : presented.failure, traceId, denialHeaders(opts), wire);
-    if (opts.admins) {
-      const admin = await adminPrincipalFor(c.env, presented.value);
-      if (admin) {
-        if (!ROLE_ACCESS[admin.role].operations) return errorResponse(insufficientRole(), traceId);
-        c.set("admin", admin);
-        return next();
+    if (opts.admins && (await isAdminAttempt(c.env, presented.value))) {
+      const login = await adminLogin(c, presented.value);
+      if (!login.ok) return errorResponse(login.failure.kind === "admin_unauthorized" ? asDashboardDenial(login.failure) : login.failure, traceId, denialHeaders(opts), wire);
+      const admin = login.value;
+      // Operations data spans every tenant: a token scoped to one tenant never reads it.
+      if (!ROLE_ACCESS[admin.role].operations || admin.tenantId !== null) return errorResponse(insufficientRole(), traceId, undefined, wire);
+      c.set("admin", admin);
+      try {
+        return await next();
+      } finally {
+        if (admin.tokenId === BREAK_GLASS_TOKEN_ID) auditBreakGlass(c);
       }
     }
     const service = await authenticateService(c.env, presented.value);
@@ -110,6 +112,15 @@ export function serviceAuth(scope: ServiceScope, opts: ServiceAuthOptions = {}):
     c.set("principal", servicePrincipal(service.value));
     await next();
   };
+}
+
+/**
+ * Where admins are admitted, anything that is not a well-formed service token is an admin login (and
+ * counts toward the login throttle when wrong), so ADMIN_TOKEN cannot be guessed here unthrottled.
+ */
+async function isAdminAttempt(env: AppEnv["Bindings"], token: string): Promise<boolean> {
+  if (!isWellFormedServiceToken(token)) return true;
+  return env.ADMIN_TOKEN ? adminTokenMatches(env.ADMIN_TOKEN, token) : false;
 }
 
 function presentedServiceToken(request: Request, queryToken: boolean): Result<string> {
@@ -131,22 +142,50 @@ function insufficientRole(message = "This credential's role does not allow this 
   return fail("insufficient_role", message);
 }
 
-/** Authenticates an admin token and, given an area, checks that its role covers it (without one: any admin). */
-export function adminAuth(area?: AdminArea): MiddlewareHandler<AppEnv> {
+export interface AdminRouteScope {
+  /** The path parameter naming the tenant the route is about: a tenant-scoped token may call it for its own tenant only. */
+  tenantParam?: string;
+  /** The route lists tenants; the handler shows a tenant-scoped token its own tenant only. */
+  tenantList?: boolean;
+}
+
+/**
+ * Authenticates an admin token (throttled, admin-login.ts) and, given an area, checks that its role covers
+ * it (without one: any admin). A tenant-scoped token reaches only routes about its tenant: another
+ * tenant's id is the same 404 as an unknown one, and a route about no tenant is refused.
+ */
+export function adminAuth(area?: AdminArea, scope: AdminRouteScope = {}): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
     c.set("adminStartedAt", Date.now());
     const traceId = c.get("traceId");
-    // No token configured means no admin API, never an open one.
-    if (!c.env.ADMIN_TOKEN) return errorResponse(fail("auth_unavailable", "The admin API is disabled: ADMIN_TOKEN is not set."), traceId);
     const token = bearerToken(c.req.header("authorization"));
-    const admin = token === undefined ? undefined : await adminPrincipalFor(c.env, token);
-    if (!admin) {
-      return errorResponse(fail("admin_unauthorized", "A valid admin token is required: send 'Authorization: Bearer <ADMIN_TOKEN>'."), traceId, {
-        "www-authenticate": 'Bearer realm="admin"',
-      });
-    }
-    if (area !== undefined && !roleAllows(admin.role, area, c.req.method)) return errorResponse(insufficientRole(), traceId);
+    const login = token === undefined ? err(fail("admin_unauthorized", "A valid admin token is required: send 'Authorization: Bearer <admin token>'.")) : await adminLogin(c, token);
+    if (!login.ok) return errorResponse(login.failure, traceId, login.failure.kind === "admin_unauthorized" ? { "www-authenticate": 'Bearer realm="admin"' } : undefined);
+    const admin = login.value;
     c.set("admin", admin);
-    await next();
+    try {
+      if (area !== undefined && !roleAllows(admin.role, area, c.req.method)) return errorResponse(insufficientRole(), traceId);
+      if (admin.tenantId !== null && area !== undefined) {
+        const refused = tenantScopeRefusal(admin.tenantId, scope, scope.tenantParam ? c.req.param(scope.tenantParam) : undefined);
+        if (refused) return errorResponse(refused, traceId);
+      }
+      await next();
+    } finally {
+      if (admin.tokenId === BREAK_GLASS_TOKEN_ID) auditBreakGlass(c);
+    }
   };
+}
+
+function tenantScopeRefusal(scopeTenant: string, scope: AdminRouteScope, addressed: string | undefined): GatewayFailure | undefined {
+  if (scope.tenantList) return undefined;
+  if (!scope.tenantParam) return insufficientRole(`This token is scoped to tenant ${scopeTenant}; this route is not about one tenant.`);
+  // Exactly the answer for an unknown tenant: a scoped token learns nothing about other tenants.
+  if (addressed !== scopeTenant) return fail("not_found", `Tenant ${addressed ?? ""} does not exist.`);
+  return undefined;
+}
+
+/** Every use of the break-glass credential leaves a record, reads included, with the answer's status. */
+function auditBreakGlass(c: Context<AppEnv>): void {
+  const path = `${c.req.method} ${new URL(c.req.url).pathname}`;
+  auditAdminWrite(c, { action: "break_glass.use", resource: "admin_token", resourceId: BREAK_GLASS_TOKEN_ID, status: c.res?.status ?? 0, details: { path } });
 }

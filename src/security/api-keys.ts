@@ -14,6 +14,7 @@ const CHECKSUM_LENGTH = 6;
 export const API_KEY_PREFIX = "gk_";
 export const SERVICE_TOKEN_PREFIX = "gst_";
 export const SIGNING_SECRET_PREFIX = "gss_";
+export const ADMIN_TOKEN_PREFIX = "gat_";
 /** 43 base62 chars carry about 256 bits. */
 const SIGNING_SECRET_BODY_LENGTH = 43;
 
@@ -85,6 +86,15 @@ export function generateServiceToken(): string {
 
 export function isWellFormedServiceToken(token: unknown): boolean {
   return isWellFormedToken(SERVICE_TOKEN_PREFIX, token);
+}
+
+/** A named admin token (`gat_…`, 40 chars); same scheme, stored only as its SHA-256 in the AdminAccess object. */
+export function generateAdminToken(): string {
+  return generateToken(ADMIN_TOKEN_PREFIX);
+}
+
+export function isWellFormedAdminToken(token: unknown): boolean {
+  return isWellFormedToken(ADMIN_TOKEN_PREFIX, token);
 }
 
 /** A request-signing secret (`gss_` + 43 base62, about 256 bits); stored sealed (secret-box.ts), never hashed. */
