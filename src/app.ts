@@ -5,6 +5,7 @@ import type { AppEnv } from "./app-env";
 import { adminApi } from "./admin";
 import { errorResponse, fail, GatewayError } from "./errors";
 import { responseIds } from "./api/response-ids";
+import { deprecationHeaders } from "./api/deprecations";
 import { gatewayRoutes } from "./routes/gateway";
 import { dashboardRoutes } from "./routes/dashboard";
 import { healthRoutes } from "./routes/health";
@@ -14,6 +15,7 @@ export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use("*", responseIds());
+  app.use("*", deprecationHeaders());
 
   app.get("/health", (c) => c.json({ status: "ok" }, 200, { "x-trace-id": c.get("traceId") }));
   app.route("/", healthRoutes());

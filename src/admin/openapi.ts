@@ -4,6 +4,7 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../api/openai-schemas";
 import { AnthropicMessagesRequestSchema } from "../providers/anthropic-ingress";
+import { markDeprecated } from "../api/deprecations";
 import { ErrorSchema, json } from "./schemas";
 import type { AdminEnv } from "./types";
 
@@ -121,6 +122,7 @@ export function openApiDocument(api: OpenAPIHono<AdminEnv>): unknown {
       servers: SERVERS,
       tags: TAGS,
     });
+    markDeprecated(doc as Record<string, unknown>);
     documents.set(api, doc);
   }
   return doc;
