@@ -43,6 +43,12 @@ describe("regionOf", () => {
     expect(regionOf(requestWith(undefined, { [REGION_HEADER]: "oc" }), "test")).toBe("oc");
   });
 
+  it("never reads the header in a deployed environment (staging too) or an unknown one: only development and tests", () => {
+    for (const environment of ["staging", "preview", "Development", ""]) {
+      expect(regionOf(requestWith({ continent: "EU", country: "DE" }, { [REGION_HEADER]: "oc" }), environment), environment).toBe("weur");
+    }
+  });
+
   it("never reads the header in production: a client cannot pick the region its budgets come from", () => {
     expect(regionOf(requestWith({ continent: "EU", country: "DE" }, { [REGION_HEADER]: "oc" }), "production")).toBe("weur");
     expect(regionOf(requestWith(undefined, { [REGION_HEADER]: "oc" }), "production")).toBeNull();

@@ -53,13 +53,16 @@ export function regionOfGeo(geo: RequestGeo | undefined): Region | null {
   }
 }
 
+/** The environments that may name a region by header: local ones only (never staging, nor an unknown name). */
+const HEADER_ENVIRONMENTS: ReadonlySet<string> = new Set(["development", "test"]);
+
 /**
- * The region of a request: the x-gateway-region header when the environment is not production and the
- * header names a location hint; otherwise request.cf. In production the header is never read: a client
+ * The region of a request: the x-gateway-region header in development and tests when it names a location
+ * hint; otherwise request.cf. A deployed Worker (production, staging) never reads the header: a client
  * must not choose the region its budgets are taken from.
  */
 export function regionOf(request: Request, environment: string): Region | null {
-  if (environment !== "production") {
+  if (HEADER_ENVIRONMENTS.has(environment)) {
     const named = request.headers.get(REGION_HEADER)?.trim().toLowerCase();
     if (named !== undefined && isRegion(named)) return named;
   }
