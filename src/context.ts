@@ -11,6 +11,7 @@ import type { AdmissionResult, IdempotencyClaim, QuotaRule } from "./guard/types
 import type { RoutingPolicy } from "./config/schemas";
 import type { Region } from "./region";
 import type { StripFields } from "./providers/types";
+import type { PromptCount } from "./billing/reservation";
 
 export type { Usage };
 
@@ -146,6 +147,8 @@ export interface GatewayContext {
   /** The signed request's nonce, checked for replay by the TenantGuard at admission. */
   nonce?: { nonce: string; timestamp: number };
   route?: RouteDecision;
+  /** What the upstream reads of the request, counted before admission (step count_tokens): the reservation's input. */
+  prompt?: PromptCount;
   upstream?: UpstreamResult;
   /** Every upstream attempt (retries and fallbacks), for the audit record. */
   readonly attempts: UpstreamAttempt[];

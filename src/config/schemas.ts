@@ -1,6 +1,10 @@
 // Shapes of the configuration stored in KV (see docs/storage-schema.md), checked with zod when read.
 import { z } from "zod";
 import type { QuotaRule } from "../guard/types";
+import { MAX_OUTPUT_TOKENS } from "../api/request-bounds";
+
+/** A preset's output cap when it sets none: what the Anthropic adapter always sent. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
 import { IPV6_RATE_LIMIT_PREFIX_MAX, IPV6_RATE_LIMIT_PREFIX_MIN } from "../security/ip";
 import { SERVICE_PRIORITY_CLASSES } from "../backpressure/priority-classes";
 
@@ -48,6 +52,12 @@ export const PricingSchema = z.object({
   /** Each web search the upstream ran for the request. */
   web_search_per_call_micros: micros().optional(),
   priority: TierPricingSchema.optional(),
+  /**
+   * The most one image in the input can cost at this upstream (its image tokens at the input price); reserved
+   * for every image part (docs/api/reservations.md). Upstreams report image tokens in their usage, which is
+   * what settlement charges. Absent: an image reserves its part's bytes as input tokens, at least 1,600.
+   */
+  per_image_micros: micros().optional(),
   currency: z.string().length(3).default("USD"),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
@@ -96,6 +106,11 @@ export const PresetItemSchema = z.object({
   breaker: BreakerSettingsSchema.optional(),
   /** Requests in flight to this target across the gateway; classes are shed first beyond their share (src/backpressure/priority-classes.ts). */
   max_concurrent_requests: z.number().int().positive().max(MAX_CONCURRENT_REQUESTS).optional(),
+  /**
+   * The output cap sent upstream when the client sets none (max_tokens / max_completion_tokens), and reserved
+   * at admission (docs/api/reservations.md): without it an OpenAI upstream would answer up to the model's limit.
+   */
+  max_output_tokens: z.number().int().min(1).max(MAX_OUTPUT_TOKENS).default(DEFAULT_MAX_OUTPUT_TOKENS),
 });
 export type PresetItem = z.infer<typeof PresetItemSchema>;
 

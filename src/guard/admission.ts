@@ -3,9 +3,8 @@
 // The admit step (src/steps/admit.ts) applies its decision and the failure policy.
 import { guardFor } from "../objects";
 import type { GatewayContext } from "../context";
-import { costMicros } from "../billing/pricing";
 import { fail } from "../errors";
-import { promptText, roughTokenEstimate } from "../billing/tokens";
+import { reservationFor } from "../billing/reservation";
 import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
 import { concurrencyCaps } from "../backpressure/concurrency";
@@ -13,16 +12,9 @@ import { ipRateLimitBucket } from "../security/ip";
 
 /** How long admission may take before the steps apply their failure policy. */
 export const ADMIT_TIMEOUT_MS = 2_000;
-/** Output allowance reserved when a chat request sets no max_tokens. */
-export const DEFAULT_OUTPUT_ESTIMATE = 1_024;
-
+/** The request's reservation (src/billing/reservation.ts): the worst case any of its candidates can charge. */
 export function estimateFor(ctx: GatewayContext): AdmissionRequest["estimate"] {
-  const parsed = ctx.parsed!;
-  const inputTokens = roughTokenEstimate(promptText(parsed.body));
-  const outputTokens = parsed.capability === "chat" ? (parsed.body.max_completion_tokens ?? parsed.body.max_tokens ?? DEFAULT_OUTPUT_ESTIMATE) : 0;
-  // Reserve for the most expensive candidate, since a fallback may serve the request.
-  const cost = Math.max(0, ...(ctx.route?.candidates ?? []).map((c) => costMicros(c.pricing, { inputTokens, outputTokens })));
-  return { tokens: inputTokens + outputTokens, costMicros: cost };
+  return reservationFor(ctx.prompt!, ctx.parsed!, ctx.route?.candidates ?? []);
 }
 
 /**

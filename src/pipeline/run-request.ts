@@ -69,6 +69,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     principal: undefined,
     nonce: undefined,
     route: undefined,
+    prompt: undefined,
     upstream: undefined,
     response: undefined,
     admission: undefined,

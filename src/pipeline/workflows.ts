@@ -10,6 +10,7 @@ import { verifySignatureStep } from "../steps/verify-signature";
 import { verifyServiceToken } from "../steps/verify-service-token";
 import { routeRequest } from "../steps/route-request";
 import { admitRequest } from "../steps/admit";
+import { countTokens } from "../steps/count-tokens";
 import { renderTemplateStep } from "../steps/render-template";
 import { callUpstream, reportStreamOutcome } from "../steps/call-upstream";
 import { transformResponse } from "../steps/transform-response";
@@ -22,7 +23,7 @@ import { recordMetrics } from "../metrics/request-metrics";
 
 /**
  * External (tenants): the body is parsed while the key and signature are checked; routing picks
- * candidates from cached presets; one TenantGuard admit() decides the nonce, every rate limit, the quotas
+ * candidates from cached presets while the request's tokens are counted for its reservation; one TenantGuard admit() decides the nonce, every rate limit, the quotas
  * and the balance hold; the upstream is called; the answer is transformed and sanitized.
  * Within a layer the first step listed reports its failure first: credentials before the body, so an
  * unauthenticated caller learns nothing about what it sent.
@@ -31,7 +32,8 @@ export const EXTERNAL_STEPS: readonly PlacedStep[] = [
   { step: verifySignatureStep, after: [] },
   { step: validateRequest, after: [] },
   { step: routeRequest, after: ["validate_request", "verify_signature"] },
-  { step: admitRequest, after: ["route_request"] },
+  { step: countTokens, after: ["validate_request", "verify_signature"] },
+  { step: admitRequest, after: ["route_request", "count_tokens"] },
   { step: callUpstream, after: ["admit"] },
   { step: transformResponse, after: ["call_upstream"] },
   { step: sanitizeResponse, after: ["transform_response"] },
@@ -46,7 +48,9 @@ export const INTERNAL_STEPS: readonly PlacedStep[] = [
   { step: validateRequest, after: [] },
   { step: routeRequest, after: ["validate_request", "verify_service_token"] },
   { step: renderTemplateStep, after: ["validate_request", "verify_service_token"] },
-  { step: admitRequest, after: ["route_request"] },
+  // The rendered messages are what the upstream reads.
+  { step: countTokens, after: ["render_template"] },
+  { step: admitRequest, after: ["route_request", "count_tokens"] },
   { step: callUpstream, after: ["admit", "render_template"] },
   { step: transformResponse, after: ["call_upstream"] },
 ];

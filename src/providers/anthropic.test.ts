@@ -27,6 +27,13 @@ describe("anthropic buildChatRequest", () => {
     expect(r.json).toEqual({ model: "claude-sonnet-4-5-20250929", max_tokens: 4096, messages: [{ role: "user", content: [{ type: "text", text: "Hi" }] }] });
   });
 
+  it("sends the preset's max_output_tokens when the client sets no cap (and a null cap counts as none)", () => {
+    const capped = preset({ ...claude, max_output_tokens: 1234 });
+    const r = anthropicAdapter.buildChatRequest({ model: "claude", messages: [{ role: "user", content: "Hi" }], max_tokens: null }, capped, { stream: false });
+    if (isFailure(r)) throw new Error(r.message);
+    expect(JSON.parse(r.body!).max_tokens).toBe(1234);
+  });
+
   it("maps sampling options, stop, user and stream", () => {
     const r = build({ max_tokens: 100, max_completion_tokens: 200, temperature: 0.5, top_p: 0.9, stop: "END", user: "u-1", seed: 7 }, true);
     expect(r.json).toMatchObject({ max_tokens: 200, temperature: 0.5, top_p: 0.9, stop_sequences: ["END"], metadata: { user_id: "u-1" }, stream: true });

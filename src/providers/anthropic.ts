@@ -4,12 +4,11 @@ import type { PresetItem } from "../config/schemas";
 import { fail, type GatewayFailure } from "../errors";
 import { isRecord, joinUrl, jsonHeaders, upstreamErrorMessage } from "./common";
 import { DEFAULT_FORWARDED_FIELDS } from "./request-fields";
+import { outputCap } from "./output-cap";
 import { anthropicChatStream, anthropicUsage, finishReasonOf, openAIUsageOf } from "./anthropic-stream";
 import { isFailure, type OpenAIChatCompletion, type OpenAIToolCall, type ProviderAdapter, type TokenUsage, type UpstreamHttpRequest } from "./types";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
-/** Anthropic requires max_tokens; this is used when the client sets none. */
-export const DEFAULT_MAX_TOKENS = 4096;
 
 type Block = Record<string, unknown>;
 interface AnthropicMessage {
@@ -105,16 +104,17 @@ function toolChoice(choice: unknown, parallel: unknown): Block | undefined {
 }
 
 /**
+ * `maxTokens`: the cap Anthropic requires (output-cap.ts: the client's, else the preset's max_output_tokens).
  * `extras`: the preset's extra_fields (docs/api/presets.md), copied into the Messages body as they are
  * (thinking, service_tier, metadata, …); never over a field the gateway builds itself.
  */
-export function buildAnthropicBody(body: ChatCompletionRequest, model: string, stream: boolean, extras: readonly string[] = []): Record<string, unknown> | GatewayFailure {
+export function buildAnthropicBody(body: ChatCompletionRequest, model: string, stream: boolean, maxTokens: number, extras: readonly string[] = []): Record<string, unknown> | GatewayFailure {
   if (typeof body.n === "number" && body.n > 1) return fail("invalid_request", "n > 1 is not supported by this model", { param: "n" });
   const converted = toAnthropicMessages(body.messages);
   if (isFailure(converted)) return converted;
   const out: Record<string, unknown> = {
     model,
-    max_tokens: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS,
+    max_tokens: maxTokens,
     messages: converted.messages,
   };
   const [first, ...more] = converted.system;
@@ -173,7 +173,7 @@ export function parseAnthropicMessage(json: unknown, requestedModel: string): { 
 export const anthropicAdapter: ProviderAdapter = {
   kind: "anthropic",
   buildChatRequest(body: ChatCompletionRequest, target: PresetItem, { stream }): UpstreamHttpRequest | GatewayFailure {
-    const out = buildAnthropicBody(body, target.upstream_model ?? target.model, stream, target.extra_fields);
+    const out = buildAnthropicBody(body, target.upstream_model ?? target.model, stream, outputCap(body, target), target.extra_fields);
     if (isFailure(out)) return out;
     return {
       url: joinUrl(target.base_url, "/messages"),

@@ -12,7 +12,7 @@ describe("azure adapter", () => {
     const r = azureAdapter.buildChatRequest({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], template: { name: "t" } }, azure, { stream: true });
     if (isFailure(r)) throw new Error(r.message);
     expect(r.url).toBe("https://contoso.openai.azure.com/openai/deployments/prod%20gpt4o/chat/completions?api-version=2024-10-21");
-    expect(JSON.parse(r.body!)).toEqual({ messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } });
+    expect(JSON.parse(r.body!)).toEqual({ messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true }, max_completion_tokens: 4096 });
   });
 
   it("uses the configured api-version and deployment for embeddings", () => {

@@ -4,6 +4,7 @@ import { joinUrl, jsonHeaders, upstreamErrorMessage } from "./common";
 import { openAIChatBody, parseOpenAIChat, parseOpenAIEmbeddings } from "./openai";
 import { openAIChatStream } from "./openai-stream";
 import type { ProviderAdapter } from "./types";
+import { withOutputCap } from "./output-cap";
 
 /** GA version that has stream_options (usage in streams) and max_completion_tokens. */
 export const AZURE_DEFAULT_API_VERSION = "2024-10-21";
@@ -21,7 +22,7 @@ export const azureAdapter: ProviderAdapter = {
       url: deploymentUrl(target, "chat/completions"),
       method: "POST",
       headers: jsonHeaders(stream),
-      body: JSON.stringify(openAIChatBody(body, undefined, stream)),
+      body: JSON.stringify(withOutputCap(openAIChatBody(body, undefined, stream), target)),
     };
   },
   buildEmbeddingsRequest(body, target) {

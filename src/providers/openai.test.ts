@@ -51,7 +51,19 @@ describe("openai buildChatRequest", () => {
       messages: body.messages,
       temperature: 0.2,
       response_format: { type: "json_object" },
+      // No cap from the client: the preset's max_output_tokens, which the reservation covers.
+      max_completion_tokens: 4096,
     });
+  });
+
+  it("sends the client's own cap as written, and the preset's in place of a null one", () => {
+    const sent = (extra: Record<string, unknown>, over = {}) => JSON.parse(request(openaiAdapter.buildChatRequest({ ...body, ...extra }, preset(over), { stream: false })).body!);
+    expect(sent({ max_tokens: 50 })).toMatchObject({ max_tokens: 50 });
+    expect(sent({ max_tokens: 50 }).max_completion_tokens).toBeUndefined();
+    expect(sent({ max_completion_tokens: 60 })).toMatchObject({ max_completion_tokens: 60 });
+    const nulls = sent({ max_tokens: null, max_completion_tokens: null }, { max_output_tokens: 900 });
+    expect(nulls.max_completion_tokens).toBe(900);
+    expect("max_tokens" in nulls).toBe(false);
   });
 
   it("always asks for usage when streaming", () => {

@@ -5,6 +5,7 @@ import { fail, type GatewayFailure } from "../errors";
 import { isRecord, joinUrl, jsonHeaders, openAIUsage, upstreamErrorMessage } from "./common";
 import { openAIChatStream } from "./openai-stream";
 import type { OpenAIChatCompletion, OpenAIEmbeddingsResponse, ProviderAdapter, TokenUsage } from "./types";
+import { withOutputCap } from "./output-cap";
 
 /**
  * The body to send an OpenAI-compatible upstream. Gateway-only fields go; when streaming, usage is
@@ -45,7 +46,7 @@ export const openaiAdapter: ProviderAdapter = {
       url: joinUrl(target.base_url, "/chat/completions"),
       method: "POST",
       headers: jsonHeaders(stream),
-      body: JSON.stringify(openAIChatBody(body, target.upstream_model ?? target.model, stream)),
+      body: JSON.stringify(withOutputCap(openAIChatBody(body, target.upstream_model ?? target.model, stream), target)),
     };
   },
   buildEmbeddingsRequest(body: EmbeddingsRequest, target: PresetItem) {

@@ -8,6 +8,7 @@ export type StepName =
   | "verify_signature"
   | "verify_service_token"
   | "route_request"
+  | "count_tokens"
   | "admit"
   | "render_template"
   | "call_upstream"

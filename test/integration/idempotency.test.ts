@@ -169,7 +169,8 @@ describe("Idempotency-Key", { timeout: 60_000 }, () => {
 
   it("a response over the 1 MiB replay limit is served once; a retry gets 409 saying why", async () => {
     const tenant = await setup("idem-big", { completion_tokens: 160_000 });
-    const body = chat("a very long answer");
+    // The client's own cap: without one, the preset's 4,096 tokens would be sent and the answer stay small.
+    const body = chat("a very long answer", { max_tokens: 200_000 });
     const first = await send(tenant, "big-1", body);
     expect(first.status).toBe(200);
     expect((await first.text()).length).toBeGreaterThan(1_048_576);
