@@ -76,6 +76,22 @@ export function renderMessages(body, settings) {
   return body.stream === true ? messagesStream(plan, body.model, noUsage) : messagesJson(plan, body.model, noUsage);
 }
 
+/**
+ * POST /v1/messages/count_tokens: the `input_tokens` the same body would report in a Messages answer.
+ * @param {string} raw @returns {{ status: number, body: string }}
+ */
+export function countMessageTokens(raw) {
+  let body;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return { status: 400, body: anthropicError(400, "The request body is not valid JSON.") };
+  }
+  if (!body || typeof body !== "object" || typeof body.model !== "string") return { status: 400, body: anthropicError(400, "model: Field required") };
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return { status: 400, body: anthropicError(400, "messages: Field required") };
+  return { status: 200, body: JSON.stringify({ input_tokens: promptTokens(body.messages, body.system) }) };
+}
+
 /** @param {Plan} plan */
 function usage(plan, outputTokens = plan.completionTokens) {
   return { input_tokens: plan.promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens, service_tier: "standard" };

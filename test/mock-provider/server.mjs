@@ -1,7 +1,7 @@
 // Mock LLM provider on loopback: OpenAI, Anthropic and Azure OpenAI wire formats, per-scenario faults, control API.
 import http from "node:http";
 import { pathToFileURL } from "node:url";
-import { anthropicError, anthropicModels, renderMessages } from "./anthropic.mjs";
+import { anthropicError, anthropicModels, countMessageTokens, renderMessages } from "./anthropic.mjs";
 import { Line, deliver, sendJson } from "./faults.mjs";
 import { openaiError, openaiModel, openaiModels, renderChat, renderEmbeddings } from "./openai.mjs";
 import { SCENARIO_NAME, ScenarioStore, parseSettings } from "./scenarios.mjs";
@@ -11,7 +11,7 @@ const OPENAI_MODELS = openaiModels();
 const ANTHROPIC_MODELS = anthropicModels();
 const AZURE_DENIED = "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.";
 
-/** @typedef {{ dialect: "openai" | "azure" | "anthropic", op: "chat" | "embeddings" | "messages" | "models" | "model", deployment: string }} Route */
+/** @typedef {{ dialect: "openai" | "azure" | "anthropic", op: "chat" | "embeddings" | "messages" | "count_tokens" | "models" | "model", deployment: string }} Route */
 
 /**
  * @param {{ port?: number, host?: string, apiKey?: string }} [options]
@@ -119,6 +119,11 @@ async function handle(req, res, store, apiKey) {
     return model ? sendJson(res, 200, headers, model) : sendJson(res, 404, headers, openaiError(404, `The model '${route.deployment}' does not exist`, { code: "model_not_found" }));
   }
 
+  if (route.op === "count_tokens") {
+    const counted = countMessageTokens(raw);
+    return sendJson(res, counted.status, headers, counted.body);
+  }
+
   const rendered = scenario.cached(`${route.dialect}|${route.op}|${route.deployment}|${raw}`, () => render(route, raw, s));
   if ("error" in rendered) return sendJson(res, rendered.status, headers, rendered.error);
   return deliver(res, rendered, id, s, headers);
@@ -146,6 +151,7 @@ function matchRoute(method, path, headers) {
   if (method === "POST") {
     if (path === "/v1/chat/completions") return { dialect: "openai", op: "chat", deployment: "" };
     if (path === "/v1/messages") return { dialect: "anthropic", op: "messages", deployment: "" };
+    if (path === "/v1/messages/count_tokens") return { dialect: "anthropic", op: "count_tokens", deployment: "" };
     if (path === "/v1/embeddings") return { dialect: "openai", op: "embeddings", deployment: "" };
     if (path.startsWith(AZURE_PREFIX)) {
       const rest = path.slice(AZURE_PREFIX.length);

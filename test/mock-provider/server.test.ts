@@ -152,6 +152,18 @@ describe("Anthropic messages", () => {
     expect(body.usage).toMatchObject({ input_tokens: 12, output_tokens: 130 });
   });
 
+  it("counts tokens at /v1/messages/count_tokens as the Messages answer would report them", async () => {
+    const count = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${mock.url}/v1/messages/count_tokens`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": "mock-upstream-key", "anthropic-version": "2023-06-01", ...headers }, body: JSON.stringify(body) });
+    const { max_tokens: _, ...countBody } = msg();
+    const res = await count(countBody);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("request-id")).toMatch(/^mock-/);
+    expect(await res.json()).toEqual({ input_tokens: 12 });
+    expect((await count({ model: "x" })).status).toBe(400);
+    expect((await count(countBody, { "x-api-key": "wrong" })).status).toBe(401);
+  });
+
   it("streams the documented event sequence", async () => {
     const plain: Json = await (await anthropic(mock, msg())).json();
     const events = parseSse(await (await anthropic(mock, msg({ stream: true }))).text());
