@@ -5,14 +5,12 @@
 // reported to it, a stream's once the stream has ended (so a stream broken mid-way counts as a failure).
 import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
-import { providerSecretRefusal, secretNamed, type Settings } from "../env";
-import { fail, type GatewayFailure, type Result } from "../errors";
+import { fail, type GatewayFailure } from "../errors";
 import type { GatewayCompletion, GatewayStep } from "./types";
 import { adapterFor } from "../providers";
-import { applyCredential } from "../providers/credentials";
 import { forwardableBody } from "../providers/request-fields";
 import type { UpstreamHttpRequest } from "../providers/types";
-import { checkEgressUrl } from "../security/egress";
+import { credentialFor, egressVerdict } from "../upstream/target-access";
 import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
 import { readBodyLimited, readLimited } from "../upstream/read-limited";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
@@ -20,44 +18,6 @@ import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs 
 type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNext: boolean };
 
 const ERROR_BODY_LIMIT = 64 * 1024;
-
-// The egress verdict depends only on the URL string, the preset's extra hosts and the settings, and an
-// isolate calls the same few upstream URLs over and over: each allowed URL is checked once (bounded, for
-// URLs that vary; cleared when the settings change). Refusals are not kept: they are rare, and their
-// failure objects belong to one request.
-const egressVerdicts = new Map<string, Result<URL>>();
-let verdictsFor: Settings | undefined;
-const MAX_EGRESS_VERDICTS = 512;
-
-function egressVerdict(raw: string, target: PresetItem, settings: Settings): Result<URL> {
-  if (verdictsFor !== settings || egressVerdicts.size >= MAX_EGRESS_VERDICTS) {
-    egressVerdicts.clear();
-    verdictsFor = settings;
-  }
-  const extraHosts = target.egress_hosts ?? [];
-  const key = extraHosts.length === 0 ? raw : `${extraHosts.join(",")} ${raw}`;
-  let verdict = egressVerdicts.get(key);
-  if (!verdict) {
-    // A stored preset's egress_hosts are exact names only, whatever was written: they never act as patterns.
-    verdict = checkEgressUrl(raw, { allowLoopback: settings.allowLoopbackUpstreams, allowedHosts: settings.egressAllowedHosts, extraHosts });
-    if (verdict.ok) egressVerdicts.set(key, verdict);
-  }
-  return verdict;
-}
-
-/** The upstream credential header, after the same checks as at write time (a preset stored before them must not leak a secret). */
-function credentialFor(ctx: GatewayContext, target: PresetItem, headers: Record<string, string>): GatewayFailure | undefined {
-  if (!target.credential) return undefined;
-  const refusal = providerSecretRefusal(ctx.settings, target.credential);
-  if (refusal) {
-    // The secret's name is for the operator's logs; the client only learns the upstream is misconfigured.
-    console.error(JSON.stringify({ level: "error", msg: "preset credential refused", preset: target.id, reason: refusal, trace_id: ctx.traceId }));
-    return fail("credential_not_allowed", `upstream ${target.id} is configured with a credential the gateway does not allow`);
-  }
-  const secret = secretNamed(ctx.env, target.credential);
-  if (!secret) return fail("no_available_upstream", `upstream ${target.id} has no credential configured`);
-  return applyCredential(headers, target.auth, secret);
-}
 
 /** The request for `target`, with only the fields its preset forwards (src/providers/request-fields.ts). */
 function buildRequest(ctx: GatewayContext, target: PresetItem): UpstreamHttpRequest | GatewayFailure | undefined {
@@ -83,7 +43,7 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
   }
   // A plain record (the adapters' header names are lower case): fetch() makes the one native copy.
   const headers: Record<string, string> = { ...request.headers };
-  const unusable = credentialFor(ctx, target, headers);
+  const unusable = credentialFor(ctx.env, ctx.settings, target, headers, ctx.traceId);
   if (unusable) {
     if (unusable.kind === "credential_not_allowed") ctx.attempts.push({ target: target.id, error: unusable.kind, durationMs: 0 });
     return { ok: false, failure: unusable, tryNext: true };
