@@ -6,6 +6,7 @@ import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../api/ope
 import { AnthropicMessagesRequestSchema } from "../providers/anthropic-ingress";
 import { markDeprecated } from "../api/deprecations";
 import { ErrorSchema, json } from "./schemas";
+import { CountTokensRequestSchema } from "../routes/count-tokens";
 import type { AdminEnv } from "./types";
 
 type OpenAPIRegistry = OpenAPIHono["openAPIRegistry"];
@@ -41,11 +42,33 @@ const gatewayErrors = {
   503: json(ErrorSchema, "A store, the guard or every upstream is unavailable"),
 };
 
+/** The Anthropic routes' error body (docs/api/errors.md#anthropic-routes). */
+const AnthropicErrorSchema = z
+  .object({
+    type: z.literal("error"),
+    error: z.object({
+      type: z.string().openapi({ description: "Anthropic's type for the status: invalid_request_error, authentication_error, billing_error, permission_error, not_found_error, rate_limit_error, timeout_error, api_error, overloaded_error." }),
+      message: z.string(),
+      details: z.object({ error_code: z.string().openapi({ description: "The gateway's error code." }), param: z.string().optional() }),
+    }),
+    request_id: z.string().nullable().openapi({ description: "Equals the `request-id` and `x-request-id` headers." }),
+  })
+  .openapi("AnthropicError");
+const anthropicErrors = {
+  400: json(AnthropicErrorSchema, "invalid_request_error"),
+  401: json(AnthropicErrorSchema, "authentication_error"),
+  402: json(AnthropicErrorSchema, "billing_error (insufficient balance)"),
+  403: json(AnthropicErrorSchema, "permission_error"),
+  404: json(AnthropicErrorSchema, "not_found_error"),
+  429: json(AnthropicErrorSchema, "rate_limit_error (Retry-After, x-ratelimit-* headers)"),
+  529: json(AnthropicErrorSchema, "overloaded_error: a store, the guard or every upstream is unavailable"),
+};
+
 // operationIds: OpenAI's and Anthropic's names on the external channel; "Internal" ones on the internal channel.
 const ENDPOINTS = [
-  { path: "/chat/completions", operation: "ChatCompletion", schema: ChatCompletionRequestSchema, summary: "Chat completion (OpenAI format; `stream: true` answers with server-sent events)" },
-  { path: "/embeddings", operation: "Embedding", schema: EmbeddingsRequestSchema, summary: "Embeddings (OpenAI format)" },
-  { path: "/messages", operation: "Message", schema: AnthropicMessagesRequestSchema, summary: "Messages (Anthropic format)" },
+  { path: "/chat/completions", operation: "ChatCompletion", schema: ChatCompletionRequestSchema, summary: "Chat completion (OpenAI format; `stream: true` answers with server-sent events)", errors: gatewayErrors },
+  { path: "/embeddings", operation: "Embedding", schema: EmbeddingsRequestSchema, summary: "Embeddings (OpenAI format)", errors: gatewayErrors },
+  { path: "/messages", operation: "Message", schema: AnthropicMessagesRequestSchema, summary: "Messages (Anthropic format; errors in Anthropic's shape)", errors: anthropicErrors },
 ] as const;
 
 export function registerGatewayPaths(registry: OpenAPIRegistry): void {
@@ -67,10 +90,32 @@ export function registerGatewayPaths(registry: OpenAPIRegistry): void {
         },
         responses: {
           200: { description: "The provider's answer in the requested format", content: { "application/json": { schema: AnyJson }, "text/event-stream": { schema: z.string() } } },
-          ...gatewayErrors,
+          ...endpoint.errors,
         },
       });
     }
+    registry.registerPath({
+      method: "post",
+      path: `/${channel}/v1/messages/count_tokens`,
+      operationId: `count${internal}MessageTokens`,
+      tags,
+      summary: "Count a Messages request's input tokens (Anthropic format; free)",
+      description:
+        "Exact from an Anthropic upstream serving the model (it counts the body the gateway would send it); otherwise the gateway tokenizer's estimate. The `x-gateway-token-count` header says which: `exact` or `estimated`.",
+      security,
+      request: {
+        ...(channel === "external" ? { headers: SignatureHeaders } : {}),
+        body: { content: { "application/json": { schema: CountTokensRequestSchema } }, required: true },
+      },
+      responses: {
+        200: {
+          description: "The input tokens",
+          headers: z.object({ "x-gateway-token-count": z.enum(["exact", "estimated"]) }),
+          content: { "application/json": { schema: z.object({ input_tokens: z.number().int().nonnegative() }) } },
+        },
+        ...anthropicErrors,
+      },
+    });
     registry.registerPath({
       method: "get",
       path: `/${channel}/v1/models`,

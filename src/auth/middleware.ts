@@ -44,9 +44,12 @@ function serviceHasScope(service: ServiceRecord, scope: ServiceScope): boolean {
   return scope === "inference" || service.operations === true;
 }
 
-/** The tenant's key, allowlists and signature (a GET signs an empty body), then freezes, bans and the nonce in its TenantGuard. */
-export async function authenticateTenantRead(request: Request, env: AppEnv["Bindings"], exec: ExecutionContext): Promise<Result<Principal>> {
-  const verified = await authenticateExternal({ request, rawBody: new Uint8Array(0), env, exec, clientIp: request.headers.get("cf-connecting-ip"), receivedAt: Date.now() });
+/**
+ * The tenant's key, allowlists and signature (over `rawBody`: a GET signs an empty body), then freezes,
+ * bans and the nonce in its TenantGuard.
+ */
+export async function authenticateTenantRead(request: Request, env: AppEnv["Bindings"], exec: ExecutionContext, rawBody: Uint8Array = new Uint8Array(0)): Promise<Result<Principal>> {
+  const verified = await authenticateExternal({ request, rawBody, env, exec, clientIp: request.headers.get("cf-connecting-ip"), receivedAt: Date.now() });
   if (!verified.ok) return verified;
   const { principal, nonce } = verified.value;
   try {

@@ -8,6 +8,7 @@ import type { Channel } from "../context";
 import { serviceAuth, tenantAuth } from "../auth/middleware";
 import { runGatewayRequest } from "../pipeline/run-request";
 import { listModels } from "./models";
+import { countTokensHandler } from "./count-tokens";
 import { tenantLedgerRoutes } from "./audit";
 import { setResponseHeaders } from "../api/response-ids";
 import { browserPreflight } from "../cors/preflight";
@@ -32,6 +33,9 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
   // Anthropic's routes speak Anthropic: its error body and statuses, and its `request-id` header.
   routes.use("/messages", anthropicWire());
   routes.use("/messages/*", anthropicWire());
+  // Authenticated like any read: in the handler on the external channel (a signature covers the body), by the middleware here on the internal.
+  if (channel === "internal") routes.post("/messages/count_tokens", auth, countTokensHandler(channel));
+  else routes.post("/messages/count_tokens", countTokensHandler(channel));
   routes.post("/messages", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "anthropic", ...ids(c) }));
   routes.get("/models", auth, (c) => listModels(c, channel));
   if (channel === "external") routes.route("/", tenantLedgerRoutes());
