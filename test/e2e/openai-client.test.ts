@@ -148,3 +148,34 @@ describe.each(["mock-openai-chat", "mock-anthropic-chat", "mock-azure-chat"])("u
     expect(use?.type === "tool_use" && use.input).toEqual({ query: "find bats" });
   });
 });
+
+describe("what the official clients read off a response", () => {
+  const anthropicClient = (apiKey = stack.credentials.external.api_key) =>
+    new Anthropic({ baseURL: stack.credentials.external.base_url.replace(/\/v1$/, ""), apiKey, maxRetries: 0 });
+
+  it("openai: _request_id and an error's requestID are the gateway's request id", async () => {
+    const { data, response, request_id } = await clients.external.chat.completions.create({ model: "mock-openai-chat", messages: [{ role: "user", content: "ids" }] }).withResponse();
+    expect(request_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(data._request_id).toBe(request_id);
+    expect(response.headers.get("x-gateway-request-id")).toBe(request_id);
+    const error = await clients.external.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }).catch((e) => e);
+    expect(error.requestID).toMatch(/^[0-9a-f]{32}$/);
+    expect(error.requestID).not.toBe(request_id);
+  });
+
+  it("@anthropic-ai/sdk: _request_id, typed errors from Anthropic's error shape, requestID, countTokens", async () => {
+    const client = anthropicClient();
+    const { data, request_id } = await client.messages.create({ model: "mock-anthropic-chat", max_tokens: 32, messages: [{ role: "user", content: "ids" }] }).withResponse();
+    expect(request_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(data._request_id).toBe(request_id);
+    const notFound = await client.messages.create({ model: "no-such-model", max_tokens: 8, messages: [{ role: "user", content: "x" }] }).catch((e) => e);
+    expect(notFound).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(notFound.requestID).toMatch(/^[0-9a-f]{32}$/);
+    expect(notFound.error).toMatchObject({ type: "error", error: { type: "not_found_error", details: { error_code: "model_not_found" } }, request_id: notFound.requestID });
+    const denied = await anthropicClient("gk_not_a_key").messages.create({ model: "mock-anthropic-chat", max_tokens: 8, messages: [{ role: "user", content: "x" }] }).catch((e) => e);
+    expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
+    const counted = await client.messages.countTokens({ model: "mock-anthropic-chat", system: "Be brief", messages: [{ role: "user", content: "count me" }] });
+    const answered = await client.messages.create({ model: "mock-anthropic-chat", max_tokens: 8, system: "Be brief", messages: [{ role: "user", content: "count me" }] });
+    expect(counted.input_tokens).toBe(answered.usage.input_tokens);
+  });
+});
