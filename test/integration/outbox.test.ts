@@ -130,7 +130,9 @@ describe("the billing / audit outbox", { timeout: 60_000 }, () => {
     expect(results.filter((r) => r === "outbox")).toHaveLength(300);
     expect(results.filter((r) => r === "sent")).toHaveLength(200);
     expect(results).not.toContain("lost");
-    expect((await guardOf(tenantId).outboxStatus()).pending + (await guardOf(tenantId).outboxStatus()).sent).toBe(300);
+    // One reading: the tenant's own alarm may move events from pending to sent between two.
+    const status = await guardOf(tenantId).outboxStatus();
+    expect(status.pending + status.sent).toBe(300);
 
     const started = Date.now();
     await drained(tenantId);
