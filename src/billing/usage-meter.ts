@@ -1,5 +1,6 @@
 // Collects a response's token usage as it passes: the upstream's own figures when it reports them,
 // otherwise an estimate counted with a real tokenizer over the text actually delivered.
+import type { TokenUsage, UsageDetails } from "../providers/types";
 import { countTokens } from "./tokens";
 
 export interface Usage {
@@ -7,16 +8,18 @@ export interface Usage {
   outputTokens: number;
   /** True when counted by the gateway rather than reported by the upstream. */
   estimated: boolean;
+  /** Parts priced on their own (cached, audio, reasoning tokens, searches, the tier); only from the upstream's report. */
+  details?: UsageDetails;
 }
 
 export class UsageMeter {
-  #reported?: { inputTokens: number; outputTokens: number };
+  #reported?: TokenUsage;
   #text: string[] = [];
 
   /** `promptText` is only read when the upstream reports no usage and the prompt must be counted. */
   constructor(readonly promptText: () => string) {}
 
-  readonly onUsage = (usage: { inputTokens: number; outputTokens: number }): void => {
+  readonly onUsage = (usage: TokenUsage): void => {
     this.#reported = usage;
   };
 

@@ -33,7 +33,7 @@ describe("anthropic stream -> OpenAI chunks", () => {
     expect(chunks.map((c) => c.choices[0]?.delta ?? null)).toEqual([{ role: "assistant", content: "" }, { content: "Grüße" }, { content: " 👋 aus 東京!" }, {}, null]);
     expect(chunks.map((c) => c.choices[0]?.finish_reason ?? null)).toEqual([null, null, null, "stop", null]);
     expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 125, completion_tokens: 15, total_tokens: 140, prompt_tokens_details: { cached_tokens: 100 } });
-    expect(seen.usage).toEqual([{ inputTokens: 125, outputTokens: 15 }]);
+    expect(seen.usage).toEqual([{ inputTokens: 125, outputTokens: 15, details: { cachedInputTokens: 100, serviceTier: "standard" } }]);
     expect(seen.text).toBe("Grüße 👋 aus 東京!");
   });
 
@@ -88,7 +88,7 @@ describe("anthropic stream -> OpenAI chunks", () => {
     const almostOut = sseJson(await runText([utf8(full.slice(0, full.indexOf("event: message_stop")))], almost.transform));
     expect(almostOut.at(-1)).toBe("[DONE]");
     expect(almost.seen.errors).toEqual([]);
-    expect(almost.seen.usage).toEqual([{ inputTokens: 125, outputTokens: 15 }]);
+    expect(almost.seen.usage).toEqual([{ inputTokens: 125, outputTokens: 15, details: { cachedInputTokens: 100, serviceTier: "standard" } }]);
   });
 
   it("rejects malformed or out-of-order streams without throwing", async () => {

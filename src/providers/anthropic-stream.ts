@@ -1,6 +1,6 @@
 // Anthropic Messages stream events -> OpenAI chat.completion.chunk SSE (text, tool calls, finish, usage).
 import { fail, type ErrorKind } from "../errors";
-import { isRecord, num, parseJsonEvent, redact, truncatedStream } from "./common";
+import { isRecord, num, parseJsonEvent, usageDetails, withDetails, redact, truncatedStream } from "./common";
 import { sseTranslator, type SseTranslator, type StreamSink } from "./stream-translator";
 import type { ChatStreamOptions, FinishReason, OpenAIUsageWithDetails, TokenUsage } from "./types";
 
@@ -18,13 +18,22 @@ export function finishReasonOf(stopReason: unknown): FinishReason {
   return (typeof stopReason === "string" && FINISH[stopReason]) || "stop";
 }
 
-/** Cached prompt tokens are prompt tokens too (as in OpenAI's prompt_tokens); pricing tiers are not modelled here. */
+/**
+ * Cached prompt tokens are prompt tokens too (as in OpenAI's prompt_tokens); cache reads and writes, web
+ * searches and the tier are kept as details, priced on their own (src/billing/pricing.ts).
+ */
 export function anthropicUsage(u: unknown): TokenUsage {
   if (!isRecord(u)) return { inputTokens: 0, outputTokens: 0 };
-  return {
-    inputTokens: num(u.input_tokens) + num(u.cache_creation_input_tokens) + num(u.cache_read_input_tokens),
-    outputTokens: num(u.output_tokens),
-  };
+  const tools = isRecord(u.server_tool_use) ? u.server_tool_use : {};
+  return withDetails(
+    { inputTokens: num(u.input_tokens) + num(u.cache_creation_input_tokens) + num(u.cache_read_input_tokens), outputTokens: num(u.output_tokens) },
+    usageDetails({
+      cachedInputTokens: num(u.cache_read_input_tokens),
+      cacheWriteInputTokens: num(u.cache_creation_input_tokens),
+      webSearchCalls: num(tools.web_search_requests),
+      serviceTier: typeof u.service_tier === "string" ? u.service_tier.slice(0, 32) : undefined,
+    }),
+  );
 }
 
 /** TokenUsage -> OpenAI usage, keeping Anthropic's cache reads visible as cached prompt tokens. */

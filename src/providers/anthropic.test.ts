@@ -169,7 +169,7 @@ describe("anthropic responses", () => {
       ],
       usage: { prompt_tokens: 582, completion_tokens: 91, total_tokens: 673, prompt_tokens_details: { cached_tokens: 100 } },
     });
-    expect(r.usage).toEqual({ inputTokens: 582, outputTokens: 91 });
+    expect(r.usage).toEqual({ inputTokens: 582, outputTokens: 91, details: { cachedInputTokens: 100, cacheWriteInputTokens: 10, serviceTier: "standard" } });
   });
 
   it("maps every stop reason", () => {

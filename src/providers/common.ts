@@ -2,7 +2,7 @@
 import { fail, type GatewayFailure } from "../errors";
 import type { SseEvent } from "./sse";
 import type { StreamSink } from "./stream-translator";
-import type { TokenUsage } from "./types";
+import type { TokenUsage, UsageDetails } from "./types";
 
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, "") + path;
@@ -20,10 +20,38 @@ export function num(x: unknown): number {
   return typeof x === "number" && Number.isFinite(x) ? x : 0;
 }
 
-/** OpenAI-style usage object (also what Azure sends) -> TokenUsage, or undefined when absent. */
-export function openAIUsage(x: unknown): TokenUsage | undefined {
+/** The details worth keeping (positive counts, a named tier), or undefined when there are none. */
+export function usageDetails(parts: UsageDetails): UsageDetails | undefined {
+  const out: UsageDetails = {};
+  for (const [key, value] of Object.entries(parts) as [keyof UsageDetails, unknown][]) {
+    if ((typeof value === "number" && value > 0) || (typeof value === "string" && value !== "")) Object.assign(out, { [key]: value });
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+export function withDetails(usage: TokenUsage, details: UsageDetails | undefined): TokenUsage {
+  return details ? { ...usage, details } : usage;
+}
+
+/**
+ * OpenAI-style usage object (also what Azure sends) -> TokenUsage, or undefined when absent. Cached and
+ * audio prompt tokens and reasoning and audio output tokens are parts of the two counts; `serviceTier`
+ * is the answer's top-level `service_tier` (a stream's chunks carry it too, but it is not read there).
+ */
+export function openAIUsage(x: unknown, serviceTier?: unknown): TokenUsage | undefined {
   if (!isRecord(x)) return undefined;
-  return { inputTokens: num(x.prompt_tokens), outputTokens: num(x.completion_tokens) };
+  const prompt = isRecord(x.prompt_tokens_details) ? x.prompt_tokens_details : {};
+  const completion = isRecord(x.completion_tokens_details) ? x.completion_tokens_details : {};
+  return withDetails(
+    { inputTokens: num(x.prompt_tokens), outputTokens: num(x.completion_tokens) },
+    usageDetails({
+      cachedInputTokens: num(prompt.cached_tokens),
+      audioInputTokens: num(prompt.audio_tokens),
+      reasoningTokens: num(completion.reasoning_tokens),
+      audioOutputTokens: num(completion.audio_tokens),
+      serviceTier: typeof serviceTier === "string" ? serviceTier.slice(0, 32) : undefined,
+    }),
+  );
 }
 
 const SECRET_LIKE = /\b(?:sk|pk|rk)-[A-Za-z0-9_*-]{6,}|\bBearer\s+\S+|\b[A-Za-z0-9_*+/=-]{40,}/g;

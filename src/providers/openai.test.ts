@@ -88,7 +88,7 @@ describe("openai responses", () => {
     if (isFailure(r)) throw new Error(r.message);
     expect(r.body.model).toBe("my-gpt");
     expect(r.body.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe('{"location":"Paris, France"}');
-    expect(r.usage).toEqual({ inputTokens: 82, outputTokens: 17 });
+    expect(r.usage).toEqual({ inputTokens: 82, outputTokens: 17, details: { cachedInputTokens: 64, serviceTier: "default" } });
   });
 
   it("fails on bodies that are not chat completions", () => {

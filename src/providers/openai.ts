@@ -27,7 +27,7 @@ export function parseOpenAIChat(json: unknown, requestedModel: string, provider:
   if (isRecord(json.error)) return fail("upstream_error", upstreamErrorMessage(provider, 200, JSON.stringify(json)));
   if (!Array.isArray(json.choices)) return fail("upstream_bad_response", `${provider} response has no choices`);
   const body = { ...json, model: requestedModel } as unknown as OpenAIChatCompletion;
-  const usage = openAIUsage(json.usage);
+  const usage = openAIUsage(json.usage, json.service_tier);
   return usage ? { body, usage } : { body };
 }
 

@@ -15,6 +15,23 @@ export interface UpstreamHttpRequest {
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
+  /** The parts the upstream reported that are priced on their own (src/billing/pricing.ts); absent when none. */
+  details?: UsageDetails;
+}
+
+/** Parts of a usage report; token parts are counted inside inputTokens / outputTokens, search calls are not. */
+export interface UsageDetails {
+  /** Prompt tokens read from the provider's prompt cache. */
+  cachedInputTokens?: number;
+  /** Prompt tokens written to the prompt cache (Anthropic). */
+  cacheWriteInputTokens?: number;
+  audioInputTokens?: number;
+  /** Hidden reasoning tokens, part of the output count. */
+  reasoningTokens?: number;
+  audioOutputTokens?: number;
+  webSearchCalls?: number;
+  /** The service tier the upstream says served the request ("default", "priority", "flex", "standard", …). */
+  serviceTier?: string;
 }
 
 /** OpenAI usage; `cached_tokens` are prompt tokens served from a prompt cache (already counted in prompt_tokens). */

@@ -7,6 +7,7 @@
 //   now; if the guard cannot be reached now either, the billing consumer settles it before writing (guard_pending).
 import { guardFor } from "../objects";
 import type { CompletionOutcome, GatewayContext } from "../context";
+import { billableUsage } from "../billing/billable-usage";
 import { costMicros } from "../billing/pricing";
 import { rowsAfterSettle, settlementOf } from "../billing/settlement-rows";
 import type { GatewayCompletion } from "./types";
@@ -17,7 +18,8 @@ import { recordNegativeBalance } from "../metrics/events";
 async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<void> {
   const principal = ctx.principal;
   const target = ctx.upstream?.target;
-  const usage = outcome.usage;
+  // What the upstream reported, with what the request's priced extras are known to cost (src/billing/billable-usage.ts).
+  const usage = outcome.usage && target ? billableUsage(outcome.usage, ctx.parsed?.body, target) : outcome.usage;
   if (!principal || !target || !usage) {
     // Nothing was generated: give the reservation back.
     if (principal && ctx.holdId) await guardFor(ctx.env, principal.tenantId).release(ctx.holdId);

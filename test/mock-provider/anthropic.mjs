@@ -1,5 +1,5 @@
 // Anthropic Messages API wire format: JSON replies, the SSE event sequence, models and error bodies.
-import { ID, fillerText, makePlan, promptTokens, textOf } from "./content.mjs";
+import { ID, fillerText, makePlan, promptTokens, reportedUsage, textOf } from "./content.mjs";
 
 /** @typedef {import("./content.mjs").Plan} Plan */
 /** @typedef {import("./faults.mjs").Rendered} Rendered */
@@ -73,7 +73,9 @@ export function renderMessages(body, settings) {
     promptTokens: promptTokens(msgs, body.system),
   }, settings);
   const noUsage = settings.fault === "no_usage";
-  return body.stream === true ? messagesStream(plan, body.model, noUsage) : messagesJson(plan, body.model, noUsage);
+  // Anthropic's service_tier request values are "auto" / "standard_only"; the tier served comes from the setting.
+  const reported = reportedUsage(plan, settings, {});
+  return body.stream === true ? messagesStream(plan, reported, body.model, noUsage) : messagesJson(plan, reported, body.model, noUsage);
 }
 
 /**
@@ -92,13 +94,25 @@ export function countMessageTokens(raw) {
   return { status: 200, body: JSON.stringify({ input_tokens: promptTokens(body.messages, body.system) }) };
 }
 
-/** @param {Plan} plan */
-function usage(plan, outputTokens = plan.completionTokens) {
-  return { input_tokens: plan.promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens, service_tier: "standard" };
+/**
+ * Anthropic counts cache reads and writes apart from input_tokens, and reasoning (thinking) inside output_tokens.
+ * @param {ReturnType<typeof reportedUsage>} r @param {number} [outputTokens]
+ */
+function usage(r, outputTokens = r.completionTokens) {
+  /** @type {Record<string, unknown>} */
+  const out = {
+    input_tokens: r.promptTokens - r.cachedTokens,
+    cache_creation_input_tokens: r.cacheCreationTokens,
+    cache_read_input_tokens: r.cachedTokens,
+    output_tokens: outputTokens,
+    service_tier: r.serviceTier ?? "standard",
+  };
+  if (r.webSearchRequests > 0) out.server_tool_use = { web_search_requests: r.webSearchRequests };
+  return out;
 }
 
-/** @param {Plan} plan @param {string} model @param {boolean} noUsage @returns {Rendered} */
-function messagesJson(plan, model, noUsage) {
+/** @param {Plan} plan @param {ReturnType<typeof reportedUsage>} reported @param {string} model @param {boolean} noUsage @returns {Rendered} */
+function messagesJson(plan, reported, model, noUsage) {
   /** @param {string} text */
   const bodyWith = (text) => {
     const content = plan.kind === "tool"
@@ -106,7 +120,7 @@ function messagesJson(plan, model, noUsage) {
       : [{ type: "text", text }];
     /** @type {Record<string, unknown>} */
     const out = { id: `msg_${ID}`, type: "message", role: "assistant", model, content, stop_reason: stopReason(plan), stop_sequence: null };
-    if (!noUsage) out.usage = usage(plan);
+    if (!noUsage) out.usage = usage(reported);
     return JSON.stringify(out);
   };
   const body = bodyWith(plan.text);
@@ -123,12 +137,12 @@ function messagesJson(plan, model, noUsage) {
 /** @param {string} event @param {unknown} data */
 const sse = (event, data) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
-/** @param {Plan} plan @param {string} model @param {boolean} noUsage @returns {Rendered} */
-function messagesStream(plan, model, noUsage) {
+/** @param {Plan} plan @param {ReturnType<typeof reportedUsage>} reported @param {string} model @param {boolean} noUsage @returns {Rendered} */
+function messagesStream(plan, reported, model, noUsage) {
   /** @type {Record<string, unknown>} */
   const message = { id: `msg_${ID}`, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null };
   // Like the real API, message_start reports a placeholder output count; message_delta has the final one.
-  if (!noUsage) message.usage = usage(plan, 1);
+  if (!noUsage) message.usage = usage(reported, 1);
   const block = plan.kind === "tool"
     ? { type: "tool_use", id: `toolu_${ID}`, name: plan.toolName, input: {} }
     : { type: "text", text: "" };
@@ -143,7 +157,7 @@ function messagesStream(plan, model, noUsage) {
     : (text) => sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
   /** @type {Record<string, unknown>} */
   const delta = { type: "message_delta", delta: { stop_reason: stopReason(plan), stop_sequence: null } };
-  if (!noUsage) delta.usage = { output_tokens: plan.completionTokens };
+  if (!noUsage) delta.usage = { output_tokens: reported.completionTokens };
   const post = [
     sse("content_block_stop", { type: "content_block_stop", index: 0 }),
     sse("message_delta", delta),

@@ -205,3 +205,29 @@ export function embeddingVector(input, dims) {
 export const ID = "__MOCK_ID__";
 /** Fixed `created` timestamp (2025-01-01) so equal requests give equal bodies. */
 export const CREATED = 1735689600;
+
+/**
+ * What an answer reports beyond its text tokens, from the scenario's `usage_details` and `service_tier`
+ * settings and the request: reasoning and audio tokens are added to the counts (as the real APIs count
+ * them), cached tokens are a part of the prompt count (at most all of it); the served tier is the
+ * setting, else the tier the request asked for when it is one a provider serves on demand.
+ * @param {{ promptTokens: number, completionTokens: number }} plan @param {Record<string, any>} settings @param {any} body
+ */
+export function reportedUsage(plan, settings, body) {
+  const d = settings.usage_details ?? {};
+  const promptTokens = plan.promptTokens + (d.audio_prompt_tokens ?? 0);
+  const completionTokens = plan.completionTokens + (d.reasoning_tokens ?? 0) + (d.audio_completion_tokens ?? 0);
+  const requested = typeof body?.service_tier === "string" && ["priority", "flex", "scale"].includes(body.service_tier) ? body.service_tier : undefined;
+  return {
+    promptTokens,
+    completionTokens,
+    cachedTokens: Math.min(d.cached_tokens ?? 0, promptTokens),
+    cacheCreationTokens: d.cache_creation_tokens ?? 0,
+    audioPromptTokens: d.audio_prompt_tokens ?? 0,
+    reasoningTokens: d.reasoning_tokens ?? 0,
+    audioCompletionTokens: d.audio_completion_tokens ?? 0,
+    webSearchRequests: d.web_search_requests ?? 0,
+    /** @type {string | undefined} */
+    serviceTier: settings.service_tier ?? requested,
+  };
+}

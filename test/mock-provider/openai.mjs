@@ -1,6 +1,6 @@
 // OpenAI and Azure OpenAI wire formats: chat completions (JSON and SSE), embeddings, models, errors.
 import {
-  CREATED, ID, embeddingInputs, embeddingTokens, embeddingVector, fillerText, makePlan, promptTokens, textOf,
+  CREATED, ID, embeddingInputs, embeddingTokens, embeddingVector, fillerText, makePlan, promptTokens, reportedUsage, textOf,
 } from "./content.mjs";
 
 /** @typedef {import("./content.mjs").Plan} Plan */
@@ -46,14 +46,16 @@ export function openaiModel(id) {
   return MODELS.includes(id) ? JSON.stringify({ id, object: "model", created: CREATED, owned_by: "openai" }) : null;
 }
 
-/** @param {Plan} plan */
-function usage(plan) {
+/** @typedef {ReturnType<typeof reportedUsage>} Reported */
+
+/** @param {Reported} r */
+function usage(r) {
   return {
-    prompt_tokens: plan.promptTokens,
-    completion_tokens: plan.completionTokens,
-    total_tokens: plan.promptTokens + plan.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    total_tokens: r.promptTokens + r.completionTokens,
+    prompt_tokens_details: { cached_tokens: r.cachedTokens, audio_tokens: r.audioPromptTokens },
+    completion_tokens_details: { reasoning_tokens: r.reasoningTokens, audio_tokens: r.audioCompletionTokens, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 
@@ -96,13 +98,14 @@ export function renderChat(body, route, settings) {
   }, settings);
   const model = azure ? route.deployment : body.model;
   const noUsage = settings.fault === "no_usage";
+  const reported = reportedUsage(plan, settings, body);
   return body.stream === true
-    ? chatStream(plan, model, azure, body.stream_options?.include_usage === true && !noUsage)
-    : chatJson(plan, model, azure, noUsage);
+    ? chatStream(plan, reported, model, azure, body.stream_options?.include_usage === true && !noUsage)
+    : chatJson(plan, reported, model, azure, noUsage);
 }
 
-/** @param {Plan} plan @param {string} model @param {boolean} azure @param {boolean} noUsage @returns {Rendered} */
-function chatJson(plan, model, azure, noUsage) {
+/** @param {Plan} plan @param {Reported} reported @param {string} model @param {boolean} azure @param {boolean} noUsage @returns {Rendered} */
+function chatJson(plan, reported, model, azure, noUsage) {
   /** @param {string} content */
   const bodyWith = (content) => {
     const message = plan.kind === "tool"
@@ -113,9 +116,9 @@ function chatJson(plan, model, azure, noUsage) {
     if (azure) choice.content_filter_results = FILTERS;
     /** @type {Record<string, unknown>} */
     const out = { id: `chatcmpl-${ID}`, object: "chat.completion", created: CREATED, model, choices: [choice] };
-    if (!noUsage) out.usage = usage(plan);
+    if (!noUsage) out.usage = usage(reported);
     if (azure) out.prompt_filter_results = PROMPT_FILTERS;
-    out.service_tier = "default";
+    out.service_tier = reported.serviceTier ?? "default";
     out.system_fingerprint = "fp_mock";
     return JSON.stringify(out);
   };
@@ -133,9 +136,9 @@ function chatJson(plan, model, azure, noUsage) {
 /** @param {unknown} obj */
 const sse = (obj) => `data: ${JSON.stringify(obj)}\n\n`;
 
-/** @param {Plan} plan @param {string} model @param {boolean} azure @param {boolean} includeUsage @returns {Rendered} */
-function chatStream(plan, model, azure, includeUsage) {
-  const base = { id: `chatcmpl-${ID}`, object: "chat.completion.chunk", created: CREATED, model, service_tier: "default", system_fingerprint: "fp_mock" };
+/** @param {Plan} plan @param {Reported} reported @param {string} model @param {boolean} azure @param {boolean} includeUsage @returns {Rendered} */
+function chatStream(plan, reported, model, azure, includeUsage) {
+  const base = { id: `chatcmpl-${ID}`, object: "chat.completion.chunk", created: CREATED, model, service_tier: reported.serviceTier ?? "default", system_fingerprint: "fp_mock" };
   /** @param {Record<string, unknown>} delta @param {string | null} finish */
   const chunk = (delta, finish) => {
     /** @type {Record<string, unknown>} */
@@ -157,7 +160,7 @@ function chatStream(plan, model, azure, includeUsage) {
     frame = (text) => chunk({ content: text }, null);
   }
   const post = [chunk({}, finishReason(plan))];
-  if (includeUsage) post.push(sse({ ...base, choices: [], usage: usage(plan) }));
+  if (includeUsage) post.push(sse({ ...base, choices: [], usage: usage(reported) }));
   post.push("data: [DONE]\n\n");
   const chunks = plan.pieces.map(frame);
   return {

@@ -19,7 +19,18 @@ const RULES = {
   drip_ms: (v) => isCount(v),
   oversized_bytes: (v) => Number.isInteger(v) && /** @type {number} */ (v) >= 0,
   idle_gap_ms: (v) => isCount(v),
+  usage_details: (v) => isUsageDetails(v),
+  service_tier: (v) => typeof v === "string" && v.length > 0 && v.length <= 32,
 };
+
+/** Usage parts the answer reports (content.mjs reportedUsage): each a whole count, none required. */
+export const USAGE_DETAILS = ["cached_tokens", "cache_creation_tokens", "audio_prompt_tokens", "reasoning_tokens", "audio_completion_tokens", "web_search_requests"];
+
+/** @param {unknown} v */
+function isUsageDetails(v) {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return false;
+  return Object.entries(v).every(([k, n]) => USAGE_DETAILS.includes(k) && Number.isInteger(n) && /** @type {number} */ (n) >= 0);
+}
 
 /** @param {unknown} v */
 function isCount(v) {
