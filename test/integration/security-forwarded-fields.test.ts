@@ -66,7 +66,8 @@ describe("default: fields outside the provider's list are refused", () => {
     expect(res.status).toBe(200);
     const seen = await lastUpstreamBody();
     expect(seen).toMatchObject({ seed: 7, response_format: { type: "text" }, temperature: 0.5, reasoning_effort: "low" });
-    expect(Object.keys(seen!).sort()).toEqual(["messages", "model", "reasoning_effort", "response_format", "seed", "temperature"]);
+    // max_completion_tokens: the preset's output cap, sent when the client sets none.
+    expect(Object.keys(seen!).sort()).toEqual(["max_completion_tokens", "messages", "model", "reasoning_effort", "response_format", "seed", "temperature"]);
   });
 
   it("content parts an upstream reads from the operator's account (audio, stored files) are refused", async () => {
