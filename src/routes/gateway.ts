@@ -31,7 +31,7 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
   routes.post("/chat/completions", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "openai", ...ids(c) }));
   routes.post("/embeddings", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "embeddings", ingress: "openai", ...ids(c) }));
   // Anthropic's routes speak Anthropic: its error body and statuses, and its `request-id` header.
-  routes.use("/messages", anthropicWire());
+  // "/messages/*" also matches "/messages" itself.
   routes.use("/messages/*", anthropicWire());
   // Authenticated like any read: in the handler on the external channel (a signature covers the body), by the middleware here on the internal.
   if (channel === "internal") routes.post("/messages/count_tokens", auth, countTokensHandler(channel));
