@@ -62,7 +62,7 @@ export const DESCRIPTIONS = {
   overloaded: "The upstream target's concurrency slots are short and this request's priority class is shed first; retry after `Retry-After`.",
   upstream_error: "The upstream failed (5xx, connection error, or its own 4xx passed through with its status).",
   upstream_timeout: "The upstream sent no first byte, or went idle mid-stream, past the timeout.",
-  upstream_response_too_large: "The upstream's answer exceeded `MAX_RESPONSE_BYTES`.",
+  upstream_response_too_large: "The upstream's answer exceeded `MAX_RESPONSE_BYTES` and was not delivered. The upstream charged for it, so it is billed (its usage when readable, else the reservation) and the ledger row is flagged `oversize_answer`.",
   upstream_rate_limited: "The upstream answered 429 after the gateway's retries.",
   upstream_bad_response: "The upstream answered with something invalid for its format, or a redirect.",
 };

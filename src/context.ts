@@ -12,6 +12,7 @@ import type { RoutingPolicy } from "./config/schemas";
 import type { Region } from "./region";
 import type { StripFields } from "./providers/types";
 import type { PromptCount } from "./billing/reservation";
+import type { TokenUsage } from "./providers/types";
 
 export type { Usage };
 
@@ -82,6 +83,11 @@ export interface UpstreamResult {
   /** How long the successful attempt took to answer, and its half-open probe cycle: a stream's breaker outcome is reported when it ends. */
   latencyMs: number;
   probeCycle?: number;
+  /**
+   * Non-streaming calls whose answer was over the size limit: not delivered, but paid upstream, so billed
+   * (src/billing/unreceived.ts) at the usage read from the body's tail, else at the reservation.
+   */
+  unreceived?: { usage?: TokenUsage };
 }
 
 

@@ -12,7 +12,9 @@ import { forwardableBody } from "../providers/request-fields";
 import type { UpstreamHttpRequest } from "../providers/types";
 import { credentialFor, egressVerdict } from "../upstream/target-access";
 import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcome } from "../upstream/breaker";
-import { readBodyLimited, readLimited } from "../upstream/read-limited";
+import { readLimited } from "../upstream/read-limited";
+import { readAnswerLimited, type DrainBounds } from "../upstream/read-answer";
+import { usageFromTail } from "../providers/usage-tail";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
 
 type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNext: boolean };
@@ -122,10 +124,10 @@ async function attemptOnce(
       ctx.upstream = { target, status, headers: response.headers, stream: response.body ?? undefined, latencyMs: 0 };
       return { ok: true, status };
     }
-    const read = await readBodyLimited(response, ctx.settings.maxResponseBytes);
+    const read = await readAnswerLimited(response, ctx.settings.maxResponseBytes, drainBounds(ctx));
     if (!read.ok) {
       return read.reason === "too_large"
-        ? { ok: false, retryable: false, status, failure: fail("upstream_response_too_large", "upstream response exceeded the size limit", { upstreamStatus: status }) }
+        ? unreceivedAnswer(ctx, target, response, "tail" in read ? read.tail : undefined)
         : { ok: false, retryable: true, status, failure: fail("upstream_error", "upstream response broke off", { upstreamStatus: status }) };
     }
     ctx.upstream = { target, status, headers: response.headers, bytes: read.bytes, latencyMs: 0 };
@@ -145,6 +147,23 @@ async function attemptOnce(
         ? fail("upstream_error", message, { upstreamStatus: status })
         : fail("upstream_error", message, { upstreamStatus: status, status: status === 401 || status === 403 ? 502 : status });
   return { ok: false, retryable, status, failure, retryAfter: retryAfterMs(response.headers.get("retry-after")) };
+}
+
+/** How far an answer over the size limit is read on for its usage: four limits in all, 64 KB kept, within the idle timeout and 30 s. */
+function drainBounds(ctx: GatewayContext): DrainBounds {
+  return { maxBytes: 4 * ctx.settings.maxResponseBytes, tailBytes: 64 * 1024, idleMs: ctx.settings.upstreamIdleTimeoutMs, maxMs: 30_000 };
+}
+
+/**
+ * An answer over the size limit: the tenant gets a 502, but the upstream charged for it, so it is billed
+ * (record_billing, src/billing/unreceived.ts): its usage from the body's tail, else the reservation.
+ */
+function unreceivedAnswer(ctx: GatewayContext, target: PresetItem, response: Response, tail: Uint8Array | undefined): AttemptResult {
+  const usage = tail ? usageFromTail(target.provider, tail) : undefined;
+  ctx.upstream = { target, status: response.status, headers: response.headers, latencyMs: 0, unreceived: usage ? { usage } : {} };
+  const billed = usage ? "at the usage it reported" : "at the reservation, as its usage could not be read";
+  const message = `upstream answer exceeded the size limit (${ctx.settings.maxResponseBytes} bytes) and was not delivered; the upstream charged for it, so it is billed ${billed}`;
+  return { ok: false, retryable: false, status: response.status, failure: fail("upstream_response_too_large", message, { upstreamStatus: response.status }) };
 }
 
 export const callUpstream: GatewayStep = {

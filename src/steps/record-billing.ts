@@ -3,6 +3,7 @@
 // guard charged, so the two books agree to the micro-unit (src/billing/settlement-rows.ts):
 // - a hold is settled at the real cost, never more than its reservation plus the free balance;
 // - a hold that had expired (charged its reservation) gets a correcting row for the difference;
+// - an answer over the size limit, paid upstream though not delivered, is billed and flagged (unreceived.ts);
 // - a request served unheld (guard unreachable at admission, balance policy open) is charged in the guard
 //   now; if the guard cannot be reached now either, the billing consumer settles it before writing (guard_pending).
 import { guardFor } from "../objects";
@@ -14,18 +15,24 @@ import type { GatewayCompletion } from "./types";
 import type { BillingMessage } from "../../queues/messages";
 import { emitEvent } from "../billing/emit";
 import { recordNegativeBalance } from "../metrics/events";
+import { isOversizeAnswer, OVERSIZE_FLAG, unreceivedCharge } from "../billing/unreceived";
 
 async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<void> {
   const principal = ctx.principal;
   const target = ctx.upstream?.target;
+  // An answer over the size limit was paid upstream though not delivered: billed all the same (unreceived.ts).
+  const unreceived = unreceivedCharge(ctx);
+  const oversize = isOversizeAnswer(ctx);
+  if (oversize) ctx.flags.add(OVERSIZE_FLAG);
+  const reported = outcome.usage ?? unreceived?.usage;
   // What the upstream reported, with what the request's priced extras are known to cost (src/billing/billable-usage.ts).
-  const usage = outcome.usage && target ? billableUsage(outcome.usage, ctx.parsed?.body, target) : outcome.usage;
+  const usage = reported && target ? billableUsage(reported, ctx.parsed?.body, target) : reported;
   if (!principal || !target || !usage) {
     // Nothing was generated: give the reservation back.
     if (principal && ctx.holdId) await guardFor(ctx.env, principal.tenantId).release(ctx.holdId);
     return;
   }
-  const cost = costMicros(target.pricing, usage);
+  const cost = unreceived?.costMicros ?? costMicros(target.pricing, usage);
   const message: BillingMessage = {
     v: 1,
     request_id: ctx.requestId,
@@ -42,6 +49,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
     usage_estimated: usage.estimated,
     price_version: ctx.route?.configVersion ?? 0,
     created_at: new Date(ctx.receivedAt).toISOString(),
+    ...(oversize && { flags: [OVERSIZE_FLAG] }),
   };
   // The guard holds a hold for this request, or should be charged for it: served unheld only because it
   // could not be reached at admission (a refusal or "nothing to enforce" leaves ctx.admission set).
