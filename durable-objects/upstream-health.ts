@@ -11,9 +11,10 @@ import type { Env } from "../src/env";
 import { CallWindow } from "./upstream-health/call-window";
 import { DEFAULT_BREAKER_CONFIG, type BreakerConfig } from "./upstream-health/config";
 import { ensureSchema } from "./upstream-health/schema";
-import type { BreakerCall, BreakerOutcome, BreakerPhase, BreakerState, ProbeGrant } from "./upstream-health/types";
+import { TargetSlots, checkSlotRequest } from "./upstream-health/target-slots";
+import type { BreakerCall, BreakerOutcome, BreakerPhase, BreakerState, ProbeGrant, SlotGrant, SlotRequest, SlotState } from "./upstream-health/types";
 
-export type { BreakerCall, BreakerOutcome, BreakerPhase, BreakerState, ProbeGrant };
+export type { BreakerCall, BreakerOutcome, BreakerPhase, BreakerState, ProbeGrant, SlotGrant, SlotRequest, SlotState };
 
 type Row = {
   target: string | null;
@@ -35,6 +36,7 @@ export class UpstreamHealth extends DurableObject<Env> {
   #config: BreakerConfig = DEFAULT_BREAKER_CONFIG;
   #window!: CallWindow;
   #transitions = new Map<string, number>();
+  #slots!: TargetSlots;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -45,6 +47,7 @@ export class UpstreamHealth extends DurableObject<Env> {
       if (this.#row.config !== null) this.#config = JSON.parse(this.#row.config) as BreakerConfig;
       this.#window = new CallWindow(this.#sql);
       for (const t of this.#sql.exec<{ edge: string; count: number }>(`SELECT * FROM transitions`)) this.#transitions.set(t.edge, t.count);
+      this.#slots = new TargetSlots(this.#sql);
     });
   }
 
@@ -87,6 +90,27 @@ export class UpstreamHealth extends DurableObject<Env> {
     const now = this.#begin(call);
     if (this.#row.phase !== "closed") this.#move("closed", now, "manual_reset");
     return this.#snapshot(now);
+  }
+
+  /**
+   * One of the target's concurrency slots (upstream-health/target-slots.ts): granted while the requests in
+   * flight are under the caller's priority-class share of the limit; otherwise refused, or waited for when
+   * the tenant's policy queues. Idempotent per request id.
+   */
+  async acquireSlot(req: SlotRequest): Promise<SlotGrant> {
+    checkSlotRequest(req);
+    const now = req.now ?? Date.now();
+    if (req.target !== undefined && req.target !== this.#row.target) this.#write({ target: req.target });
+    return this.#slots.acquire(req, now);
+  }
+
+  /** Frees the request's slot (its completion); false when it held none (already released or expired). */
+  async releaseSlot(requestId: string, opts: { now?: number } = {}): Promise<{ released: boolean }> {
+    return { released: this.#slots.release(requestId, opts.now ?? Date.now()) };
+  }
+
+  async slotState(opts: { now?: number } = {}): Promise<SlotState> {
+    return this.#slots.state(opts.now ?? Date.now());
   }
 
   /** Takes the caller's target and settings, then applies what time alone changes. */

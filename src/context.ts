@@ -164,6 +164,8 @@ export interface GatewayContext {
   admission?: AdmissionResult;
   /** The hold reserved by admission, settled or released when the request completes. */
   holdId?: string;
+  /** The upstream target whose concurrency slot this request holds (src/backpressure/target-slots.ts), released when it completes. */
+  targetSlot?: string;
   /** Final HTTP status sent to the client (set when the response is built). */
   status?: number;
   billing?: { costMicros: number; priceVersion: number; currency: string };

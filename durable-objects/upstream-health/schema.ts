@@ -15,6 +15,10 @@ const MIGRATIONS: readonly string[][] = [
     `CREATE TABLE calls (bucket INTEGER PRIMARY KEY, ok INTEGER NOT NULL, failed INTEGER NOT NULL, latency_ms INTEGER NOT NULL) WITHOUT ROWID`,
     `CREATE TABLE transitions (edge TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID`,
   ],
+  [
+    // Concurrency slots held on this target (target-slots.ts): one row per request in flight, until released or expired.
+    `CREATE TABLE slots (request_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, class TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

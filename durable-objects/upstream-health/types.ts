@@ -1,4 +1,5 @@
 // The UpstreamHealth RPC contract: what callers send and the breaker state they get back.
+import type { PriorityClass } from "../../src/backpressure/priority-classes";
 import type { BreakerConfig } from "./config";
 
 export type BreakerPhase = "closed" | "open" | "half_open";
@@ -48,4 +49,32 @@ export interface ProbeGrant {
   /** True: go ahead (a probe when `state.state` is half_open, a plain call when closed). */
   granted: boolean;
   state: BreakerState;
+}
+
+/** A request asking for one of the target's concurrency slots (src/backpressure/target-slots.ts). */
+export interface SlotRequest {
+  /** The gateway's request id: acquire is idempotent per id, and release names it. */
+  requestId: string;
+  tenantId: string;
+  /** The tenant's weight: its share of the slots among tenants waiting together. */
+  weight: number;
+  priority: PriorityClass;
+  /** The target's max_concurrent_requests, as the caller's presets say. */
+  limit: number;
+  /** Wait for a slot (the tenant's queue policy) instead of a refusal at once. */
+  queue?: { maxLength: number; maxWaitMs: number };
+  target?: string;
+  now?: number;
+}
+
+export type SlotGrant =
+  | { granted: true; inFlight: number }
+  /** Shed: the target's requests in flight reached this class's share (or the queue's wait or length ran out). */
+  | { granted: false; inFlight: number; allowed: number; retryAfterMs: number };
+
+export interface SlotState {
+  inFlight: number;
+  queued: number;
+  byClass: Partial<Record<PriorityClass, number>>;
+  byTenant: Record<string, number>;
 }

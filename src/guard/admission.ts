@@ -8,6 +8,7 @@ import { reservationFor } from "../billing/reservation";
 import { NO_HOLD, type AdmissionRequest, type AdmissionResult, type RateLimitSnapshot } from "./types";
 import { withGlobalLimit } from "../global-limit/gate";
 import { concurrencyCaps } from "../backpressure/concurrency";
+import { withTargetSlot } from "../backpressure/target-slots";
 import { ipRateLimitBucket } from "../security/ip";
 
 /** How long admission may take before the steps apply their failure policy. */
@@ -22,7 +23,8 @@ export function estimateFor(ctx: GatewayContext): AdmissionRequest["estimate"] {
  * bucket, when configured, is asked in parallel (src/global-limit/gate.ts): still one round trip.
  */
 export function admission(ctx: GatewayContext): Promise<AdmissionResult | undefined> {
-  return withGlobalLimit(ctx, admit(ctx), () => estimateFor(ctx).tokens);
+  // The target's concurrency slot (src/backpressure/target-slots.ts) is asked for in parallel too.
+  return withTargetSlot(ctx, withGlobalLimit(ctx, admit(ctx), () => estimateFor(ctx).tokens));
 }
 
 /** Nothing for the TenantGuard to decide: no limits, concurrency caps, quotas, nonce, Idempotency-Key or balance to reserve. */

@@ -74,6 +74,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     response: undefined,
     admission: undefined,
     holdId: undefined,
+    targetSlot: undefined,
     status: undefined,
     billing: undefined,
     meter: undefined,

@@ -20,6 +20,7 @@ import { writeAudit } from "../steps/write-audit";
 import { finishIdempotency } from "../idempotency/response";
 import { learnRoute } from "../routing/plan";
 import { recordMetrics } from "../metrics/request-metrics";
+import { releaseTargetSlot } from "../backpressure/target-slots";
 
 /**
  * External (tenants): the body is parsed while the key and signature are checked; routing picks
@@ -58,10 +59,11 @@ export const INTERNAL_STEPS: readonly PlacedStep[] = [
 /**
  * Once the response has ended (body end, cancel, client gone, or the stream's idle deadline), in this
  * order: the Idempotency-Key is stored or freed first (retries wait on it), the stream's outcome reaches
- * its breaker and the bandit, the hold is settled and billed, the audit record and the metrics last
- * (they carry the cost).
+ * its breaker, the upstream target's concurrency slot goes back, the bandit learns, the hold is settled
+ * and billed (which frees the tenant's and key's slots), the audit record and the metrics last (they
+ * carry the cost).
  */
-export const COMPLETION: readonly GatewayCompletion[] = [finishIdempotency, reportStreamOutcome, learnRoute, recordBilling, writeAudit, recordMetrics];
+export const COMPLETION: readonly GatewayCompletion[] = [finishIdempotency, reportStreamOutcome, releaseTargetSlot, learnRoute, recordBilling, writeAudit, recordMetrics];
 
 export interface ChannelWorkflow {
   readonly steps: CompiledWorkflow<GatewayContext>;

@@ -15,6 +15,7 @@ import { breakerBlocks, circuitOpen, isBreakerFailure, passBreaker, reportOutcom
 import { readLimited } from "../upstream/read-limited";
 import { readAnswerLimited, type DrainBounds } from "../upstream/read-answer";
 import { usageFromTail } from "../providers/usage-tail";
+import { slotForFallback } from "../backpressure/target-slots";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, retryAfterMs } from "../upstream/retry-policy";
 
 type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNext: boolean };
@@ -55,6 +56,12 @@ async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: num
   if (!gate.allowed) {
     ctx.attempts.push({ target: target.id, error: "circuit_open", durationMs: 0 });
     return { ok: false, failure: circuitOpen(gate.retryAfterMs), tryNext: true };
+  }
+  // A fallback to a capped target takes its concurrency slot now (the first candidate's came with admission).
+  const shed = await slotForFallback(ctx, target);
+  if (shed) {
+    ctx.attempts.push({ target: target.id, error: "overloaded", durationMs: 0 });
+    return { ok: false, failure: shed, tryNext: true };
   }
   // A half-open probe is one call: retries would spend more calls than the breaker's probe budget.
   const policy = gate.probeCycle === undefined ? DEFAULT_RETRY_POLICY : { ...DEFAULT_RETRY_POLICY, maxAttempts: 1 };
@@ -178,7 +185,8 @@ export const callUpstream: GatewayStep = {
       const outcome = await callTarget(ctx, target, deadline);
       if (outcome.ok) return;
       // A real upstream failure tells the client more than a target skipped for its open breaker.
-      if (outcome.failure.kind !== "circuit_open" || failure.kind === "no_available_upstream") failure = outcome.failure;
+      const skipped = outcome.failure.kind === "circuit_open" || outcome.failure.kind === "overloaded";
+      if (!skipped || failure.kind === "no_available_upstream") failure = outcome.failure;
       if (!outcome.tryNext || Date.now() >= deadline) break;
     }
     return failure;

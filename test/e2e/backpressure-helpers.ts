@@ -36,3 +36,9 @@ export function chatBody(model: string, content = "hello"): string {
 export async function inFlight(stack: Stack, tenantId: string): Promise<number> {
   return (await admin(stack, "GET", `/tenants/${tenantId}`)).in_flight_requests;
 }
+
+/** A service token whose traffic has the given priority class. */
+export async function createService(stack: Stack, priorityClass: string): Promise<string> {
+  const service = await admin(stack, "POST", "/services", { name: `e2e ${priorityClass}`, priority_class: priorityClass });
+  return service.token;
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module without types
 import { startDevStack } from "../../scripts/dev-stack.mjs";
 import { admin, createTenant, eventually, pool, post, seeded, type ClientCall, type Stack, type TestTenant } from "./stack-client";
-import { addPresets, chatBody, inFlight, setScenario } from "./backpressure-helpers";
+import { addPresets, chatBody, createService, inFlight, setScenario } from "./backpressure-helpers";
 
 /** Abandoned requests for the leak check; CONCURRENCY_ABANDONED=1000 for the full figure (about 2 minutes on 2 cores). */
 const ABANDONED = Number(process.env.CONCURRENCY_ABANDONED ?? 200);
@@ -21,9 +21,12 @@ beforeAll(async () => {
   // slow: a stream of about 3 s (30 chunks, 100 ms apart); quick: 40 chunks 3 ms apart, left anywhere.
   await setScenario(stack, "slow", { chunks: 30, chunk_delay_ms: 100 });
   await setScenario(stack, "quick", { chunks: 40, chunk_delay_ms: 3 });
+  // crawl: about 10 s per stream, so a target's slots stay taken while the test fills them class by class.
+  await setScenario(stack, "crawl", { chunks: 50, chunk_delay_ms: 200 });
   await addPresets(stack, [
     { id: "slow-target", model: "slow-chat", scenario: "slow" },
     { id: "quick-target", model: "quick-chat", scenario: "quick" },
+    { id: "capped-target", model: "capped-chat", scenario: "crawl", fields: { max_concurrent_requests: 10 } },
   ]);
 }, 180_000);
 
@@ -116,6 +119,48 @@ describe("the queue policy", () => {
     await eventually("the shorter wait to reach the gateway", async () => {
       const [first, second] = await Promise.all([post(url, auth(tenant), chatBody("slow-chat")), post(url, auth(tenant), chatBody("slow-chat"))]);
       return [first.status, second.status].sort().join() === "200,429" || `${first.status},${second.status}`;
+    });
+  }, 180_000);
+});
+
+describe("a saturated upstream target (max_concurrent_requests 10)", () => {
+  it("sheds batch first, then best-effort internal, then interactive internal, external interactive last; slots come back", async () => {
+    const tenant = await createTenant(stack, 1_000_000_000);
+    const tokens = {
+      batch: await createService(stack, "batch"),
+      best_effort_internal: await createService(stack, "best_effort_internal"),
+      interactive_internal: await createService(stack, "interactive_internal"),
+    };
+    const internalUrl = `${stack.baseUrl}/internal/v1/chat/completions`;
+    const send = (cls: keyof typeof tokens | "interactive_external") =>
+      cls === "interactive_external"
+        ? fetch(url, { method: "POST", headers: { ...auth(tenant), "content-type": "application/json" }, body: chatBody("capped-chat") })
+        : fetch(internalUrl, { method: "POST", headers: { authorization: `Bearer ${tokens[cls]}`, "content-type": "application/json" }, body: chatBody("capped-chat") });
+    const open: Response[] = [];
+    /** Sends n at once, keeps the admitted streams open, and returns [admitted, shed]. */
+    const stage = async (cls: keyof typeof tokens | "interactive_external", n: number) => {
+      const answers = await Promise.all(Array.from({ length: n }, () => send(cls)));
+      const shed = answers.filter((r) => r.status === 503);
+      for (const r of shed) {
+        expect((await r.json()).error.code).toBe("overloaded");
+        expect(r.headers.get("retry-after")).toBe("1");
+      }
+      open.push(...answers.filter((r) => r.status === 200));
+      return [answers.length - shed.length, shed.length];
+    };
+    // The class shares of 10 slots: batch 4, best effort 6, interactive internal 9, interactive external 10.
+    expect(await stage("batch", 6)).toEqual([4, 2]);
+    expect(await stage("best_effort_internal", 4)).toEqual([2, 2]);
+    expect(await stage("batch", 1)).toEqual([0, 1]);
+    expect(await stage("interactive_internal", 5)).toEqual([3, 2]);
+    expect(await stage("best_effort_internal", 1)).toEqual([0, 1]);
+    expect(await stage("interactive_external", 3)).toEqual([1, 2]);
+    // The running streams end (here: their clients leave); every slot comes back.
+    for (const r of open) await r.body?.cancel();
+    await eventually("the target's slots to come back", async () => {
+      const [admitted] = await stage("batch", 4);
+      for (const r of open.splice(0)) await r.body?.cancel();
+      return admitted === 4 || `${admitted} of 4 batch requests admitted`;
     });
   }, 180_000);
 });
