@@ -3,9 +3,10 @@
 // of the request the upstream reads (messages of every role, tool definitions, tool-call arguments, tool
 // results, response formats, parts of types the gateway does not know) counted as text; images at the
 // preset's per-image price. Output: the cap actually sent upstream (output-cap.ts), once per choice (`n`).
-// Plus the per-request price. Priced at the most expensive candidate, since a fallback may serve it.
+// Every token at the dearest price its side can be billed at; plus the per-request price and forwarded searches. Priced at the most expensive candidate, since a fallback may serve it.
 import type { ChatCompletionRequest, EmbeddingsRequest } from "../api/openai-schemas";
-import type { PresetItem } from "../config/schemas";
+import type { PresetItem, Pricing } from "../config/schemas";
+import { forwardedExtras } from "../providers/request-fields";
 import type { ParsedRequest } from "../context";
 import { outputCap } from "../providers/output-cap";
 import { costMicros } from "./pricing";
@@ -85,6 +86,25 @@ export interface ReservedCost {
   costMicros: number;
 }
 
+/**
+ * The preset's prices as the worst case: every input token at the dearest price an input part can be billed
+ * at (cache write, audio, the priority tier), every output token likewise (reasoning, audio, priority), since
+ * the upstream, not the request, says which parts it served.
+ */
+function dearestPrices(p: Pricing): Pricing {
+  const dearest = (...prices: (number | undefined)[]) => Math.max(...prices.filter((n): n is number => n !== undefined));
+  return {
+    ...p,
+    input_per_million_micros: dearest(p.input_per_million_micros, p.cached_input_per_million_micros, p.cache_write_per_million_micros, p.audio_input_per_million_micros, p.priority?.input_per_million_micros, p.priority?.cached_input_per_million_micros),
+    output_per_million_micros: dearest(p.output_per_million_micros, p.reasoning_per_million_micros, p.audio_output_per_million_micros, p.priority?.output_per_million_micros),
+  };
+}
+
+/** Web searches reserved: one when the request forwards web_search_options (what billable-usage.ts bills when none is reported). */
+function searchesReserved(parsed: ParsedRequest, target: PresetItem): number {
+  return parsed.capability === "chat" && forwardedExtras(parsed.body, target).has("web_search_options") ? 1 : 0;
+}
+
 export function reservedCost(prompt: PromptCount, parsed: ParsedRequest, target: PresetItem): ReservedCost {
   const perImage = target.pricing.per_image_micros;
   // Without a per-image price, an image is input tokens: its bytes, at least MIN_IMAGE_TOKENS.
@@ -92,7 +112,8 @@ export function reservedCost(prompt: PromptCount, parsed: ParsedRequest, target:
   const inputTokens = prompt.tokens + imageTokens;
   const outputTokens = parsed.capability === "chat" ? (parsed.body.n ?? 1) * outputCap(parsed.body, target) : 0;
   const images = (perImage ?? 0) * prompt.imageBytes.length;
-  return { inputTokens, outputTokens, costMicros: costMicros(target.pricing, { inputTokens, outputTokens }) + images };
+  const searches = searchesReserved(parsed, target) * (target.pricing.web_search_per_call_micros ?? 0);
+  return { inputTokens, outputTokens, costMicros: costMicros(dearestPrices(target.pricing), { inputTokens, outputTokens }) + images + searches };
 }
 
 /** What admission reserves: the largest cost and token count among the candidates that may serve it. */

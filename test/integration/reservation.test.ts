@@ -108,6 +108,31 @@ describe("the reservation covers what the upstream can charge", () => {
     }
   });
 
+  it("every token is reserved at the dearest price the upstream may bill it at (priority tier, cache writes, audio, reasoning), and a forwarded web search at its price", async () => {
+    const body = { model: "mock-openai-chat", max_tokens: 100, messages: [user("price me")] };
+    const plain = await reserved(body);
+    const items = mockPresets(SCENARIO).map((p) =>
+      PresetItemSchema.parse({
+        ...p,
+        extra_fields: ["web_search_options"],
+        pricing: { ...p.pricing, cache_write_per_million_micros: 5_000_000, reasoning_per_million_micros: 3_000_000, audio_output_per_million_micros: 4_000_000, web_search_per_call_micros: 25_000, priority: { input_per_million_micros: 3_000_000, output_per_million_micros: 9_000_000 } },
+      }),
+    );
+    await seedPresets(items);
+    try {
+      const dear = await reserved(body);
+      const inputTokens = plain - 100 * PRICE.output;
+      // Input at the cache-write price (5 a token), output at the priority tier's (9 a token).
+      expect(dear).toBe(inputTokens * 5 + 100 * 9);
+      const searching = await reserved({ ...body, web_search_options: {} });
+      // One search call, and the field's own bytes as input.
+      expect(searching - dear).toBeGreaterThanOrEqual(25_000);
+      expect(searching - dear).toBeLessThan(25_000 + 200);
+    } finally {
+      await seedPresets(mockPresets(SCENARIO));
+    }
+  });
+
   it("the cap reserved is the cap sent upstream: the preset's max_output_tokens, by every adapter, when the client sets none", async () => {
     const items = mockPresets(SCENARIO).map((p) => PresetItemSchema.parse({ ...p, max_output_tokens: 1_000 }));
     await seedPresets(items);
