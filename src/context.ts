@@ -2,6 +2,7 @@
 import type { ChatCompletionRequest, EmbeddingsRequest } from "./api/openai-schemas";
 import type { Capability, ConcurrencyPolicy, FailPolicy, PresetItem, RateLimits, Scopes } from "./config/schemas";
 import type { PriorityClass } from "./backpressure/priority-classes";
+import type { CallerCache } from "./cache/policy-schema";
 import type { Env, Settings } from "./env";
 import type { ErrorKind, ErrorSource } from "./errors";
 import type { StepRecord } from "./pipeline/step";
@@ -13,6 +14,7 @@ import type { Region } from "./region";
 import type { StripFields } from "./providers/types";
 import type { PromptCount } from "./billing/reservation";
 import type { TokenUsage } from "./providers/types";
+import type { CacheState } from "./cache/state";
 
 export type { Usage };
 
@@ -45,6 +47,8 @@ export interface Principal {
   concurrency?: PrincipalConcurrency;
   /** Services only: how the service's traffic is shed at a saturated target (absent: interactive_internal). */
   priorityClass?: PriorityClass;
+  /** The response cache setting of the key, else of its tenant (src/cache/policy.ts). */
+  cache?: CallerCache;
 }
 
 export interface PrincipalConcurrency {
@@ -179,6 +183,8 @@ export interface GatewayContext {
   steps: StepRecord[];
   /** The request's Idempotency-Key (external channel), when it sent one. */
   idempotency?: IdempotencyState;
+  /** The response cache's decision for this request (src/steps/lookup-cache.ts); undefined before that step. */
+  cache?: CacheState;
   /** Settled once, however the response ends; the workflow's completion list waits on it. */
   readonly ending: Ending;
 }

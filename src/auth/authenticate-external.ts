@@ -123,6 +123,7 @@ export async function authenticateExternal(call: ExternalCall): Promise<Result<A
       policy: tenant.concurrency_policy,
       weight: tenant.weight,
     },
+    cache: key.cache ?? tenant.cache,
   };
   const signature = await checkSignature(call, key);
   if (!signature.ok) {

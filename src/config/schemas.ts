@@ -13,6 +13,7 @@ export const MAX_CONCURRENT_REQUESTS = 100_000;
 /** Bounds of the `queue` policy: a waiting request holds its connection open, so the wait stays short. */
 export const MAX_QUEUE_LENGTH = 1_000;
 export const MAX_QUEUE_WAIT_MS = 30_000;
+import { CallerCacheSchema, PresetCacheSchema } from "../cache/policy-schema";
 
 export const CapabilitySchema = z.enum(["chat", "embeddings"]);
 export type Capability = z.infer<typeof CapabilitySchema>;
@@ -111,6 +112,8 @@ export const PresetItemSchema = z.object({
    * at admission (docs/api/reservations.md): without it an OpenAI upstream would answer up to the model's limit.
    */
   max_output_tokens: z.number().int().min(1).max(MAX_OUTPUT_TOKENS).default(DEFAULT_MAX_OUTPUT_TOKENS),
+  /** Response cache settings (docs/api/cache.md); absent = not cached unless a caller turns it on. */
+  cache: PresetCacheSchema.optional(),
 });
 export type PresetItem = z.infer<typeof PresetItemSchema>;
 
@@ -256,6 +259,8 @@ export const TenantRecordSchema = z.object({
   /** Requests in flight across all the tenant's keys (open holds in its TenantGuard). */
   max_concurrent_requests: MaxConcurrentSchema.optional(),
   concurrency_policy: ConcurrencyPolicySchema.optional(),
+  /** Response cache for this tenant's requests (docs/api/cache.md); a key's own setting wins. */
+  cache: CallerCacheSchema.optional(),
   created_at: z.string(),
   updated_at: z.string().optional(),
   /** Bumped on every write; caches never go back to a lower version. */
@@ -286,6 +291,8 @@ export const ApiKeyRecordSchema = z.object({
   quotas: z.array(QuotaSchema).optional(),
   /** Requests in flight with this key (open holds in the tenant's TenantGuard). */
   max_concurrent_requests: MaxConcurrentSchema.optional(),
+  /** Response cache for this key's requests (docs/api/cache.md); wins over the tenant's. */
+  cache: CallerCacheSchema.optional(),
   created_at: z.string(),
   updated_at: z.string().optional(),
   version: z.number().int().nonnegative().default(0),

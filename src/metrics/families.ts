@@ -124,6 +124,12 @@ export const STORED = {
     labels: ["tenant"],
     maxSeries: COST_TENANT_SERIES + 1,
   }),
+  cacheRequests: family({
+    name: "gateway_cache_requests_total",
+    type: "counter",
+    help: "Chat and embeddings requests by response-cache result: hit (served from the cache), miss (called the upstream, stored if complete), bypass (cache off, no-store, non-deterministic, or unavailable).",
+    labels: ["result"],
+  }),
   droppedBatches: family({
     name: "gateway_metrics_dropped_batches_total",
     type: "counter",

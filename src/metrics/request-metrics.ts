@@ -76,6 +76,8 @@ export function recordRequest(ctx: GatewayContext, endedAt: number, recorder: Me
   for (const flag of ctx.flags) {
     if (flag.endsWith("_fail_open")) recorder.count(STORED.failOpen, { kind: flag.slice(0, -"_fail_open".length) });
   }
+  // A hit that lost to a rate limit or other refusal was not served from the cache: it counts as what it was.
+  if (ctx.cache) recorder.count(STORED.cacheRequests, { result: ctx.cache.result === "hit" && !ctx.cache.served ? "bypass" : ctx.cache.result });
   const cost = ctx.billing?.costMicros ?? 0;
   if (ctx.principal && cost > 0) recorder.count(STORED.cost, { tenant: ctx.principal.tenantId }, cost);
 

@@ -16,6 +16,7 @@ import { dropAnswerHeaders } from "../api/answer-headers";
 import { beginIdempotency } from "../idempotency/key";
 import { captureBody, captureStream, claimedKey, replayStoredResponse } from "../idempotency/response";
 import { regionOf } from "../region";
+import { cachedResponse } from "../cache/hit-response";
 
 export interface GatewayCall {
   channel: Channel;
@@ -79,6 +80,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     billing: undefined,
     meter: undefined,
     error: undefined,
+    cache: undefined,
   };
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);
@@ -92,6 +94,8 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   const replay = result.answeredBy ? replayStoredResponse(ctx) : undefined;
   if (replay) return replay;
   if (result.failure) return failedResponse(ctx, result.failure);
+  // A response-cache hit (src/steps/lookup-cache.ts), admitted like any request: the stored answer.
+  if (ctx.cache?.result === "hit") return cachedResponse(ctx);
   // The transform built the answer's headers on ctx.responseHeaders (src/steps/transform-response.ts).
   const pending = ctx.response!;
   ctx.status = pending.status;

@@ -11,6 +11,8 @@ import { verifyServiceToken } from "../steps/verify-service-token";
 import { routeRequest } from "../steps/route-request";
 import { admitRequest } from "../steps/admit";
 import { countTokens } from "../steps/count-tokens";
+import { lookupCache } from "../steps/lookup-cache";
+import { storeCachedAnswer } from "../cache/store-answer";
 import { renderTemplateStep } from "../steps/render-template";
 import { callUpstream, reportStreamOutcome } from "../steps/call-upstream";
 import { transformResponse } from "../steps/transform-response";
@@ -25,7 +27,8 @@ import { releaseTargetSlot } from "../backpressure/target-slots";
 /**
  * External (tenants): the body is parsed while the key and signature are checked; routing picks
  * candidates from cached presets while the request's tokens are counted for its reservation; one TenantGuard admit() decides the nonce, every rate limit, the quotas
- * and the balance hold; the upstream is called; the answer is transformed and sanitized.
+ * and the balance hold, while the response cache is read beside it (a hit answers, still admitted and billed
+ * at the cache price); the upstream is called; the answer is transformed and sanitized.
  * Within a layer the first step listed reports its failure first: credentials before the body, so an
  * unauthenticated caller learns nothing about what it sent.
  */
@@ -35,7 +38,8 @@ export const EXTERNAL_STEPS: readonly PlacedStep[] = [
   { step: routeRequest, after: ["validate_request", "verify_signature"] },
   { step: countTokens, after: ["validate_request", "verify_signature"] },
   { step: admitRequest, after: ["route_request", "count_tokens"] },
-  { step: callUpstream, after: ["admit"] },
+  { step: lookupCache, after: ["route_request"] },
+  { step: callUpstream, after: ["admit", "lookup_cache"] },
   { step: transformResponse, after: ["call_upstream"] },
   { step: sanitizeResponse, after: ["transform_response"] },
 ];
@@ -52,18 +56,20 @@ export const INTERNAL_STEPS: readonly PlacedStep[] = [
   // The rendered messages are what the upstream reads.
   { step: countTokens, after: ["render_template"] },
   { step: admitRequest, after: ["route_request", "count_tokens"] },
-  { step: callUpstream, after: ["admit", "render_template"] },
+  { step: lookupCache, after: ["route_request", "render_template"] },
+  { step: callUpstream, after: ["admit", "lookup_cache"] },
   { step: transformResponse, after: ["call_upstream"] },
 ];
 
 /**
  * Once the response has ended (body end, cancel, client gone, or the stream's idle deadline), in this
- * order: the Idempotency-Key is stored or freed first (retries wait on it), the stream's outcome reaches
+ * order: the Idempotency-Key is stored or freed first (retries wait on it), a cacheable miss's answer is
+ * stored (releasing identical requests waiting on it), the stream's outcome reaches
  * its breaker, the upstream target's concurrency slot goes back, the bandit learns, the hold is settled
  * and billed (which frees the tenant's and key's slots), the audit record and the metrics last (they
  * carry the cost).
  */
-export const COMPLETION: readonly GatewayCompletion[] = [finishIdempotency, reportStreamOutcome, releaseTargetSlot, learnRoute, recordBilling, writeAudit, recordMetrics];
+export const COMPLETION: readonly GatewayCompletion[] = [finishIdempotency, storeCachedAnswer, reportStreamOutcome, releaseTargetSlot, learnRoute, recordBilling, writeAudit, recordMetrics];
 
 export interface ChannelWorkflow {
   readonly steps: CompiledWorkflow<GatewayContext>;

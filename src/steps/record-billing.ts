@@ -7,7 +7,8 @@
 // - a request served unheld (guard unreachable at admission, balance policy open) is charged in the guard
 //   now; if the guard cannot be reached now either, the billing consumer settles it before writing (guard_pending).
 import { guardFor } from "../objects";
-import type { CompletionOutcome, GatewayContext } from "../context";
+import type { CompletionOutcome, GatewayContext, Usage } from "../context";
+import type { PresetItem } from "../config/schemas";
 import { billableUsage } from "../billing/billable-usage";
 import { costMicros } from "../billing/pricing";
 import { rowsAfterSettle, settlementOf } from "../billing/settlement-rows";
@@ -17,22 +18,32 @@ import { emitEvent } from "../billing/emit";
 import { recordNegativeBalance } from "../metrics/events";
 import { isOversizeAnswer, OVERSIZE_FLAG, unreceivedCharge } from "../billing/unreceived";
 
+/** A response-cache hit: its preset's cache price, and its stored tokens only when the preset counts them. */
+function cacheHitCharge(ctx: GatewayContext): { target: PresetItem; usage: Usage; costMicros: number } | undefined {
+  const cache = ctx.cache;
+  if (!cache?.served || !cache.preset || !cache.entry) return undefined;
+  const settings = cache.preset.cache ?? {};
+  const usage = settings.count_hit_tokens ? cache.entry.usage : { inputTokens: 0, outputTokens: 0, estimated: false };
+  return { target: cache.preset, usage, costMicros: settings.hit_price_micros ?? 0 };
+}
+
 async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<void> {
   const principal = ctx.principal;
-  const target = ctx.upstream?.target;
+  const hit = cacheHitCharge(ctx);
+  const target = hit?.target ?? ctx.upstream?.target;
   // An answer over the size limit was paid upstream though not delivered: billed all the same (unreceived.ts).
   const unreceived = unreceivedCharge(ctx);
   const oversize = isOversizeAnswer(ctx);
   if (oversize) ctx.flags.add(OVERSIZE_FLAG);
   const reported = outcome.usage ?? unreceived?.usage;
   // What the upstream reported, with what the request's priced extras are known to cost (src/billing/billable-usage.ts).
-  const usage = reported && target ? billableUsage(reported, ctx.parsed?.body, target) : reported;
+  const usage = hit ? hit.usage : reported && target ? billableUsage(reported, ctx.parsed?.body, target) : reported;
   if (!principal || !target || !usage) {
     // Nothing was generated: give the reservation back.
     if (principal && ctx.holdId) await guardFor(ctx.env, principal.tenantId).release(ctx.holdId);
     return;
   }
-  const cost = unreceived?.costMicros ?? costMicros(target.pricing, usage);
+  const cost = hit ? hit.costMicros : (unreceived?.costMicros ?? costMicros(target.pricing, usage));
   const message: BillingMessage = {
     v: 1,
     request_id: ctx.requestId,
@@ -50,6 +61,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
     price_version: ctx.route?.configVersion ?? 0,
     created_at: new Date(ctx.receivedAt).toISOString(),
     ...(oversize && { flags: [OVERSIZE_FLAG] }),
+    ...(hit && { flags: ["cache_hit"] }),
   };
   // The guard holds a hold for this request, or should be charged for it: served unheld only because it
   // could not be reached at admission (a refusal or "nothing to enforce" leaves ctx.admission set).

@@ -12,6 +12,8 @@ import { chainTranslators } from "../providers/stream-translator";
 import type { StripFields } from "../providers/types";
 import { errorEventFor } from "../api/stream-errors";
 import { answerHeaders, JSON_HEADERS, SSE_HEADERS } from "../api/answer-headers";
+import { keepAnswer, wantsAnswer } from "../cache/store-answer";
+import { tapAnswer } from "../cache/stream-answer";
 
 const decoder = new TextDecoder();
 
@@ -31,11 +33,13 @@ function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailu
     if (!result || "kind" in result) return result ?? fail("upstream_bad_response", "upstream gave no embeddings");
     if (result.usage) meter.onUsage(result.usage);
     body = result.body;
+    keepAnswer(ctx, body);
   } else {
     const result = adapter.parseChatResponse(json, parsed.model);
     if ("kind" in result) return result;
     if (result.usage) meter.onUsage(result.usage);
     else for (const choice of result.body.choices) meter.onText(choice.message.content ?? "");
+    keepAnswer(ctx, result.body);
     body = ctx.ingress === "anthropic" ? openAIResponseToAnthropic(result.body, parsed.model) : result.body;
   }
   ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, JSON_HEADERS), json: body };
@@ -52,6 +56,12 @@ function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure
   const stages = [
     adapter.chatStream({ requestedModel: parsed.model, includeUsage: includeUsage || ctx.ingress === "anthropic", onUsage: meter.onUsage, onText: meter.onText, stripFields }),
   ];
+  // A miss the cache may keep is assembled as it passes, in OpenAI form (src/cache/stream-answer.ts).
+  if (wantsAnswer(ctx)) {
+    const tapped = tapAnswer(ctx.cache!.maxEntryBytes);
+    stages.push(tapped.stage);
+    keepAnswer(ctx, tapped.answer);
+  }
   if (ctx.ingress === "anthropic") stages.push(openAIStreamToAnthropic({ requestedModel: parsed.model }));
   const body = meteredStream(upstream.stream, {
     translator: chainTranslators(stages),

@@ -10,6 +10,7 @@ export type StepName =
   | "route_request"
   | "count_tokens"
   | "admit"
+  | "lookup_cache"
   | "render_template"
   | "call_upstream"
   | "transform_response"
@@ -20,6 +21,6 @@ export type GatewayStep = Step<GatewayContext, StepName>;
 export type PlacedStep = Placed<GatewayContext, StepName>;
 
 /** Work after the response: one of a workflow's completion list (src/pipeline/workflows.ts). */
-export type CompletionName = "finish_idempotency" | "report_stream_outcome" | "release_target_slot" | "learn_route" | "record_billing" | "write_audit" | "record_metrics";
+export type CompletionName = "finish_idempotency" | "store_cache" | "report_stream_outcome" | "release_target_slot" | "learn_route" | "record_billing" | "write_audit" | "record_metrics";
 
 export type GatewayCompletion = CompletionTask<GatewayContext, CompletionOutcome> & { readonly name: CompletionName };
