@@ -1,31 +1,16 @@
 // Admin routes for a tenant's API keys: create (the plaintext key and signing secret are returned
 // once, stored only as a hash and a sealed secret), list, read, update.
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Env } from "../env";
-import { fail, GatewayError } from "../errors";
-import { kvKeys, kvPrefixes } from "../config/kv-keys";
-import type { ApiKeyRecord } from "../config/schemas";
-import { API_KEY_PREFIX, generateApiKey, generateSigningSecret, hashApiKey, randomId } from "../security/api-keys";
-import { sealSecret } from "../security/secret-box";
 import { auditAdminWrite } from "./audit";
 import { callGuard } from "./guard";
-import { apiKeyDetailView, apiKeyView, ApiKeyDetailSchema, ApiKeySchema, CreateApiKeySchema, CreatedApiKeySchema, effectiveStatus, UpdateApiKeySchema } from "./key-views";
-import { listPrefix, writeJson } from "./kv";
-import { indexOrigins, originChanges, unindexOrigins } from "../cors/origin-index";
-import { applyPatch, definedOnly, loadKey, loadTenant } from "./records";
+import { createApiKey, listApiKeys, updateApiKey } from "./key-operations";
+import { apiKeyDetailView, apiKeyView, ApiKeyDetailSchema, ApiKeySchema, CreateApiKeySchema, CreatedApiKeySchema, UpdateApiKeySchema } from "./key-views";
+import { loadKey, loadTenant } from "./records";
 import { adminRouter, orThrow } from "./router";
 import { adminAccess, errors, idParam, json, jsonBody, pageOf, PageQuerySchema } from "./schemas";
 
-/** Enough of the key to recognise it in a list (about 24 of its 178 random bits). */
-const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 4;
-
 export const TenantKeysPath = z.object({ tenant_id: idParam("tenant_id") });
 export const KeyPath = z.object({ tenant_id: idParam("tenant_id"), key_id: idParam("key_id") });
-
-export function masterKeyOf(env: Env): string {
-  if (!env.MASTER_KEY) throw new GatewayError(fail("auth_unavailable", "MASTER_KEY is not set: signing secrets cannot be sealed."));
-  return env.MASTER_KEY;
-}
 
 const createKey = createRoute({
   method: "post",
@@ -76,33 +61,9 @@ export function keyRoutes() {
 
   app.openapi(createKey, async (c) => {
     const { tenant_id: tenantId } = c.req.valid("param");
-    const body = c.req.valid("json");
     orThrow(await loadTenant(c.env, tenantId));
-    const master = masterKeyOf(c.env);
-    const id = randomId("key");
-    const key = generateApiKey();
-    const signingSecret = generateSigningSecret();
-    const keyHash = await hashApiKey(key);
-    const now = new Date().toISOString();
-    const record: ApiKeyRecord = {
-      id,
-      tenant_id: tenantId,
-      prefix: key.slice(0, DISPLAY_PREFIX_LENGTH),
-      status: "active",
-      scopes: body.scopes ?? {},
-      signature: body.signature,
-      // Bound to the key id, so a sealed secret copied onto another record does not open.
-      signing_secret_sealed: await sealSecret(master, signingSecret, id),
-      ...definedOnly({ name: body.name, ip_allowlist: body.ip_allowlist, allowed_origins: body.allowed_origins, expires_at: body.expires_at, rate_limits: body.rate_limits, max_concurrent_requests: body.max_concurrent_requests, quotas: body.quotas }),
-      created_at: now,
-      version: 1,
-    };
-    // The origin index first: an entry left by a failed create only lets a browser ask (the key decides).
-    orThrow(await indexOrigins(c.env, tenantId, id, record.allowed_origins ?? []));
-    orThrow(await writeJson(c.env, kvKeys.apiKeyByHash(keyHash), record));
-    // Index last: if it fails the caller never saw the key, so the orphan record can never be used.
-    orThrow(await writeJson(c.env, kvKeys.apiKeyIndex(tenantId, id), { id, key_hash: keyHash, created_at: now }));
-    auditAdminWrite(c, { action: "api_key.create", resource: "api_key", resourceId: id, tenantId, keyId: id, status: 201, configVersion: 1 });
+    const { record, key, signingSecret } = await createApiKey(c.env, tenantId, c.req.valid("json"));
+    auditAdminWrite(c, { action: "api_key.create", resource: "api_key", resourceId: record.id, tenantId, keyId: record.id, status: 201, configVersion: 1 });
     return c.json({ ...apiKeyView(record, "active"), key, signing_secret: signingSecret }, 201);
   });
 
@@ -110,16 +71,7 @@ export function keyRoutes() {
     const { tenant_id: tenantId } = c.req.valid("param");
     const { limit, cursor } = c.req.valid("query");
     orThrow(await loadTenant(c.env, tenantId));
-    const prefix = kvPrefixes.apiKeyIndex(tenantId);
-    const page = orThrow(await listPrefix(c.env, prefix, limit, cursor));
-    const loaded = await Promise.all(page.names.map((name) => loadKey(c.env, tenantId, name.slice(prefix.length))));
-    const snapshot = orThrow(await callGuard(c.env, tenantId, "auth_unavailable", (g) => g.snapshot()));
-    const data = [];
-    for (const result of loaded) {
-      if (result.ok) data.push(apiKeyView(result.value.record, effectiveStatus(result.value.record, snapshot.keys[result.value.record.id]?.status)));
-      else if (result.failure.kind !== "not_found") orThrow(result);
-    }
-    return c.json({ data, next_cursor: page.nextCursor }, 200);
+    return c.json(await listApiKeys(c.env, tenantId, limit, cursor), 200);
   });
 
   app.openapi(getKey, async (c) => {
@@ -131,20 +83,9 @@ export function keyRoutes() {
 
   app.openapi(updateKey, async (c) => {
     const { tenant_id: tenantId, key_id: keyId } = c.req.valid("param");
-    const body = c.req.valid("json");
-    const { record, keyHash } = orThrow(await loadKey(c.env, tenantId, keyId));
-    if (record.status === "revoked") throw new GatewayError(fail("invalid_state", "This key is revoked; revocation is final."));
-    // Read before writing, so an unreachable guard fails the call before anything changed.
-    const snapshot = orThrow(await callGuard(c.env, tenantId, "auth_unavailable", (g) => g.snapshot()));
-    const { next, changed } = applyPatch(record, { ...body, scopes: body.scopes === null ? {} : body.scopes });
-    const updated: ApiKeyRecord = { ...next, updated_at: new Date().toISOString(), version: record.version + 1 };
-    // Origins gained are indexed before the record allows them, origins lost are dropped after it no longer does.
-    const origins = originChanges(record.allowed_origins, updated.allowed_origins);
-    orThrow(await indexOrigins(c.env, tenantId, keyId, origins.added));
-    orThrow(await writeJson(c.env, kvKeys.apiKeyByHash(keyHash), updated));
-    orThrow(await unindexOrigins(c.env, keyId, origins.removed));
+    const { updated, view, changed } = await updateApiKey(c.env, tenantId, keyId, c.req.valid("json"));
     auditAdminWrite(c, { action: "api_key.update", resource: "api_key", resourceId: keyId, tenantId, keyId, status: 200, configVersion: updated.version, details: { fields: changed } });
-    return c.json(apiKeyView(updated, effectiveStatus(updated, snapshot.keys[keyId]?.status)), 200);
+    return c.json(view, 200);
   });
 
   return app;
