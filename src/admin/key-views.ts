@@ -13,7 +13,7 @@ import {
   quotaUsageView,
   RateLimitsInputSchema,
   RateLimitsSchema,
-  ScopesInputSchema,
+  KeyScopesInputSchema,
   ScopesSchema,
 } from "./schemas";
 
@@ -66,7 +66,7 @@ const ExpiresAtSchema = z.iso
 export const CreateApiKeySchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
-    scopes: ScopesInputSchema.optional(),
+    scopes: KeyScopesInputSchema.optional(),
     ip_allowlist: CidrListSchema.optional(),
     allowed_origins: AllowedOriginsSchema.optional(),
     expires_at: ExpiresAtSchema.optional(),
@@ -80,7 +80,7 @@ export const CreateApiKeySchema = z
 export const UpdateApiKeySchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200).nullable().optional(),
-    scopes: ScopesInputSchema.nullable().optional(),
+    scopes: KeyScopesInputSchema.nullable().optional(),
     ip_allowlist: CidrListSchema.nullable().optional(),
     allowed_origins: AllowedOriginsSchema.nullable().optional(),
     expires_at: ExpiresAtSchema.nullable().optional(),

@@ -3,7 +3,7 @@
 import { adminAuth, type AdminRouteScope } from "../auth/middleware";
 import type { AdminArea } from "../auth/roles";
 import { z } from "@hono/zod-openapi";
-import { CapabilitySchema, ConcurrencyPolicySchema, FailPolicySchema, MAX_CONCURRENT_REQUESTS, MAX_QUEUE_LENGTH, MAX_QUEUE_WAIT_MS, QuotaPeriodSchema, QuotaSchema, QuotaTypeSchema, RateLimitsSchema, ScopesSchema, quotaId } from "../config/schemas";
+import { CapabilitySchema, KEY_PERMISSIONS, ConcurrencyPolicySchema, FailPolicySchema, MAX_CONCURRENT_REQUESTS, MAX_QUEUE_LENGTH, MAX_QUEUE_WAIT_MS, QuotaPeriodSchema, QuotaSchema, QuotaTypeSchema, RateLimitsSchema, ScopesSchema, quotaId } from "../config/schemas";
 import type { Quota } from "../config/schemas";
 import type { QuotaUsage } from "../guard/types";
 import { isValidCidr } from "../security/ip";
@@ -64,6 +64,16 @@ export const RateLimitsInputSchema = z.strictObject({
 export const ScopesInputSchema = z.strictObject({
   capabilities: z.array(CapabilitySchema).max(8).optional(),
   models: z.array(z.string().min(1).max(256)).max(256).optional(),
+});
+
+/** A tenant key's scopes: a service's, plus the self-service permissions. */
+export const KeyScopesInputSchema = ScopesInputSchema.extend({
+  permissions: z
+    .array(z.enum(KEY_PERMISSIONS))
+    .max(KEY_PERMISSIONS.length)
+    .transform((p) => [...new Set(p)])
+    .optional()
+    .openapi({ description: "`keys:manage`: the key may create, list, rotate and revoke its own tenant's keys through /external/v1/keys, within the tenant's limits." }),
 });
 
 export const QuotaInputSchema = z.strictObject({

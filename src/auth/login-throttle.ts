@@ -1,7 +1,8 @@
 // Failed admin logins, throttled per source and under one global ceiling (the AdminAccess Durable
 // Object keeps the counters; these are the rules). A source is a client address: IPv4 as is, IPv6 per
-// /64 (one subscriber's allocation), IPv4-mapped IPv6 as IPv4; no address at all is one shared source.
-import { formatIp, parseIp } from "../security/ip";
+// /64 (one subscriber's allocation), IPv4-mapped IPv6 as IPv4; unparsable text or no address at all
+// are one shared source each.
+import { ipRateLimitBucket } from "../security/ip";
 
 export interface ThrottleLimit {
   /** This many failures inside one window locks the subject. */
@@ -25,7 +26,7 @@ export const SOURCE_LIMIT: ThrottleLimit = { maxFailures: 10, windowMs: 10 * 60_
  */
 export const GLOBAL_LIMIT: ThrottleLimit = { maxFailures: 200, windowMs: 5 * 60_000, lockoutMs: 15 * 60_000 };
 
-/** The name of the global counter; sources are `v4:…`, `v6:…` or `unknown`, so it cannot collide. */
+/** The name of the global counter; a source is an address, a CIDR, `unparsable` or `unknown`, so it cannot collide. */
 export const GLOBAL_SUBJECT = "*";
 
 export interface FailureCounter {
@@ -56,12 +57,8 @@ export function countFailure(counter: FailureCounter, limit: ThrottleLimit, now:
   return { next, locked: false };
 }
 
-/** The throttle's source for a client address (CF-Connecting-IP). */
+/** The throttle's source for a client address (CF-Connecting-IP), bucketed like per-IP rate limits (src/security/ip.ts). */
 export function loginSource(clientIp: string | null | undefined): string {
-  const ip = clientIp ? parseIp(clientIp.trim()) : null;
-  if (!ip) return "unknown";
-  if (ip.version === 4) return `v4:${formatIp(ip)}`;
-  const prefix = new Uint8Array(16);
-  prefix.set(ip.bytes.slice(0, 8));
-  return `v6:${formatIp({ version: 6, bytes: prefix })}/64`;
+  const trimmed = clientIp?.trim();
+  return trimmed ? ipRateLimitBucket(trimmed) : "unknown";
 }

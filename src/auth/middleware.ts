@@ -5,7 +5,7 @@
 // - serviceAuth(scope): a service token holding the scope ("inference", or "operations" for metrics,
 //   readiness and the dashboard); optionally an admin token whose role may read operations data.
 // - adminAuth(area): an admin token whose role covers the route group's area (roles.ts).
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, HonoRequest, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import type { Principal } from "../context";
 import type { ServiceRecord } from "../config/schemas";
@@ -67,9 +67,14 @@ export async function authenticateTenantRead(request: Request, env: AppEnv["Bind
   return ok(principal);
 }
 
+/** A body a tenant route signs and reads (self-service key settings) is small; anything larger is refused unread. */
+const MAX_TENANT_ROUTE_BODY = 64 * 1024;
+
 export function tenantAuth(): MiddlewareHandler<AppEnv> {
   return async function tenantAuth(c, next) {
-    const auth = await authenticateTenantRead(c.req.raw, c.env, c.executionCtx);
+    const body = await signedBody(c.req.raw, c.req);
+    if (!body.ok) return errorResponse(body.failure, c.get("traceId"), undefined, c.get("errorWire"));
+    const auth = await authenticateTenantRead(c.req.raw, c.env, c.executionCtx, body.value);
     if (!auth.ok) return errorResponse(auth.failure, c.get("traceId"), undefined, c.get("errorWire"));
     c.set("principal", auth.value);
     await next();
@@ -77,6 +82,38 @@ export function tenantAuth(): MiddlewareHandler<AppEnv> {
     const origin = crossOrigin(c.req.raw);
     if (origin !== null) setResponseHeaders(c, corsAnswerHeaders(origin));
   };
+}
+
+/**
+ * The bytes the signature covers: none for GET and HEAD, else the body, read with a cap and handed to Hono's
+ * body cache, so the route's own JSON parsing sees exactly the bytes that were verified.
+ */
+async function signedBody(request: Request, req: HonoRequest): Promise<Result<Uint8Array>> {
+  if (request.method === "GET" || request.method === "HEAD" || request.body === null) return ok(new Uint8Array(0));
+  const tooLarge = err<Uint8Array>(fail("request_too_large", `The body is over ${MAX_TENANT_ROUTE_BODY} bytes.`));
+  if (Number(request.headers.get("content-length") ?? "0") > MAX_TENANT_ROUTE_BODY) return tooLarge;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_TENANT_ROUTE_BODY) {
+      await reader.cancel();
+      return tooLarge;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  // Hono keeps the promise of each body form it has read (its typing says the method).
+  (req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(bytes.buffer);
+  return ok(bytes);
 }
 
 export interface ServiceAuthOptions {

@@ -180,11 +180,17 @@ export const RateLimitsSchema = z.object({
 });
 export type RateLimits = z.infer<typeof RateLimitsSchema>;
 
+/** Tenant self-service permissions a key may hold (src/routes/self-service-keys.ts). */
+export const KEY_PERMISSIONS = ["keys:manage"] as const;
+export type KeyPermission = (typeof KEY_PERMISSIONS)[number];
+
 export const ScopesSchema = z.object({
   /** Allowed capabilities; absent = all. */
   capabilities: z.array(CapabilitySchema).optional(),
   /** Allowed model names (exact); absent = all visible models. */
   models: z.array(z.string().min(1)).optional(),
+  /** What a tenant key may manage besides calling models: `keys:manage` = its own tenant's keys (/external/v1/keys). */
+  permissions: z.array(z.enum(KEY_PERMISSIONS)).optional(),
 });
 export type Scopes = z.infer<typeof ScopesSchema>;
 

@@ -1,6 +1,6 @@
 // The gateway API of one channel (/external/v1 or /internal/v1): OpenAI-compatible chat
 // completions, embeddings and models, the Anthropic-compatible messages endpoint, and on the
-// external channel the tenant's own audit and usage. The pipeline routes authenticate in their
+// external channel the tenant's own audit, usage and (with keys:manage) its keys. The pipeline routes authenticate in their
 // workflow's first step; every other route goes through the channel's auth middleware.
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
@@ -10,6 +10,7 @@ import { runGatewayRequest } from "../pipeline/run-request";
 import { listModels } from "./models";
 import { countTokensHandler } from "./count-tokens";
 import { tenantLedgerRoutes } from "./audit";
+import { selfServiceKeyRoutes } from "./self-service-keys";
 import { setResponseHeaders } from "../api/response-ids";
 import { browserPreflight } from "../cors/preflight";
 
@@ -38,6 +39,9 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
   else routes.post("/messages/count_tokens", countTokensHandler(channel));
   routes.post("/messages", (c) => runGatewayRequest(c.req.raw, c.env, c.executionCtx, { channel, capability: "chat", ingress: "anthropic", ...ids(c) }));
   routes.get("/models", auth, (c) => listModels(c, channel));
-  if (channel === "external") routes.route("/", tenantLedgerRoutes());
+  if (channel === "external") {
+    routes.route("/", tenantLedgerRoutes());
+    routes.route("/", selfServiceKeyRoutes());
+  }
   return routes;
 }

@@ -87,7 +87,7 @@ describe("admin login throttle", () => {
 
   it("failures are audited with the source, never the token; a lockout is recorded once, refusals during it are not", async () => {
     const failed = audits.filter((a) => String(a.meta.action).startsWith("admin_login."));
-    const bySource = failed.filter((a) => a.meta.source === "v4:203.0.113.9");
+    const bySource = failed.filter((a) => a.meta.source === "203.0.113.9");
     expect(bySource.map((a) => a.meta.action)).toEqual([...Array(SOURCE_LIMIT.maxFailures - 1).fill("admin_login.failed"), "admin_login.locked"]);
     for (const record of bySource) expect(record).toMatchObject({ channel: "admin", status: 401, meta: { actor: "unknown", resource: "admin_login" } });
     const everything = JSON.stringify(audits);
