@@ -1,7 +1,8 @@
 // The gateway API of one channel (/external/v1 or /internal/v1): OpenAI-compatible chat
 // completions, embeddings and models, the Anthropic-compatible messages endpoint, and on the
-// external channel the tenant's own audit, usage and (with keys:manage) its keys. The pipeline routes authenticate in their
-// workflow's first step; every other route goes through the channel's auth middleware.
+// external channel the tenant's own audit, usage and (with keys:manage) its keys. The pipeline
+// routes authenticate in their workflow's first step; every other route goes through the
+// channel's auth middleware.
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import type { Channel } from "../context";
