@@ -6,7 +6,8 @@ import type { GatewayFailure } from "../errors";
 import { anthropicAdapter } from "./anthropic";
 import { AnthropicMessagesRequestSchema, anthropicRequestToOpenAI, openAIResponseToAnthropic, openAIStreamToAnthropic } from "./anthropic-ingress";
 import { openaiAdapter } from "./openai";
-import { isFailure, type OpenAIChatCompletion } from "./types";
+import type { OpenAIChatCompletion } from "./types";
+import { valueOf } from "./fixtures/result";
 import { ANTHROPIC_MESSAGE, anthropicErrorMidStream, anthropicTextStream, anthropicToolStream } from "./fixtures/anthropic";
 import { azureAdapter } from "./azure";
 import { azureTextStream, OPENAI_COMPLETION, openAITextStream, openAIToolStream, preset } from "./fixtures/openai";
@@ -196,8 +197,7 @@ describe("anthropic -> openai -> anthropic round trips", () => {
 
   it("keeps a request's meaning", () => {
     const req = AnthropicMessagesRequestSchema.parse({ ...REQUEST, messages: REQUEST.messages.map((m) => ({ ...m, content: asBlocks(m.content) })) });
-    const built = anthropicAdapter.buildChatRequest(anthropicRequestToOpenAI(req), claude, { stream: true });
-    if (isFailure(built)) throw new Error(built.message);
+    const built = valueOf(anthropicAdapter.buildChatRequest(anthropicRequestToOpenAI(req), claude, { stream: true }));
     const back = JSON.parse(built.body!);
     const withoutThinking = req.messages.map((m) => ({ ...m, content: (m.content as Array<{ type: string }>).filter((b) => b.type !== "thinking") }));
     const normalized = withoutThinking.map((m) => ({ ...m, content: m.content.map((b) => (b.type === "tool_result" ? { ...b, content: "18°C" } : b)) }));
@@ -216,8 +216,7 @@ describe("anthropic -> openai -> anthropic round trips", () => {
   });
 
   it("keeps a response's content, stop reason and token totals", () => {
-    const openai = anthropicAdapter.parseChatResponse(ANTHROPIC_MESSAGE, "claude");
-    if (isFailure(openai)) throw new Error(openai.message);
+    const openai = valueOf(anthropicAdapter.parseChatResponse(ANTHROPIC_MESSAGE, "claude"));
     const back = openAIResponseToAnthropic(openai.body, "claude") as typeof ANTHROPIC_MESSAGE;
     expect(back.content).toEqual(ANTHROPIC_MESSAGE.content.filter((b) => b.type !== "thinking"));
     expect(back.stop_reason).toBe("tool_use");

@@ -2,15 +2,14 @@
 import { describe, expect, it } from "vitest";
 import type { ChatCompletionRequest } from "../api/openai-schemas";
 import { anthropicAdapter } from "./anthropic";
-import { isFailure } from "./types";
+import { failureOf, valueOf } from "./fixtures/result";
 import { ANTHROPIC_ERROR_BODY, ANTHROPIC_MESSAGE } from "./fixtures/anthropic";
 import { preset } from "./fixtures/openai";
 
 const claude = preset({ provider: "anthropic", model: "claude", upstream_model: "claude-sonnet-4-5-20250929", base_url: "https://api.anthropic.com/v1", auth: "x-api-key" });
 
 function build(body: Partial<ChatCompletionRequest>, stream = false) {
-  const r = anthropicAdapter.buildChatRequest({ model: "claude", messages: [{ role: "user", content: "Hi" }], ...body }, claude, { stream });
-  if (isFailure(r)) throw new Error(r.message);
+  const r = valueOf(anthropicAdapter.buildChatRequest({ model: "claude", messages: [{ role: "user", content: "Hi" }], ...body }, claude, { stream }));
   return { ...r, json: JSON.parse(r.body!) as Record<string, unknown> };
 }
 
@@ -29,8 +28,7 @@ describe("anthropic buildChatRequest", () => {
 
   it("sends the preset's max_output_tokens when the client sets no cap (and a null cap counts as none)", () => {
     const capped = preset({ ...claude, max_output_tokens: 1234 });
-    const r = anthropicAdapter.buildChatRequest({ model: "claude", messages: [{ role: "user", content: "Hi" }], max_tokens: null }, capped, { stream: false });
-    if (isFailure(r)) throw new Error(r.message);
+    const r = valueOf(anthropicAdapter.buildChatRequest({ model: "claude", messages: [{ role: "user", content: "Hi" }], max_tokens: null }, capped, { stream: false }));
     expect(JSON.parse(r.body!).max_tokens).toBe(1234);
   });
 
@@ -143,15 +141,14 @@ describe("anthropic buildChatRequest", () => {
       attempt({ messages: [{ role: "user", content: [{ type: "input_audio", input_audio: { data: "AAA", format: "wav" } }] }] }),
       attempt({ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "file:///etc/passwd" } }] }] }),
       attempt({ messages: [{ role: "user", content: "q" }, { role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{oops" } }] }] }),
-    ].map((r) => (isFailure(r) ? r.kind : "built"));
+    ].map((r) => failureOf(r)?.kind ?? "built");
     expect(kinds).toEqual(["invalid_request", "invalid_request", "invalid_request", "invalid_request"]);
   });
 });
 
 describe("anthropic responses", () => {
   it("maps a Message with thinking, text and a tool call", () => {
-    const r = anthropicAdapter.parseChatResponse(ANTHROPIC_MESSAGE, "claude");
-    if (isFailure(r)) throw new Error(r.message);
+    const r = valueOf(anthropicAdapter.parseChatResponse(ANTHROPIC_MESSAGE, "claude"));
     expect(r.body).toMatchObject({
       id: "msg_01Aq9w938a90dw8q",
       object: "chat.completion",
@@ -175,7 +172,7 @@ describe("anthropic responses", () => {
   it("maps every stop reason", () => {
     const finish = (stop_reason: string | null) => {
       const r = anthropicAdapter.parseChatResponse({ ...ANTHROPIC_MESSAGE, content: [{ type: "text", text: "x" }], stop_reason }, "m");
-      return isFailure(r) ? r.kind : r.body.choices[0]?.finish_reason;
+      return r.ok ? r.value.body.choices[0]?.finish_reason : r.failure.kind;
     };
     expect(["end_turn", "stop_sequence", "max_tokens", "tool_use", "refusal", "pause_turn", null].map(finish)).toEqual([
       "stop",
@@ -190,10 +187,10 @@ describe("anthropic responses", () => {
 
   it("fails on error and malformed bodies", () => {
     const err = anthropicAdapter.parseChatResponse(JSON.parse(ANTHROPIC_ERROR_BODY), "m");
-    expect(isFailure(err) && err.message).toBe("anthropic: messages.1.content.0.tool_result: tool_use_id not found");
+    expect(failureOf(err)?.message).toBe("anthropic: messages.1.content.0.tool_result: tool_use_id not found");
     for (const json of [null, 3, { type: "message" }]) {
       const r = anthropicAdapter.parseChatResponse(json, "m");
-      expect(isFailure(r) && r.kind).toBe("upstream_bad_response");
+      expect(failureOf(r)?.kind).toBe("upstream_bad_response");
     }
   });
 

@@ -1,12 +1,12 @@
 // Anthropic Messages API as an upstream: OpenAI chat request -> Messages request, Message -> chat.completion.
 import type { ChatCompletionRequest, ChatMessage } from "../api/openai-schemas";
 import type { PresetItem } from "../config/schemas";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, ok, type Result } from "../errors";
 import { isRecord, joinUrl, jsonHeaders, upstreamErrorMessage } from "./common";
 import { DEFAULT_FORWARDED_FIELDS } from "./request-fields";
 import { outputCap } from "./output-cap";
 import { anthropicChatStream, anthropicUsage, finishReasonOf, openAIUsageOf } from "./anthropic-stream";
-import { isFailure, type OpenAIChatCompletion, type OpenAIToolCall, type ProviderAdapter, type TokenUsage, type UpstreamHttpRequest } from "./types";
+import type { OpenAIChatCompletion, OpenAIToolCall, ParsedAnswer, ProviderAdapter, UpstreamHttpRequest } from "./types";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
 
@@ -25,47 +25,47 @@ function textParts(content: Content): string[] {
 
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
-function imageBlock(url: string): Block | GatewayFailure {
+function imageBlock(url: string): Result<Block> {
   const m = DATA_URL.exec(url);
-  if (m) return { type: "image", source: { type: "base64", media_type: m[1], data: m[2] } };
-  if (/^https?:\/\//i.test(url)) return { type: "image", source: { type: "url", url } };
-  return fail("invalid_request", "image_url must be an https URL or a base64 data URL", { param: "messages" });
+  if (m) return ok({ type: "image", source: { type: "base64", media_type: m[1], data: m[2] } });
+  if (/^https?:\/\//i.test(url)) return ok({ type: "image", source: { type: "url", url } });
+  return err(fail("invalid_request", "image_url must be an https URL or a base64 data URL", { param: "messages" }));
 }
 
-function contentBlocks(content: Content): Block[] | GatewayFailure {
-  if (content === null || content === undefined) return [];
-  if (typeof content === "string") return content ? [{ type: "text", text: content }] : [];
+function contentBlocks(content: Content): Result<Block[]> {
+  if (content === null || content === undefined) return ok([]);
+  if (typeof content === "string") return ok(content ? [{ type: "text", text: content }] : []);
   const blocks: Block[] = [];
   for (const part of content) {
     if (part.type === "text" && typeof part.text === "string") {
       if (part.text) blocks.push({ type: "text", text: part.text });
     } else if (part.type === "image_url" && isRecord(part.image_url) && typeof part.image_url.url === "string") {
       const block = imageBlock(part.image_url.url);
-      if (isFailure(block)) return block;
-      blocks.push(block);
+      if (!block.ok) return err(block.failure);
+      blocks.push(block.value);
     } else {
-      return fail("invalid_request", `content part type "${part.type}" is not supported by this model`, { param: "messages" });
+      return err(fail("invalid_request", `content part type "${part.type}" is not supported by this model`, { param: "messages" }));
     }
   }
-  return blocks;
+  return ok(blocks);
 }
 
-function toolUseBlocks(calls: readonly { id: string; function: { name: string; arguments: string } }[]): Block[] | GatewayFailure {
+function toolUseBlocks(calls: readonly { id: string; function: { name: string; arguments: string } }[]): Result<Block[]> {
   const blocks: Block[] = [];
   for (const call of calls) {
     let input: unknown;
     try {
       input = call.function.arguments.trim() === "" ? {} : JSON.parse(call.function.arguments);
     } catch {
-      return fail("invalid_request", `tool call ${call.id} has arguments that are not valid JSON`, { param: "messages" });
+      return err(fail("invalid_request", `tool call ${call.id} has arguments that are not valid JSON`, { param: "messages" }));
     }
     blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: isRecord(input) ? input : {} });
   }
-  return blocks;
+  return ok(blocks);
 }
 
 /** OpenAI messages -> Anthropic system + alternating turns (consecutive same-role turns are merged). */
-export function toAnthropicMessages(messages: readonly ChatMessage[]): { system: string[]; messages: AnthropicMessage[] } | GatewayFailure {
+export function toAnthropicMessages(messages: readonly ChatMessage[]): Result<{ system: string[]; messages: AnthropicMessage[] }> {
   const system: string[] = [];
   const out: AnthropicMessage[] = [];
   const push = (role: AnthropicMessage["role"], blocks: Block[]) => {
@@ -81,16 +81,16 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): { system:
       push("user", [{ type: "tool_result", tool_use_id: m.tool_call_id, content: textParts(m.content).join("") }]);
     } else {
       const blocks = contentBlocks(m.content);
-      if (!Array.isArray(blocks)) return blocks;
+      if (!blocks.ok) return err(blocks.failure);
       if (m.role === "assistant" && m.tool_calls?.length) {
         const uses = toolUseBlocks(m.tool_calls);
-        if (!Array.isArray(uses)) return uses;
-        blocks.push(...uses);
+        if (!uses.ok) return err(uses.failure);
+        blocks.value.push(...uses.value);
       }
-      push(m.role, blocks);
+      push(m.role, blocks.value);
     }
   }
-  return { system, messages: out };
+  return ok({ system, messages: out });
 }
 
 function toolChoice(choice: unknown, parallel: unknown): Block | undefined {
@@ -108,10 +108,11 @@ function toolChoice(choice: unknown, parallel: unknown): Block | undefined {
  * `extras`: the preset's extra_fields (docs/api/presets.md), copied into the Messages body as they are
  * (thinking, service_tier, metadata, …); never over a field the gateway builds itself.
  */
-export function buildAnthropicBody(body: ChatCompletionRequest, model: string, stream: boolean, maxTokens: number, extras: readonly string[] = []): Record<string, unknown> | GatewayFailure {
-  if (typeof body.n === "number" && body.n > 1) return fail("invalid_request", "n > 1 is not supported by this model", { param: "n" });
-  const converted = toAnthropicMessages(body.messages);
-  if (isFailure(converted)) return converted;
+export function buildAnthropicBody(body: ChatCompletionRequest, model: string, stream: boolean, maxTokens: number, extras: readonly string[] = []): Result<Record<string, unknown>> {
+  if (typeof body.n === "number" && body.n > 1) return err(fail("invalid_request", "n > 1 is not supported by this model", { param: "n" }));
+  const messages = toAnthropicMessages(body.messages);
+  if (!messages.ok) return err(messages.failure);
+  const converted = messages.value;
   const out: Record<string, unknown> = {
     model,
     max_tokens: maxTokens,
@@ -138,13 +139,13 @@ export function buildAnthropicBody(body: ChatCompletionRequest, model: string, s
     const value = (body as Record<string, unknown>)[field];
     if (value !== undefined && value !== null && !(field in out) && !DEFAULT_FORWARDED_FIELDS.anthropic.chat.includes(field)) out[field] = value;
   }
-  return out;
+  return ok(out);
 }
 
-export function parseAnthropicMessage(json: unknown, requestedModel: string): { body: OpenAIChatCompletion; usage: TokenUsage } | GatewayFailure {
-  if (!isRecord(json)) return fail("upstream_bad_response", "anthropic response is not a JSON object");
-  if (json.type === "error") return fail("upstream_error", upstreamErrorMessage("anthropic", 200, JSON.stringify(json)));
-  if (!Array.isArray(json.content)) return fail("upstream_bad_response", "anthropic response has no content");
+export function parseAnthropicMessage(json: unknown, requestedModel: string): Result<ParsedAnswer<OpenAIChatCompletion>> {
+  if (!isRecord(json)) return err(fail("upstream_bad_response", "anthropic response is not a JSON object"));
+  if (json.type === "error") return err(fail("upstream_error", upstreamErrorMessage("anthropic", 200, JSON.stringify(json))));
+  if (!Array.isArray(json.content)) return err(fail("upstream_bad_response", "anthropic response has no content"));
   let text = "";
   const toolCalls: OpenAIToolCall[] = [];
   for (const block of json.content) {
@@ -157,7 +158,7 @@ export function parseAnthropicMessage(json: unknown, requestedModel: string): { 
   const usage = anthropicUsage(json.usage);
   const message: OpenAIChatCompletion["choices"][number]["message"] = { role: "assistant", content: text || (toolCalls.length ? null : ""), refusal: null };
   if (toolCalls.length) message.tool_calls = toolCalls;
-  return {
+  return ok({
     body: {
       id: typeof json.id === "string" ? json.id : "msg_unknown",
       object: "chat.completion",
@@ -167,20 +168,20 @@ export function parseAnthropicMessage(json: unknown, requestedModel: string): { 
       usage: openAIUsageOf(usage, json.usage),
     },
     usage,
-  };
+  });
 }
 
 export const anthropicAdapter: ProviderAdapter = {
   kind: "anthropic",
-  buildChatRequest(body: ChatCompletionRequest, target: PresetItem, { stream }): UpstreamHttpRequest | GatewayFailure {
+  buildChatRequest(body: ChatCompletionRequest, target: PresetItem, { stream }): Result<UpstreamHttpRequest> {
     const out = buildAnthropicBody(body, target.upstream_model ?? target.model, stream, outputCap(body, target), target.extra_fields);
-    if (isFailure(out)) return out;
-    return {
+    if (!out.ok) return err(out.failure);
+    return ok({
       url: joinUrl(target.base_url, "/messages"),
       method: "POST",
       headers: { ...jsonHeaders(stream), "anthropic-version": target.api_version ?? ANTHROPIC_VERSION },
-      body: JSON.stringify(out),
-    };
+      body: JSON.stringify(out.value),
+    });
   },
   parseChatResponse: parseAnthropicMessage,
   chatStream: anthropicChatStream,

@@ -1,7 +1,8 @@
 // Azure adapter: deployment URLs and api-version, no model in the body, OpenAI-format streams with filter chunks.
 import { describe, expect, it } from "vitest";
 import { azureAdapter } from "./azure";
-import { isFailure, type TokenUsage } from "./types";
+import type { TokenUsage } from "./types";
+import { valueOf } from "./fixtures/result";
 import { azureTextStream, preset } from "./fixtures/openai";
 import { everyByte, forOpenAIClient, runText, sseJson, utf8 } from "./fixtures/stream-helpers";
 
@@ -9,15 +10,13 @@ const azure = preset({ provider: "azure", base_url: "https://contoso.openai.azur
 
 describe("azure adapter", () => {
   it("puts deployment and api-version in the URL and leaves model out of the body", () => {
-    const r = azureAdapter.buildChatRequest({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], template: { name: "t" } }, azure, { stream: true });
-    if (isFailure(r)) throw new Error(r.message);
+    const r = valueOf(azureAdapter.buildChatRequest({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], template: { name: "t" } }, azure, { stream: true }));
     expect(r.url).toBe("https://contoso.openai.azure.com/openai/deployments/prod%20gpt4o/chat/completions?api-version=2024-10-21");
     expect(JSON.parse(r.body!)).toEqual({ messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true }, max_completion_tokens: 4096 });
   });
 
   it("uses the configured api-version and deployment for embeddings", () => {
-    const r = azureAdapter.buildEmbeddingsRequest!({ model: "emb", input: "hello" }, { ...azure, upstream_model: "emb-large", api_version: "2025-01-01-preview" });
-    if (isFailure(r)) throw new Error(r.message);
+    const r = valueOf(azureAdapter.buildEmbeddingsRequest!({ model: "emb", input: "hello" }, { ...azure, upstream_model: "emb-large", api_version: "2025-01-01-preview" }));
     expect(r.url).toBe("https://contoso.openai.azure.com/openai/deployments/emb-large/embeddings?api-version=2025-01-01-preview");
     expect(JSON.parse(r.body!)).toEqual({ input: "hello" });
   });

@@ -1,5 +1,6 @@
 // Azure OpenAI: the OpenAI wire format, with the deployment and api-version in the URL instead of `model`.
 import type { PresetItem } from "../config/schemas";
+import { ok } from "../errors";
 import { joinUrl, jsonHeaders, upstreamErrorMessage } from "./common";
 import { openAIChatBody, parseOpenAIChat, parseOpenAIEmbeddings } from "./openai";
 import { openAIChatStream } from "./openai-stream";
@@ -18,16 +19,16 @@ function deploymentUrl(target: PresetItem, operation: "chat/completions" | "embe
 export const azureAdapter: ProviderAdapter = {
   kind: "azure",
   buildChatRequest(body, target, { stream }) {
-    return {
+    return ok({
       url: deploymentUrl(target, "chat/completions"),
       method: "POST",
       headers: jsonHeaders(stream),
       body: JSON.stringify(withOutputCap(openAIChatBody(body, undefined, stream), target)),
-    };
+    });
   },
   buildEmbeddingsRequest(body, target) {
     const { model: _model, ...rest } = body;
-    return { url: deploymentUrl(target, "embeddings"), method: "POST", headers: jsonHeaders(false), body: JSON.stringify(rest) };
+    return ok({ url: deploymentUrl(target, "embeddings"), method: "POST", headers: jsonHeaders(false), body: JSON.stringify(rest) });
   },
   parseChatResponse: (json, requestedModel) => parseOpenAIChat(json, requestedModel, "azure"),
   chatStream: (opts) => openAIChatStream(opts, "azure"),

@@ -1,6 +1,6 @@
 // Puts the gateway's upstream credential on an outgoing request, in the header the provider expects.
 import type { PresetItem } from "../config/schemas";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
 
 export type UpstreamAuth = PresetItem["auth"];
 
@@ -18,21 +18,21 @@ function utf8Base64(s: string): string {
  * (secrets pasted with a trailing newline are common); a secret that would break the header is
  * refused, and the failure message never contains the secret.
  */
-function credentialHeader(auth: UpstreamAuth, secret: string | undefined): { name: string; value: string } | GatewayFailure | undefined {
-  if (auth === "none") return undefined;
+function credentialHeader(auth: UpstreamAuth, secret: string | undefined): Result<{ name: string; value: string } | undefined> {
+  if (auth === "none") return ok(undefined);
   const value = secret?.trim() ?? "";
-  if (value === "") return fail("config_unavailable", `upstream credential is missing for auth "${auth}"`);
-  if (/[\r\n\0]/.test(value)) return fail("config_unavailable", "upstream credential contains line breaks");
+  if (value === "") return err(fail("config_unavailable", `upstream credential is missing for auth "${auth}"`));
+  if (/[\r\n\0]/.test(value)) return err(fail("config_unavailable", "upstream credential contains line breaks"));
   switch (auth) {
     case "bearer":
-      return { name: "authorization", value: `Bearer ${value}` };
+      return ok({ name: "authorization", value: `Bearer ${value}` });
     case "api-key":
-      return { name: "api-key", value };
+      return ok({ name: "api-key", value });
     case "x-api-key":
-      return { name: "x-api-key", value };
+      return ok({ name: "x-api-key", value });
     case "basic":
-      if (!value.includes(":")) return fail("config_unavailable", 'basic upstream credential must be "user:password"');
-      return { name: "authorization", value: `Basic ${utf8Base64(value)}` };
+      if (!value.includes(":")) return err(fail("config_unavailable", 'basic upstream credential must be "user:password"'));
+      return ok({ name: "authorization", value: `Basic ${utf8Base64(value)}` });
   }
 }
 
@@ -43,7 +43,7 @@ function credentialHeader(auth: UpstreamAuth, secret: string | undefined): { nam
 export function applyCredential(headers: Record<string, string>, auth: UpstreamAuth, secret: string | undefined): GatewayFailure | undefined {
   for (const name of CREDENTIAL_HEADERS) delete headers[name];
   const header = credentialHeader(auth, secret);
-  if (!header || "kind" in header) return header;
-  headers[header.name] = header.value;
+  if (!header.ok) return header.failure;
+  if (header.value) headers[header.value.name] = header.value.value;
   return undefined;
 }

@@ -12,4 +12,3 @@ export function adapterFor(kind: ProviderKind): ProviderAdapter {
 }
 
 export type { ProviderAdapter, TokenUsage, UpstreamHttpRequest, ChatStreamOptions, OpenAIChatCompletion, OpenAIChatChunk } from "./types";
-export { isFailure } from "./types";

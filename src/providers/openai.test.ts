@@ -2,16 +2,14 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import type { ChatCompletionRequest } from "../api/openai-schemas";
-import type { GatewayFailure } from "../errors";
 import { openaiAdapter } from "./openai";
-import { isFailure, type TokenUsage, type UpstreamHttpRequest } from "./types";
+import type { TokenUsage, UpstreamHttpRequest } from "./types";
+import type { GatewayFailure, Result } from "../errors";
+import { failureOf, valueOf } from "./fixtures/result";
 import { OPENAI_COMPLETION, openAITextStream, openAIToolStream, preset } from "./fixtures/openai";
 import { everyByte, forOpenAIClient, randomCuts, runText, splitAt, sseEvents, sseJson, TEST_TRACE, utf8 } from "./fixtures/stream-helpers";
 
-const request = (r: UpstreamHttpRequest | GatewayFailure): UpstreamHttpRequest => {
-  if (isFailure(r)) throw new Error(r.message);
-  return r;
-};
+const request = (r: Result<UpstreamHttpRequest>): UpstreamHttpRequest => valueOf(r);
 
 function streamOf(includeUsage: boolean) {
   const seen = { usage: [] as TokenUsage[], text: "", errors: [] as GatewayFailure[] };
@@ -84,8 +82,7 @@ describe("openai buildChatRequest", () => {
 
 describe("openai responses", () => {
   it("rewrites the model and reports usage", () => {
-    const r = openaiAdapter.parseChatResponse(OPENAI_COMPLETION, "my-gpt");
-    if (isFailure(r)) throw new Error(r.message);
+    const r = valueOf(openaiAdapter.parseChatResponse(OPENAI_COMPLETION, "my-gpt"));
     expect(r.body.model).toBe("my-gpt");
     expect(r.body.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe('{"location":"Paris, France"}');
     expect(r.usage).toEqual({ inputTokens: 82, outputTokens: 17, details: { cachedInputTokens: 64, serviceTier: "default" } });
@@ -94,16 +91,15 @@ describe("openai responses", () => {
   it("fails on bodies that are not chat completions", () => {
     for (const json of [null, "text", [], { object: "list" }]) {
       const r = openaiAdapter.parseChatResponse(json, "m");
-      expect(isFailure(r) && r.kind).toBe("upstream_bad_response");
+      expect(failureOf(r)?.kind).toBe("upstream_bad_response");
     }
     const err = openaiAdapter.parseChatResponse({ error: { message: "boom", type: "server_error" } }, "m");
-    expect(isFailure(err) && err.kind).toBe("upstream_error");
+    expect(failureOf(err)?.kind).toBe("upstream_error");
   });
 
   it("parses embeddings", () => {
     const json = { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, -0.2] }], model: "text-embedding-3-small", usage: { prompt_tokens: 5, total_tokens: 5 } };
-    const r = openaiAdapter.parseEmbeddingsResponse!(json, "emb");
-    if (isFailure(r)) throw new Error(r.message);
+    const r = valueOf(openaiAdapter.parseEmbeddingsResponse!(json, "emb"));
     expect(r.body.model).toBe("emb");
     expect(r.usage).toEqual({ inputTokens: 5, outputTokens: 0 });
   });

@@ -1,7 +1,7 @@
 // The provider adapter contract and the OpenAI wire shapes the gateway answers with.
 import type { ChatCompletionRequest, EmbeddingsRequest, OpenAIUsage } from "../api/openai-schemas";
 import type { PresetItem, ProviderKind } from "../config/schemas";
-import type { GatewayFailure } from "../errors";
+import type { GatewayFailure, Result } from "../errors";
 import type { SseTranslator } from "./stream-translator";
 
 /** An upstream call, fully described but without credentials (see credentials.ts). */
@@ -110,21 +110,23 @@ export interface StripFields {
   fields: readonly string[];
 }
 
+/** An upstream answer in the gateway's OpenAI shape, with the usage it reported (when it did). */
+export interface ParsedAnswer<B> {
+  body: B;
+  usage?: TokenUsage;
+}
+
 export interface ProviderAdapter {
   kind: ProviderKind;
   /** Request to send upstream, without credentials; a failure when the request cannot be expressed there. */
-  buildChatRequest(body: ChatCompletionRequest, target: PresetItem, opts: { stream: boolean }): UpstreamHttpRequest | GatewayFailure;
-  buildEmbeddingsRequest?(body: EmbeddingsRequest, target: PresetItem): UpstreamHttpRequest | GatewayFailure;
+  buildChatRequest(body: ChatCompletionRequest, target: PresetItem, opts: { stream: boolean }): Result<UpstreamHttpRequest>;
+  buildEmbeddingsRequest?(body: EmbeddingsRequest, target: PresetItem): Result<UpstreamHttpRequest>;
   /** Upstream JSON body -> OpenAI chat.completion object (model = the client's requested model). */
-  parseChatResponse(json: unknown, requestedModel: string): { body: OpenAIChatCompletion; usage?: TokenUsage } | GatewayFailure;
+  parseChatResponse(json: unknown, requestedModel: string): Result<ParsedAnswer<OpenAIChatCompletion>>;
   /** Upstream SSE -> OpenAI chat.completion.chunk SSE, reporting usage when seen. */
   chatStream(opts: ChatStreamOptions): SseTranslator;
-  parseEmbeddingsResponse?(json: unknown, requestedModel: string): { body: OpenAIEmbeddingsResponse; usage?: TokenUsage } | GatewayFailure;
+  parseEmbeddingsResponse?(json: unknown, requestedModel: string): Result<ParsedAnswer<OpenAIEmbeddingsResponse>>;
   /** Upstream error body -> message for the client (never echoes credentials). */
   errorMessage(status: number, bodyText: string): string;
 }
 
-/** Tells a failure from the success values above (none of which has both `kind` and `message`). */
-export function isFailure(x: object): x is GatewayFailure {
-  return "kind" in x && "message" in x && typeof (x as { kind: unknown }).kind === "string";
-}

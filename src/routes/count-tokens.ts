@@ -65,8 +65,9 @@ async function candidatesFor(env: Env, principal: Principal, channel: Channel, m
 
 /** Asks an Anthropic upstream to count the body the gateway would send it; undefined when it cannot. */
 async function upstreamCount(env: Env, settings: Settings, target: PresetItem, body: ChatCompletionRequest, traceId: string): Promise<number | undefined> {
-  const built = adapterFor("anthropic").buildChatRequest(body, target, { stream: false });
-  if ("kind" in built) return undefined;
+  const request = adapterFor("anthropic").buildChatRequest(body, target, { stream: false });
+  if (!request.ok) return undefined;
+  const built = request.value;
   const url = `${built.url}/count_tokens`;
   const egress = egressVerdict(url, target, settings);
   if (!egress.ok) return undefined;

@@ -5,7 +5,7 @@
 // reported to it, a stream's once the stream has ended (so a stream broken mid-way counts as a failure).
 import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, type GatewayFailure, type Result } from "../errors";
 import type { GatewayCompletion, GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { forwardableBody } from "../providers/request-fields";
@@ -23,22 +23,23 @@ type TargetOutcome = { ok: true } | { ok: false; failure: GatewayFailure; tryNex
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /** The request for `target`, with only the fields its preset forwards (src/providers/request-fields.ts). */
-function buildRequest(ctx: GatewayContext, target: PresetItem): UpstreamHttpRequest | GatewayFailure | undefined {
+function buildRequest(ctx: GatewayContext, target: PresetItem): Result<UpstreamHttpRequest> | undefined {
   const parsed = ctx.parsed!;
   const adapter = adapterFor(target.provider);
   if (parsed.capability === "chat") {
     const body = forwardableBody("chat", parsed.body, target);
-    return body.ok ? adapter.buildChatRequest(body.value, target, { stream: parsed.stream }) : body.failure;
+    return body.ok ? adapter.buildChatRequest(body.value, target, { stream: parsed.stream }) : err(body.failure);
   }
   if (!adapter.buildEmbeddingsRequest) return undefined;
   const body = forwardableBody("embeddings", parsed.body, target);
-  return body.ok ? adapter.buildEmbeddingsRequest(body.value, target) : body.failure;
+  return body.ok ? adapter.buildEmbeddingsRequest(body.value, target) : err(body.failure);
 }
 
 async function callTarget(ctx: GatewayContext, target: PresetItem, deadline: number): Promise<TargetOutcome> {
-  const request = buildRequest(ctx, target);
-  if (!request) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} does not serve ${ctx.capability}`), tryNext: true };
-  if ("kind" in request) return { ok: false, failure: request, tryNext: true };
+  const built = buildRequest(ctx, target);
+  if (!built) return { ok: false, failure: fail("no_available_upstream", `upstream ${target.id} does not serve ${ctx.capability}`), tryNext: true };
+  if (!built.ok) return { ok: false, failure: built.failure, tryNext: true };
+  const request = built.value;
   const egress = egressVerdict(request.url, target, ctx.settings);
   if (!egress.ok) {
     ctx.attempts.push({ target: target.id, error: "egress_denied", durationMs: 0 });

@@ -30,17 +30,19 @@ function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailu
   let body: unknown;
   if (parsed.capability === "embeddings") {
     const result = adapter.parseEmbeddingsResponse?.(json, parsed.model);
-    if (!result || "kind" in result) return result ?? fail("upstream_bad_response", "upstream gave no embeddings");
-    if (result.usage) meter.onUsage(result.usage);
-    body = result.body;
+    if (!result) return fail("upstream_bad_response", "upstream gave no embeddings");
+    if (!result.ok) return result.failure;
+    if (result.value.usage) meter.onUsage(result.value.usage);
+    body = result.value.body;
     keepAnswer(ctx, body);
   } else {
     const result = adapter.parseChatResponse(json, parsed.model);
-    if ("kind" in result) return result;
-    if (result.usage) meter.onUsage(result.usage);
-    else for (const choice of result.body.choices) meter.onText(choice.message.content ?? "");
-    keepAnswer(ctx, result.body);
-    body = ctx.ingress === "anthropic" ? openAIResponseToAnthropic(result.body, parsed.model) : result.body;
+    if (!result.ok) return result.failure;
+    const answer = result.value;
+    if (answer.usage) meter.onUsage(answer.usage);
+    else for (const choice of answer.body.choices) meter.onText(choice.message.content ?? "");
+    keepAnswer(ctx, answer.body);
+    body = ctx.ingress === "anthropic" ? openAIResponseToAnthropic(answer.body, parsed.model) : answer.body;
   }
   ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, JSON_HEADERS), json: body };
 }
