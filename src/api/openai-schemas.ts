@@ -1,5 +1,6 @@
 // zod schemas of the OpenAI-compatible request bodies the gateway accepts (the gateway's
-// internal lingua franca). Known fields are checked; unknown ones pass through to the upstream.
+// internal lingua franca). Known fields are checked; unknown ones are kept here, and which of them reach
+// an upstream is the routed preset's decision (src/providers/request-fields.ts).
 import { z } from "zod";
 import { choices, dimensions, logitBias, outputTokens, penalty, seed, topK, topLogprobs } from "./request-bounds";
 
