@@ -7,7 +7,7 @@ import type { AdminEnv } from "./types";
 import { newTraceId } from "../pipeline/trace";
 import { emitEvent } from "../billing/emit";
 
-export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits" | "dead_letters" | "admin_token" | "admin_login";
+export type AdminResource = "tenant" | "api_key" | "service" | "presets" | "template" | "credit" | "global_limits" | "dead_letters" | "admin_token" | "admin_login" | "response_cache";
 
 export interface AdminAuditEvent {
   /** e.g. "tenant.create", "api_key.freeze". */

@@ -137,6 +137,7 @@ export const TAGS = [
   { name: "Routing", description: "Versioned routing configuration: staging, gradual rollout, promotion, rollback and arm statistics (admin)." },
   { name: "Templates", description: "Versioned prompt templates (admin)." },
   { name: "Limits", description: "Gateway-wide rate limits (admin)." },
+  { name: "Response cache", description: "Purging cached answers by tenant, preset or entry key (admin)." },
   { name: "Admin tokens", description: "Named admin tokens: a role each, optionally scoped to one tenant; created, rotated and revoked by owners (admin)." },
   { name: "Audit", description: "Any tenant's audit records and usage, the compliance export and dead-letter replay (admin)." },
   { name: "Gateway (external)", description: "OpenAI- and Anthropic-compatible inference for tenants (API keys, optionally signed)." },

@@ -5,15 +5,15 @@ export const ADMIN_ROLES = ["owner", "operator", "billing", "read_only"] as cons
 export type AdminRole = (typeof ADMIN_ROLES)[number];
 
 /** Areas of the admin API, each route group in exactly one. */
-export type AdminArea = "config" | "billing" | "ledger" | "tokens";
+export type AdminArea = "config" | "billing" | "ledger" | "tokens" | "cache";
 
 type Access = "read" | "write";
 
 export const ROLE_ACCESS: Record<AdminRole, { areas: Partial<Record<AdminArea, Access>>; operations: boolean }> = {
-  owner: { areas: { config: "write", billing: "write", ledger: "write", tokens: "write" }, operations: true },
-  operator: { areas: { config: "write", billing: "read", ledger: "read" }, operations: true },
+  owner: { areas: { config: "write", billing: "write", ledger: "write", tokens: "write", cache: "write" }, operations: true },
+  operator: { areas: { config: "write", billing: "read", ledger: "read", cache: "write" }, operations: true },
   billing: { areas: { config: "read", billing: "write", ledger: "read" }, operations: false },
-  read_only: { areas: { config: "read", billing: "read", ledger: "read" }, operations: true },
+  read_only: { areas: { config: "read", billing: "read", ledger: "read", cache: "read" }, operations: true },
 };
 
 export function accessFor(method: string): Access {

@@ -6,21 +6,22 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { admin, call, createKey, createTenant } from "./admin-helpers";
 
 type Role = "owner" | "operator" | "billing" | "read_only";
-type Area = "config" | "billing" | "ledger" | "tokens";
+type Area = "config" | "billing" | "ledger" | "tokens" | "cache";
 type Grant = "write" | "read" | "none";
 
 /** The roles as specified (issue 23), written out here independently of src/auth/roles.ts. */
 const EXPECTED: Record<Role, Record<Area, Grant>> = {
-  owner: { config: "write", billing: "write", ledger: "write", tokens: "write" },
-  operator: { config: "write", billing: "read", ledger: "read", tokens: "none" },
-  billing: { config: "read", billing: "write", ledger: "read", tokens: "none" },
-  read_only: { config: "read", billing: "read", ledger: "read", tokens: "none" },
+  owner: { config: "write", billing: "write", ledger: "write", tokens: "write", cache: "write" },
+  operator: { config: "write", billing: "read", ledger: "read", tokens: "none", cache: "write" },
+  billing: { config: "read", billing: "write", ledger: "read", tokens: "none", cache: "none" },
+  read_only: { config: "read", billing: "read", ledger: "read", tokens: "none", cache: "read" },
 };
 const DASHBOARD: Record<Role, boolean> = { owner: true, operator: true, billing: false, read_only: true };
 
 /** Route groups by path: which area each admin route belongs to. */
 function groupOf(path: string): Area {
   if (path.startsWith("/admin/v1/tokens")) return "tokens";
+  if (path.endsWith("/cache/purge")) return "cache";
   if (/^\/admin\/v1\/tenants\/\{id\}\/credits$/.test(path)) return "billing";
   if (/^\/admin\/v1\/tenants\/\{id\}\/(audit|usage)/.test(path) || path.startsWith("/admin/v1/dead-letters")) return "ledger";
   return "config";
