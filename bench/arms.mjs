@@ -5,6 +5,8 @@
 import { createSigner } from "./signing.mjs";
 
 export const MOCK_API_KEY = "mock-upstream-key";
+/** The model of the preset target with a concurrency cap (bench/seed.mjs), for the external_capped arm. */
+export const CAPPED_MODEL = "mock-openai-capped-chat";
 const MESSAGES = [{ role: "user", content: "Hello! Please write a short reply about latency." }];
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -15,6 +17,7 @@ export const ARM_LABELS = {
   internal: "gateway internal",
   external: "gateway external, signed (every step)",
   external_unsigned: "gateway external, unsigned key",
+  external_capped: "gateway external, unsigned key, concurrency caps on (tenant, key, target)",
   direct_anthropic: "direct to mock (Anthropic format)",
   internal_anthropic: "gateway internal, Anthropic upstream",
   node_proxy: "bare node:http proxy (Node)",
@@ -44,6 +47,7 @@ export const ARM_RUNTIME = {
   internal: "gateway",
   external: "gateway",
   external_unsigned: "gateway",
+  external_capped: "gateway",
   direct_anthropic: null,
   internal_anthropic: "gateway",
   node_proxy: "nodeProxy",
@@ -57,7 +61,7 @@ export const ARM_RUNTIME = {
  * queue consumers and their simulators (the split runtime, bench/runtime-host.mjs). Production bills
  * those separately (Durable Objects) or runs them elsewhere (queue broker, storage), not as the Worker's CPU.
  */
-export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", internal_anthropic: "gatewayState" };
+export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", external_capped: "gatewayState", internal_anthropic: "gatewayState" };
 
 /** Whether an arm is one of ours on the gateway's workerd (same process for all of them). */
 export const isGatewayArm = (arm) => ARM_RUNTIME[arm] === "gateway";
@@ -86,6 +90,8 @@ export function targetsFor(kind, urls, creds) {
     targets.internal = { url: urls.gateway, path: "/internal/v1/chat/completions", headers: { ...JSON_HEADERS, authorization: `Bearer ${creds.serviceToken}` }, body };
     targets.external = { url: urls.gateway, path: externalPath, headers: JSON_HEADERS, body, sign: () => signer.headers() };
     targets.external_unsigned = { url: urls.gateway, path: externalPath, headers: { ...JSON_HEADERS, authorization: `Bearer ${creds.unsigned.key}` }, body };
+    // The same as external_unsigned with every concurrency cap on, far above what the run sends: the cost of a slot.
+    if (creds.capped) targets.external_capped = { ...targets.external_unsigned, headers: { ...JSON_HEADERS, authorization: `Bearer ${creds.capped.key}` }, body: openaiBody(CAPPED_MODEL, stream) };
     if (stream) {
       targets.internal_anthropic = { ...targets.internal, body: openaiBody("mock-anthropic-chat", true) };
     }

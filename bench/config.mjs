@@ -46,7 +46,7 @@ export const QUICK = {
   arms: ["direct", "bare", "floor", "internal", "external", "node_proxy", "portkey"],
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,external_capped,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
 /** The peers on Node (not ours): skipped by --no-peers. */
 const PEER_ARMS = ["node_proxy", "portkey", "portkey_installed"];
 

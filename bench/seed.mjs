@@ -2,6 +2,10 @@
 // pointing at the mock, a tenant with a signed and an unsigned key (limits and quotas set, but far
 // above what the benchmark sends, so every check runs and none rejects), credit, and a service token.
 import { demoPresets } from "../scripts/demo-presets.mjs";
+import { CAPPED_MODEL } from "./arms.mjs";
+
+/** Concurrency caps for the external_capped arm: checked on every request, never reached. */
+const CAP = 10_000;
 
 const NO_LIMIT_RATES = { requests_per_minute: 1_000_000_000, tokens_per_minute: 1_000_000_000_000 };
 const NO_LIMIT_QUOTAS = [
@@ -23,9 +27,12 @@ async function admin(baseUrl, adminToken, method, route, body) {
   return text ? JSON.parse(text) : null;
 }
 
-/** @returns {Promise<{ tenantId: string, signed: { key: string, secret: string }, unsigned: { key: string }, serviceToken: string }>} */
+/** @returns {Promise<{ tenantId: string, signed: { key: string, secret: string }, unsigned: { key: string }, capped: { key: string }, serviceToken: string }>} */
 export async function seedGateway(baseUrl, adminToken, mockUrl) {
-  await admin(baseUrl, adminToken, "PUT", "/presets", { items: demoPresets(mockUrl) });
+  const presets = demoPresets(mockUrl);
+  // The external_capped arm's target: the OpenAI preset again, with a concurrency cap no run reaches.
+  const capped = { ...presets.find((p) => p.id === "mock-openai"), id: "mock-openai-capped", model: CAPPED_MODEL, aliases: [], max_concurrent_requests: CAP };
+  await admin(baseUrl, adminToken, "PUT", "/presets", { items: [...presets, capped] });
   const tenant = await admin(baseUrl, adminToken, "POST", "/tenants", {
     name: "Benchmark tenant",
     rate_limits: NO_LIMIT_RATES,
@@ -38,11 +45,16 @@ export async function seedGateway(baseUrl, adminToken, mockUrl) {
     amount_micros: CREDIT_MICROS,
     idempotency_key: `bench-${tenant.id}`,
   });
+  // Its own tenant (so its slots are counted apart) with caps on the tenant and the key.
+  const cappedTenant = await admin(baseUrl, adminToken, "POST", "/tenants", { name: "Benchmark tenant, capped", rate_limits: NO_LIMIT_RATES, quotas: NO_LIMIT_QUOTAS, max_concurrent_requests: CAP });
+  const cappedKey = await admin(baseUrl, adminToken, "POST", `/tenants/${cappedTenant.id}/keys`, { ...keyBody("bench capped key", "optional"), max_concurrent_requests: CAP });
+  await admin(baseUrl, adminToken, "POST", `/tenants/${cappedTenant.id}/credits`, { amount_micros: CREDIT_MICROS, idempotency_key: `bench-${cappedTenant.id}` });
   const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "Benchmark service", operations: true });
   return {
     tenantId: tenant.id,
     signed: { key: signed.key, secret: signed.signing_secret },
     unsigned: { key: unsigned.key },
+    capped: { key: cappedKey.key },
     serviceToken: service.token,
   };
 }
