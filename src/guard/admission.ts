@@ -69,9 +69,11 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), timeoutMs);
   });
+  const call = guard.admit(request);
   try {
-    const result = await Promise.race([guard.admit(request), timeout]);
+    const result = await Promise.race([call, timeout]);
     if (result?.ok && result.holdId !== NO_HOLD) ctx.holdId = result.holdId;
+    if (result === undefined) releaseLateHold(ctx, guard, call);
     return result;
   } catch (error) {
     // The guard refused the call itself (its input checks throw TypeError): something in this request is out
@@ -85,6 +87,22 @@ async function admit(ctx: GatewayContext): Promise<AdmissionResult | undefined> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * An answer that comes after the timeout may still carry a hold, and with it a concurrency slot and a
+ * reservation nobody would close before its expiry (the request went on without it, or was refused).
+ * It is released; a settle of the same request, if it was served, still charges it (settle after release).
+ */
+function releaseLateHold(ctx: GatewayContext, guard: ReturnType<typeof guardFor>, call: Promise<AdmissionResult>): void {
+  ctx.exec.waitUntil(
+    call.then(
+      async (late) => {
+        if (late.ok && late.holdId !== NO_HOLD && !late.replayed) await guard.release(late.holdId);
+      },
+      () => undefined,
+    ),
+  );
 }
 
 /** OpenAI's rate-limit header names, from the most restrictive configured level. */
