@@ -18,6 +18,8 @@ export default defineConfig({
                 ALLOW_LOOPBACK_UPSTREAMS: "true",
                 // Small limits so hostile-upstream tests run in milliseconds, not minutes.
                 MAX_RESPONSE_BYTES: "2000000",
+                // Above one 5 MiB R2 part (multipart uploads are exercised), below what a test can send quickly.
+                MAX_FILE_BYTES: "8000000",
                 UPSTREAM_IDLE_TIMEOUT_MS: "1000",
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
                 ADMIN_TOKEN: "test-admin-token",

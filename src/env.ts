@@ -32,7 +32,7 @@ export interface Env extends Omit<Declared, VarName>, Partial<Pick<Declared, Var
  * keeps this in step with Env: a new binding, var or secret must be added here.
  */
 const GATEWAY_OWN_NAMES = {
-  CONFIG_KV: true, TENANT_GUARD: true, UPSTREAM_HEALTH: true, GATEWAY_METRICS: true, GLOBAL_LIMITER: true, BANDIT_STATS: true, ADMIN_ACCESS: true,
+  CONFIG_KV: true, FILES_BUCKET: true, MAX_FILE_BYTES: true, TENANT_GUARD: true, UPSTREAM_HEALTH: true, GATEWAY_METRICS: true, GLOBAL_LIMITER: true, BANDIT_STATS: true, ADMIN_ACCESS: true,
   BILLING_QUEUE: true, AUDIT_QUEUE: true, BILLING_DLQ: true, AUDIT_DLQ: true, ENVIRONMENT: true, ALLOW_LOOPBACK_UPSTREAMS: true,
   CONFIG_CACHE_TTL_MS: true, MAX_REQUEST_BYTES: true, MAX_RESPONSE_BYTES: true, UPSTREAM_FIRST_BYTE_TIMEOUT_MS: true,
   UPSTREAM_IDLE_TIMEOUT_MS: true, CLIENT_IDLE_TIMEOUT_MS: true, AUDIT_LOG_RETENTION_DAYS: true, QUEUE_RETRY_BASE_SECONDS: true,
@@ -73,6 +73,8 @@ const SettingsSchema = z.object({
   configCacheTtlMs: intFromString(5_000),
   maxRequestBytes: intFromString(1_048_576),
   maxResponseBytes: intFromString(8_388_608),
+  /** Largest file POST /files accepts (100 MB): docs/api/batches.md. */
+  maxFileBytes: intFromString(104_857_600),
   upstreamFirstByteTimeoutMs: intFromString(30_000),
   upstreamIdleTimeoutMs: intFromString(30_000),
   // Below the 30 s a Worker's waitUntil work may run after its client disconnected, so a vanished
@@ -103,6 +105,7 @@ export function settingsOf(env: Env): Settings {
     configCacheTtlMs: env.CONFIG_CACHE_TTL_MS,
     maxRequestBytes: env.MAX_REQUEST_BYTES,
     maxResponseBytes: env.MAX_RESPONSE_BYTES,
+    maxFileBytes: env.MAX_FILE_BYTES,
     upstreamFirstByteTimeoutMs: env.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
     upstreamIdleTimeoutMs: env.UPSTREAM_IDLE_TIMEOUT_MS,
     clientIdleTimeoutMs: env.CLIENT_IDLE_TIMEOUT_MS,

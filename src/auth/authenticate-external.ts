@@ -18,6 +18,8 @@ import { crossOrigin } from "../cors/origin-patterns";
 export interface ExternalCall {
   request: Request;
   rawBody: Uint8Array;
+  /** The body's SHA-256 when it was hashed while it streamed (a file upload); rawBody is then empty and unused. */
+  bodySha256Hex?: string;
   env: Env;
   exec: ExecutionContext;
   clientIp: string | null;
@@ -84,7 +86,7 @@ async function checkSignature(call: ExternalCall, key: ApiKeyRecord): Promise<Re
     rawQuery: url.search,
     timestamp: headers.value.timestamp,
     nonce: headers.value.nonce,
-    bodySha256Hex: await sha256Hex(call.rawBody as Uint8Array<ArrayBuffer>),
+    bodySha256Hex: call.bodySha256Hex ?? (await sha256Hex(call.rawBody as Uint8Array<ArrayBuffer>)),
   });
   for (const secret of secrets.value) {
     if (await verifySignature(secret, canonical, headers.value.signatureHex)) return ok({ nonce: headers.value.nonce, timestamp: headers.value.timestamp });
@@ -100,6 +102,45 @@ function countSignatureFailure(call: ExternalCall, tenantId: string, keyId: stri
 
 /** Authenticates an external caller: API key, tenant, allowlists, then the request signature. */
 export async function authenticateExternal(call: ExternalCall): Promise<Result<AuthenticatedCaller>> {
+  const keyed = await authenticateKeyOf(call);
+  if (!keyed.ok) return keyed;
+  return signatureOf(call, keyed.value.key, keyed.value.principal);
+}
+
+/** A caller whose key is checked and whose body is still to stream: `verify` checks the signature over the body's hash once it is known. */
+export interface StreamedCaller {
+  principal: Principal;
+  verify(bodySha256Hex: string): Promise<Result<AuthenticatedCaller>>;
+}
+
+/**
+ * For a body too large to hold (a file upload): the key, allowlists and the signing headers' shape and
+ * clock window now, before a byte is read; the signature itself once the streamed body's hash is known.
+ */
+export async function authenticateExternalStreamed(call: Omit<ExternalCall, "rawBody" | "bodySha256Hex">): Promise<Result<StreamedCaller>> {
+  const keyed = await authenticateKeyOf({ ...call, rawBody: new Uint8Array(0) });
+  if (!keyed.ok) return keyed;
+  const { key, principal } = keyed.value;
+  if (call.request.headers.has(SIGNATURE_HEADER) || key.signature !== "optional") {
+    const headers = parseSignatureHeaders(call.request.headers, Math.floor(call.receivedAt / 1000));
+    if (!headers.ok) {
+      countSignatureFailure({ ...call, rawBody: new Uint8Array(0) }, principal.tenantId, key.id, headers.failure);
+      return headers;
+    }
+  }
+  return ok({ principal, verify: (bodySha256Hex) => signatureOf({ ...call, rawBody: new Uint8Array(0), bodySha256Hex }, key, principal) });
+}
+
+async function signatureOf(call: ExternalCall, key: ApiKeyRecord, principal: Principal): Promise<Result<AuthenticatedCaller>> {
+  const signature = await checkSignature(call, key);
+  if (!signature.ok) {
+    countSignatureFailure(call, principal.tenantId, key.id, signature.failure);
+    return signature;
+  }
+  return ok({ principal, nonce: signature.value });
+}
+
+async function authenticateKeyOf(call: ExternalCall): Promise<Result<{ key: ApiKeyRecord; principal: Principal }>> {
   const credential = credentialFrom(call.request);
   if (!credential.ok) return credential;
   const browserOrigin = crossOrigin(call.request);
@@ -125,10 +166,5 @@ export async function authenticateExternal(call: ExternalCall): Promise<Result<A
     },
     cache: key.cache ?? tenant.cache,
   };
-  const signature = await checkSignature(call, key);
-  if (!signature.ok) {
-    countSignatureFailure(call, tenant.id, key.id, signature.failure);
-    return signature;
-  }
-  return ok({ principal, nonce: signature.value });
+  return ok({ key, principal });
 }

@@ -15,7 +15,7 @@ import { newTraceId } from "../pipeline/trace";
 import { adminTokenMatches, bearerToken } from "./admin-token";
 import { adminLogin, BREAK_GLASS_TOKEN_ID } from "./admin-login";
 import { auditAdminWrite } from "../admin/audit";
-import { authenticateExternal } from "./authenticate-external";
+import { authenticateExternal, type AuthenticatedCaller } from "./authenticate-external";
 import { authenticateService } from "./authenticate-service";
 import { credentialFrom } from "./credentials";
 import { crossOrigin } from "../cors/origin-patterns";
@@ -51,7 +51,12 @@ function serviceHasScope(service: ServiceRecord, scope: ServiceScope): boolean {
 export async function authenticateTenantRead(request: Request, env: AppEnv["Bindings"], exec: ExecutionContext, rawBody: Uint8Array = new Uint8Array(0)): Promise<Result<Principal>> {
   const verified = await authenticateExternal({ request, rawBody, env, exec, clientIp: request.headers.get("cf-connecting-ip"), receivedAt: Date.now() });
   if (!verified.ok) return verified;
-  const { principal, nonce } = verified.value;
+  return checkTenantAccess(env, verified.value);
+}
+
+/** Freezes, bans and the signed request's nonce, in the tenant's TenantGuard (fails closed). */
+export async function checkTenantAccess(env: AppEnv["Bindings"], caller: AuthenticatedCaller): Promise<Result<Principal>> {
+  const { principal, nonce } = caller;
   try {
     const access = await guardFor(env, principal.tenantId).checkAccess({
       keyId: principal.keyId,

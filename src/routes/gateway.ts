@@ -14,6 +14,7 @@ import { tenantLedgerRoutes } from "./audit";
 import { selfServiceKeyRoutes } from "./self-service-keys";
 import { setResponseHeaders } from "../api/response-ids";
 import { browserPreflight } from "../cors/preflight";
+import { filesRoutes } from "../files/routes";
 
 /** Errors on the Anthropic routes are written in Anthropic's shape, and every answer carries `request-id` (the Anthropic clients' `requestID`). */
 function anthropicWire(): MiddlewareHandler<AppEnv> {
@@ -44,5 +45,6 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
     routes.route("/", tenantLedgerRoutes());
     routes.route("/", selfServiceKeyRoutes());
   }
+  routes.route("/", filesRoutes(channel));
   return routes;
 }
