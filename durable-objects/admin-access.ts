@@ -104,6 +104,11 @@ export class AdminAccess extends DurableObject<Env> {
     return this.#failures.get(subject) ?? NO_FAILURES;
   }
 
+  /** The sources (and "*", the global ceiling) locked out now. */
+  lockouts(now: number): { subject: string; windowStart: number; failures: number; lockedUntil: number }[] {
+    return this.#failures.locked(now, 1_000);
+  }
+
   /** Lifts a lockout (the runbook's step once the attack is handled). */
   clearFailures(subject: string): void {
     this.#failures.put(subject, NO_FAILURES);

@@ -142,6 +142,14 @@ export class FailureTable {
     this.sql.exec(`INSERT OR REPLACE INTO login_failures (subject, window_start, failures, locked_until) VALUES (?, ?, ?, ?)`, subject, c.windowStart, c.failures, c.lockedUntil);
   }
 
+  /** Counters still locked at `now`, soonest end first. */
+  locked(now: number, limit: number): (FailureCounter & { subject: string })[] {
+    return this.sql
+      .exec<FailureRow & { subject: string }>(`SELECT subject, window_start, failures, locked_until FROM login_failures WHERE locked_until > ? ORDER BY locked_until LIMIT ?`, now, limit)
+      .toArray()
+      .map((r) => ({ subject: r.subject, windowStart: r.window_start, failures: r.failures, lockedUntil: r.locked_until }));
+  }
+
   /** Drops counters whose window and lockout both ended before `before`; returns how many are left. */
   prune(before: number, windowMs: number): number {
     this.sql.exec(`DELETE FROM login_failures WHERE locked_until <= ? AND window_start + ? <= ?`, before, windowMs, before);

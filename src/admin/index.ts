@@ -20,12 +20,13 @@ import { templateRoutes } from "./templates";
 import { cacheRoutes } from "./cache";
 import { tenantRoutes } from "./tenants";
 import { tokenRoutes } from "./tokens";
+import { loginLockoutRoutes } from "./login-lockouts";
 import type { AdminEnv } from "./types";
 
 export function adminApi(): OpenAPIHono<AdminEnv> {
   const api = adminRouter();
   registerSecuritySchemes(api.openAPIRegistry);
-  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), cacheRoutes(), tokenRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
+  for (const routes of [tenantRoutes(), creditRoutes(), keyRoutes(), keyActionRoutes(), serviceRoutes(), presetRoutes(), routingRoutes(), templateRoutes(), limitRoutes(), cacheRoutes(), tokenRoutes(), loginLockoutRoutes(), adminLedgerRoutes(), deadLetterRoutes()]) {
     api.route("/admin/v1", routes);
   }
   // Any other admin path: a caller without an admin token learns nothing (401), an admin gets a 404.

@@ -85,6 +85,36 @@ describe("admin login throttle", () => {
     expect(after.ok).toBe(true);
   });
 
+  it("an owner lists the lockouts and lifts one early, from another source; the lift is audited", async () => {
+    const send = async (method: string, path: string, body?: unknown) => {
+      const ctx = createExecutionContext();
+      const res = await app.request(path, { method, headers: { authorization: `Bearer ${ownerToken}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.1" }, body: body === undefined ? undefined : JSON.stringify(body) }, testEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const list = await send("GET", "/admin/v1/login-lockouts");
+    expect(list.status).toBe(200);
+    expect(list.body.data.map((l: { source: string }) => l.source)).toEqual(expect.arrayContaining(["203.0.113.9", "2001:db8:aa:bb::/64"]));
+    const cleared = await send("POST", "/admin/v1/login-lockouts/clear", { source: "2001:db8:aa:bb::/64" });
+    expect(cleared.body).toEqual({ source: "2001:db8:aa:bb::/64", cleared: true });
+    expect((await login(BREAK_GLASS, "2001:db8:aa:bb::1")).status).toBe(200);
+    expect(audits.find((a) => a.meta.action === "admin_login.unlock")).toMatchObject({ meta: { resource_id: "2001:db8:aa:bb::/64", actor_role: "owner" } });
+  });
+
+  it("a revoked token is refused without counting toward a lockout", async () => {
+    const access = adminAccessFor(env);
+    const ctx = createExecutionContext();
+    const created = await app.request("/admin/v1/tokens", { method: "POST", headers: { authorization: `Bearer ${ownerToken}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.1" }, body: JSON.stringify({ name: "stale", role: "read_only" }) }, testEnv, ctx);
+    await waitOnExecutionContext(ctx);
+    const stale = (await created.json()) as { id: string; token: string };
+    const revoke = createExecutionContext();
+    await app.request(`/admin/v1/tokens/${stale.id}/revoke`, { method: "POST", headers: { authorization: `Bearer ${ownerToken}`, "cf-connecting-ip": "192.0.2.1" } }, testEnv, revoke);
+    await waitOnExecutionContext(revoke);
+    for (let i = 0; i < SOURCE_LIMIT.maxFailures * 2; i++) expect((await login(stale.token, "192.0.2.160")).status).toBe(401);
+    expect((await access.failures(loginSource("192.0.2.160"))).failures).toBe(0);
+    expect((await login(BREAK_GLASS, "192.0.2.160")).status).toBe(200);
+  });
+
   it("failures are audited with the source, never the token; a lockout is recorded once, refusals during it are not", async () => {
     const failed = audits.filter((a) => String(a.meta.action).startsWith("admin_login."));
     const bySource = failed.filter((a) => a.meta.source === "203.0.113.9");

@@ -20,7 +20,7 @@ const DASHBOARD: Record<Role, boolean> = { owner: true, operator: true, billing:
 
 /** Route groups by path: which area each admin route belongs to. */
 function groupOf(path: string): Area {
-  if (path.startsWith("/admin/v1/tokens")) return "tokens";
+  if (path.startsWith("/admin/v1/tokens") || path.startsWith("/admin/v1/login-lockouts")) return "tokens";
   if (path.endsWith("/cache/purge")) return "cache";
   if (/^\/admin\/v1\/tenants\/\{id\}\/credits$/.test(path)) return "billing";
   if (/^\/admin\/v1\/tenants\/\{id\}\/(audit|usage)/.test(path) || path.startsWith("/admin/v1/dead-letters")) return "ledger";
