@@ -188,7 +188,8 @@ async function seedDemo(baseUrl, breakGlassToken, mockUrl, stateDir) {
     }
   }
   const call = (method, route, body) => admin(baseUrl, breakGlassToken, method, route, body);
-  const tenant = await call("POST", "/tenants", { name: "Demo tenant" });
+  // The response cache on (tenant scope, 5 minutes): the README's curl, sent twice, shows a miss then a hit.
+  const tenant = await call("POST", "/tenants", { name: "Demo tenant", cache: { enabled: true, ttl_s: 300, scope: "tenant" } });
   const key = await call("POST", `/tenants/${tenant.id}/keys`, { name: "demo key", signature: "optional" });
   const signedKey = await call("POST", `/tenants/${tenant.id}/keys`, { name: "demo signed key", signature: "required" });
   await call("POST", `/tenants/${tenant.id}/credits`, { amount_micros: 100_000_000, idempotency_key: `demo-initial-${tenant.id}` });

@@ -12,9 +12,10 @@ const { external, internal } = stack.credentials;
 console.log(`
 Gateway ready on ${stack.baseUrl}   (credentials in .dev/demo-credentials.json)
 
-  curl ${external.base_url}/chat/completions \\
+  curl -i ${external.base_url}/chat/completions \\
     -H "Authorization: Bearer ${external.api_key}" -H "Content-Type: application/json" \\
-    -d '{"model":"mock-openai-chat","messages":[{"role":"user","content":"Hello!"}]}'
+    -d '{"model":"mock-openai-chat","temperature":0,"messages":[{"role":"user","content":"Hello!"}]}'
+  (send it twice: x-gateway-cache says miss, then hit; the demo tenant caches answers for 5 minutes)
 
   // Node, with the official client (npm i openai):
   import OpenAI from "openai";

@@ -3,6 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { kvKeys, kvPrefixes } from "../config/kv-keys";
 import { FailPolicySchema, type TenantRecord } from "../config/schemas";
+import { CallerCacheSchema } from "../cache/policy-schema";
 import { randomId } from "../security/api-keys";
 import { DEFAULT_IPV6_RATE_LIMIT_PREFIX, IPV6_RATE_LIMIT_PREFIX_MAX, IPV6_RATE_LIMIT_PREFIX_MIN } from "../security/ip";
 import { auditAdminWrite } from "./audit";
@@ -56,6 +57,7 @@ export const TenantSchema = z
     time_zone: z.string(),
     fail_policy: FailPolicySchema,
     max_concurrent_requests: z.number().int().nullable(),
+    cache: CallerCacheSchema.nullable(),
     concurrency_policy: ConcurrencyPolicySchema,
     created_at: z.string(),
     updated_at: z.string().nullable(),
@@ -87,6 +89,8 @@ const CreateTenantSchema = z
     time_zone: TimeZoneSchema.optional(),
     fail_policy: FailPolicyInputSchema.optional(),
     max_concurrent_requests: MaxConcurrentInputSchema.optional(),
+    /** Response cache for this tenant's requests (docs/api/cache.md); a key's own setting wins. */
+    cache: CallerCacheSchema.optional(),
     concurrency_policy: ConcurrencyPolicyInputSchema.optional(),
   })
   .openapi("CreateTenant");
@@ -104,6 +108,7 @@ const UpdateTenantSchema = z
     time_zone: TimeZoneSchema.nullable().optional(),
     fail_policy: FailPolicyInputSchema.nullable().optional(),
     max_concurrent_requests: MaxConcurrentInputSchema.nullable().optional(),
+    cache: CallerCacheSchema.nullable().optional(),
     concurrency_policy: ConcurrencyPolicyInputSchema.nullable().optional(),
   })
   .refine((body) => Object.values(body).some((v) => v !== undefined), "at least one field is required")
@@ -123,6 +128,7 @@ export function tenantView(t: TenantRecord): z.infer<typeof TenantSchema> {
     time_zone: t.time_zone ?? "UTC",
     fail_policy: FailPolicySchema.parse(t.fail_policy ?? {}),
     max_concurrent_requests: t.max_concurrent_requests ?? null,
+    cache: t.cache ?? null,
     concurrency_policy: ConcurrencyPolicySchema.parse(t.concurrency_policy ?? {}),
     created_at: t.created_at,
     updated_at: t.updated_at ?? null,
@@ -197,6 +203,7 @@ export function tenantRoutes() {
         time_zone: body.time_zone,
         fail_policy: body.fail_policy ? FailPolicySchema.parse(body.fail_policy) : undefined,
         max_concurrent_requests: body.max_concurrent_requests,
+        cache: body.cache,
         concurrency_policy: body.concurrency_policy ? ConcurrencyPolicySchema.parse(body.concurrency_policy) : undefined,
       }),
       created_at: now,
