@@ -18,6 +18,8 @@ export const ARM_LABELS = {
   external: "gateway external, signed (every step)",
   external_unsigned: "gateway external, unsigned key",
   external_capped: "gateway external, unsigned key, concurrency caps on (tenant, key, target)",
+  external_cache_hit: "gateway external, unsigned key, response cache hit (temperature 0, repeated)",
+  external_cache_miss: "gateway external, unsigned key, response cache miss (Cache-Control: no-cache: upstream called, answer stored)",
   direct_anthropic: "direct to mock (Anthropic format)",
   internal_anthropic: "gateway internal, Anthropic upstream",
   node_proxy: "bare node:http proxy (Node)",
@@ -48,6 +50,8 @@ export const ARM_RUNTIME = {
   external: "gateway",
   external_unsigned: "gateway",
   external_capped: "gateway",
+  external_cache_hit: "gateway",
+  external_cache_miss: "gateway",
   direct_anthropic: null,
   internal_anthropic: "gateway",
   node_proxy: "nodeProxy",
@@ -61,7 +65,7 @@ export const ARM_RUNTIME = {
  * queue consumers and their simulators (the split runtime, bench/runtime-host.mjs). Production bills
  * those separately (Durable Objects) or runs them elsewhere (queue broker, storage), not as the Worker's CPU.
  */
-export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", external_capped: "gatewayState", internal_anthropic: "gatewayState" };
+export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", external_capped: "gatewayState", external_cache_hit: "gatewayState", external_cache_miss: "gatewayState", internal_anthropic: "gatewayState" };
 
 /** Whether an arm is one of ours on the gateway's workerd (same process for all of them). */
 export const isGatewayArm = (arm) => ARM_RUNTIME[arm] === "gateway";
@@ -92,6 +96,14 @@ export function targetsFor(kind, urls, creds) {
     targets.external_unsigned = { url: urls.gateway, path: externalPath, headers: { ...JSON_HEADERS, authorization: `Bearer ${creds.unsigned.key}` }, body };
     // The same as external_unsigned with every concurrency cap on, far above what the run sends: the cost of a slot.
     if (creds.capped) targets.external_capped = { ...targets.external_unsigned, headers: { ...JSON_HEADERS, authorization: `Bearer ${creds.capped.key}` }, body: openaiBody(CAPPED_MODEL, stream) };
+    if (creds.cached) {
+      // The response cache's figures: the same request at temperature 0 from a tenant with the cache on;
+      // every request after the first is a hit. The miss arm skips the read (no-cache) and still stores.
+      const cachedBody = JSON.stringify({ ...JSON.parse(body), temperature: 0 });
+      const cachedHeaders = { ...JSON_HEADERS, authorization: `Bearer ${creds.cached.key}` };
+      targets.external_cache_hit = { url: urls.gateway, path: externalPath, headers: cachedHeaders, body: cachedBody };
+      targets.external_cache_miss = { url: urls.gateway, path: externalPath, headers: { ...cachedHeaders, "cache-control": "no-cache" }, body: cachedBody };
+    }
     if (stream) {
       targets.internal_anthropic = { ...targets.internal, body: openaiBody("mock-anthropic-chat", true) };
     }

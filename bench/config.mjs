@@ -23,7 +23,7 @@ export const DEFAULTS = {
   drainMaxMs: 8000,
   // No new round starts unless it and the fixed-rate runs still fit in this (from the start of the run).
   budgetMs: 600_000,
-  arms: ["direct", "bare", "floor", "internal", "external", "external_unsigned", "node_proxy", "portkey"],
+  arms: ["direct", "bare", "floor", "internal", "external", "external_unsigned", "external_cache_hit", "external_cache_miss", "node_proxy", "portkey"],
   // The gateway's Durable Objects and queue consumers in a second workerd process (bench/runtime-host.mjs).
   split: true,
   // Write the README's benchmark block from this run (bench/results/readme-table.md is always written).
@@ -46,7 +46,7 @@ export const QUICK = {
   arms: ["direct", "bare", "floor", "internal", "external", "node_proxy", "portkey"],
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,external_capped,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,external_capped,external_cache_hit,external_cache_miss,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
 /** The peers on Node (not ours): skipped by --no-peers. */
 const PEER_ARMS = ["node_proxy", "portkey", "portkey_installed"];
 

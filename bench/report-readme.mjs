@@ -9,7 +9,7 @@ export const START = "<!-- bench-table -->";
 export const END = "<!-- /bench-table -->";
 
 /** Rows in the README's order: the peers, our reference Workers, the gateway, then the stream-only arms. */
-const ROWS = ["node_proxy", "portkey", "portkey_installed", "bare", "floor", "internal", "external", "external_unsigned", "external_capped", "internal_anthropic", "portkey_anthropic"];
+const ROWS = ["node_proxy", "portkey", "portkey_installed", "bare", "floor", "internal", "external", "external_unsigned", "external_capped", "external_cache_hit", "external_cache_miss", "internal_anthropic", "portkey_anthropic"];
 
 const when = (iso) => iso.replace("T", " ").slice(0, 16) + " UTC";
 /** A load average above this many runnable tasks per core means other work shared the machine. */

@@ -6,7 +6,7 @@ import { targets } from "./report-targets.mjs";
 export { toMarkdown } from "./report-markdown.mjs";
 import { acrossRounds, ratio } from "./stats.mjs";
 
-const GATEWAY_ARMS = ["internal", "external", "external_unsigned", "external_capped"];
+const GATEWAY_ARMS = ["internal", "external", "external_unsigned", "external_capped", "external_cache_hit", "external_cache_miss"];
 // Arms given a limit ratio: the body-reading floor (what touching a body costs at all) and the gateway's.
 const RATIO_ARMS = ["floor", ...GATEWAY_ARMS];
 

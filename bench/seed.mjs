@@ -27,7 +27,7 @@ async function admin(baseUrl, adminToken, method, route, body) {
   return text ? JSON.parse(text) : null;
 }
 
-/** @returns {Promise<{ tenantId: string, signed: { key: string, secret: string }, unsigned: { key: string }, capped: { key: string }, serviceToken: string }>} */
+/** @returns {Promise<{ tenantId: string, signed: { key: string, secret: string }, unsigned: { key: string }, capped: { key: string }, cached: { key: string }, serviceToken: string }>} */
 export async function seedGateway(baseUrl, adminToken, mockUrl) {
   const presets = demoPresets(mockUrl);
   // The external_capped arm's target: the OpenAI preset again, with a concurrency cap no run reaches.
@@ -49,12 +49,17 @@ export async function seedGateway(baseUrl, adminToken, mockUrl) {
   const cappedTenant = await admin(baseUrl, adminToken, "POST", "/tenants", { name: "Benchmark tenant, capped", rate_limits: NO_LIMIT_RATES, quotas: NO_LIMIT_QUOTAS, max_concurrent_requests: CAP });
   const cappedKey = await admin(baseUrl, adminToken, "POST", `/tenants/${cappedTenant.id}/keys`, { ...keyBody("bench capped key", "optional"), max_concurrent_requests: CAP });
   await admin(baseUrl, adminToken, "POST", `/tenants/${cappedTenant.id}/credits`, { amount_micros: CREDIT_MICROS, idempotency_key: `bench-${cappedTenant.id}` });
+  // The response-cache arms' tenant: the cache on (tenant scope, 5 minutes).
+  const cachedTenant = await admin(baseUrl, adminToken, "POST", "/tenants", { name: "Benchmark tenant, cached", rate_limits: NO_LIMIT_RATES, quotas: NO_LIMIT_QUOTAS, cache: { enabled: true, ttl_s: 300, scope: "tenant" } });
+  const cachedKey = await admin(baseUrl, adminToken, "POST", `/tenants/${cachedTenant.id}/keys`, keyBody("bench cached key", "optional"));
+  await admin(baseUrl, adminToken, "POST", `/tenants/${cachedTenant.id}/credits`, { amount_micros: CREDIT_MICROS, idempotency_key: `bench-${cachedTenant.id}` });
   const service = await admin(baseUrl, adminToken, "POST", "/services", { name: "Benchmark service", operations: true });
   return {
     tenantId: tenant.id,
     signed: { key: signed.key, secret: signed.signing_secret },
     unsigned: { key: unsigned.key },
     capped: { key: cappedKey.key },
+    cached: { key: cachedKey.key },
     serviceToken: service.token,
   };
 }
