@@ -1,7 +1,7 @@
 // Collects a response's token usage as it passes: the upstream's own figures when it reports them,
 // otherwise an estimate counted with a real tokenizer over the text actually delivered.
 import type { TokenUsage, UsageDetails } from "../providers/types";
-import { countTokens } from "./tokens";
+import { countTokensInPieces } from "./tokens";
 
 export interface Usage {
   inputTokens: number;
@@ -30,8 +30,9 @@ export class UsageMeter {
   /** Usage as known now. `complete` is false when the body ended early (the upstream's figures then describe the whole answer, not what was delivered). */
   async final(complete = true): Promise<Usage> {
     if (this.#reported && complete) return { ...this.#reported, estimated: false };
-    const outputTokens = await countTokens(this.#text.join(""));
-    const inputTokens = this.#reported?.inputTokens ?? (await countTokens(this.promptText()));
+    // In pieces: text without spaces would make whole-text BPE quadratic (see countTokensInPieces).
+    const outputTokens = await countTokensInPieces(this.#text.join(""));
+    const inputTokens = this.#reported?.inputTokens ?? (await countTokensInPieces(this.promptText()));
     return { inputTokens, outputTokens, estimated: true };
   }
 }

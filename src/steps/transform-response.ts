@@ -2,7 +2,7 @@
 // Anthropic), non-streamed or as a live stream, metering token usage on the way.
 import type { GatewayContext } from "../context";
 import { UsageMeter } from "../billing/usage-meter";
-import { promptText } from "../billing/tokens";
+import { billedPromptText } from "../billing/tokens";
 import { fail, type GatewayFailure } from "../errors";
 import type { GatewayStep } from "./types";
 import { adapterFor } from "../providers";
@@ -83,7 +83,7 @@ export const transformResponse: GatewayStep = {
   timeoutMs: 5_000,
   retries: 0,
   run(ctx: GatewayContext) {
-    const meter = new UsageMeter(() => promptText(ctx.parsed!.body));
+    const meter = new UsageMeter(() => billedPromptText(ctx.parsed!.body));
     ctx.meter = meter;
     return ctx.parsed!.stream ? transformStream(ctx, meter) : transformBuffered(ctx, meter);
   },
