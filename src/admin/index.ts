@@ -11,6 +11,7 @@ import { keyRoutes } from "./keys";
 import { limitRoutes } from "./limits";
 import { openApiDocument, registerGatewayPaths, registerSecuritySchemes } from "./openapi";
 import { registerOperationalPaths } from "./openapi-operations";
+import { registerFilePaths } from "../files/openapi";
 import { registerSelfServicePaths } from "../routes/self-service-keys";
 import { presetRoutes } from "./presets";
 import { routingRoutes } from "./routing";
@@ -33,6 +34,7 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   api.all("/admin/v1/*", adminAuth(), (c) => errorResponse(fail("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get("traceId")));
   registerGatewayPaths(api.openAPIRegistry);
   registerOperationalPaths(api.openAPIRegistry);
+  registerFilePaths(api.openAPIRegistry);
   registerSelfServicePaths(api.openAPIRegistry);
   api.get("/openapi.json", (c) => c.json(openApiDocument(api) as Record<string, unknown>, 200, { "cache-control": "public, max-age=300" }));
   api.onError(handleAdminError);

@@ -143,6 +143,8 @@ export const TAGS = [
   { name: "Gateway (external)", description: "OpenAI- and Anthropic-compatible inference for tenants (API keys, optionally signed)." },
   { name: "Account (external)", description: "A tenant's own health, audit records and usage (API keys)." },
   { name: "Gateway (internal)", description: "OpenAI- and Anthropic-compatible inference for internal services (service tokens)." },
+  { name: "Files (external)", description: "OpenAI-compatible Files API for a tenant's batch input and output files (API keys; uploads streamed to R2)." },
+  { name: "Files (internal)", description: "OpenAI-compatible Files API for an internal service's batch files (service tokens)." },
   { name: "Operations", description: "Liveness, readiness and metrics for operators." },
 ];
 
