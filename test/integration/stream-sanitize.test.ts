@@ -38,8 +38,11 @@ beforeAll(async () => {
   tenant = await seedTenant();
   service = await seedService();
   await mockScenario("stream-sanitize", { chunks: 6 });
+  // Each broken stream counts against its target's circuit breaker: the two tests below use their own targets.
   await mockScenario("stream-broken", { fault: "malformed_sse", chunks: 6 });
-  await seedPresets([...mockPresets("stream-sanitize"), ...mockPresets("stream-broken").map((p) => ({ ...p, model: `broken-${p.model}` }))]);
+  await mockScenario("stream-broken-2", { fault: "malformed_sse", chunks: 6 });
+  const broken = (scenario: string, prefix: string) => mockPresets(scenario).map((p) => ({ ...p, model: `${prefix}-${p.model}` }));
+  await seedPresets([...mockPresets("stream-sanitize"), ...broken("stream-broken", "broken"), ...broken("stream-broken-2", "broken2")]);
 });
 
 describe("stream sanitizing", () => {
@@ -77,6 +80,7 @@ describe("stream error events carry the trace id", () => {
   it("a malformed upstream stream ends with an OpenAI error event naming the request's trace", async () => {
     for (const model of ["broken-mock-openai-chat", "broken-mock-azure-chat", "broken-mock-anthropic-chat"]) {
       const res = await chat("external", model);
+      if (res.status !== 200) throw new Error(`${model}: ${res.status} ${await res.text()}`);
       const events = await readSse(res);
       expect(events.some((e) => e.data === "[DONE]")).toBe(false);
       const last = JSON.parse(events.at(-1)!.data);
@@ -86,7 +90,8 @@ describe("stream error events carry the trace id", () => {
   });
 
   it("an Anthropic client gets an error event with the trace id too", async () => {
-    const res = await call("external", "messages", { model: "broken-mock-openai-chat", max_tokens: 256, stream: true, messages: [{ role: "user", content: "broken" }] });
+    const res = await call("external", "messages", { model: "broken2-mock-openai-chat", max_tokens: 256, stream: true, messages: [{ role: "user", content: "broken" }] });
+    if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`);
     const events = await readSse(res);
     const last = events.at(-1)!;
     expect(last.event).toBe("error");
