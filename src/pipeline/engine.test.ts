@@ -140,6 +140,21 @@ describe("runWorkflow", () => {
     expect(result.records[0]?.durationMs).toBeLessThan(400);
   });
 
+  it("keeps every step's own timeout on the run's one timer: short ones fire, long ones outlive the shortest", async () => {
+    // The shortest timeout (20 ms) arms the timer; the 300 ms step runs past it and must not time out.
+    const wf = compileWorkflow("t", [
+      step("quick", [], { timeoutMs: 20 }),
+      step("long", ["quick"], { timeoutMs: 300, run: async () => { await sleep(80); } }),
+      step("stuck", ["long"], { timeoutMs: 60, run: async () => { await sleep(2_000); } }),
+    ]);
+    const result = await runWorkflow(wf, newCtx());
+    expect(result.records.map((r) => r.status)).toEqual(["ok", "ok", "failed"]);
+    expect(result.failure?.kind).toBe("step_timeout");
+    expect(result.abortedBy).toBe("stuck");
+    expect(result.records[2]!.durationMs).toBeGreaterThanOrEqual(55);
+    expect(result.records[2]!.durationMs).toBeLessThan(1_500);
+  });
+
   it("retries a failing step up to its retry count", async () => {
     let calls = 0;
     const flaky = step("flaky", [], { retries: 2, run: () => (++calls < 3 ? fail("upstream_error", "flaky") : undefined) });

@@ -13,6 +13,8 @@ export interface CompiledWorkflow<C> {
   readonly name: string;
   /** Steps grouped in layers: every step's dependencies sit in earlier layers. */
   readonly layers: readonly (readonly Step<C>[])[];
+  /** The shortest step timeout: a run's one timer first fires this long after it starts. */
+  readonly minTimeoutMs: number;
 }
 
 /** Orders placed steps into layers with Kahn's algorithm; unknown dependencies, duplicates and cycles throw. */
@@ -51,7 +53,7 @@ export function compileWorkflow<C>(name: string, placed: readonly Placed<C>[]): 
     const stuck = placed.filter((p) => indegree.get(p.step.name)! > 0).map((p) => p.step.name);
     throw new WorkflowDefinitionError(`${name}: dependency cycle among ${stuck.join(", ")}`);
   }
-  return { name, layers };
+  return { name, layers, minTimeoutMs: Math.min(...placed.map((p) => p.step.timeoutMs)) };
 }
 
 export interface ExecutionResult {
@@ -65,6 +67,15 @@ export interface ExecutionResult {
 
 /** Runs a compiled workflow against one request context. Never throws for a step's bug: it becomes internal_error. */
 export async function runWorkflow<C>(workflow: CompiledWorkflow<C>, ctx: C): Promise<ExecutionResult> {
+  const deadlines = new Deadlines(workflow.minTimeoutMs);
+  try {
+    return await runLayers(workflow, ctx, deadlines);
+  } finally {
+    deadlines.close();
+  }
+}
+
+async function runLayers<C>(workflow: CompiledWorkflow<C>, ctx: C, deadlines: Deadlines): Promise<ExecutionResult> {
   const records: StepRecord[] = [];
   const result: ExecutionResult = { records };
   for (const layer of workflow.layers) {
@@ -73,7 +84,7 @@ export async function runWorkflow<C>(workflow: CompiledWorkflow<C>, ctx: C): Pro
       continue;
     }
     // A single-step layer is awaited directly: the common case pays for no Promise.all.
-    const layerRecords = layer.length === 1 ? [await runStep(layer[0]!, ctx)] : await Promise.all(layer.map((s) => runStep(s, ctx)));
+    const layerRecords = layer.length === 1 ? [await runStep(layer[0]!, ctx, deadlines)] : await Promise.all(layer.map((s) => runStep(s, ctx, deadlines)));
     for (const [index, { record, abort, answered }] of layerRecords.entries()) {
       records.push(record);
       if (answered && !result.failure && !result.answeredBy) result.answeredBy = layer[index]!.name;
@@ -86,14 +97,14 @@ export async function runWorkflow<C>(workflow: CompiledWorkflow<C>, ctx: C): Pro
   return result;
 }
 
-async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; abort?: GatewayFailure; answered?: true }> {
+async function runStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Promise<{ record: StepRecord; abort?: GatewayFailure; answered?: true }> {
   const started = Date.now();
   if (step.when && !step.when(ctx)) return { record: { name: step.name, status: "skipped", durationMs: 0, attempts: 0 } };
   let attempts = 0;
   let outcome: GatewayFailure | Rejection | Answered | undefined;
   do {
     attempts++;
-    outcome = await attemptStep(step, ctx);
+    outcome = await attemptStep(step, ctx, deadlines);
   } while (outcome && "kind" in outcome && attempts <= step.retries);
   const durationMs = Date.now() - started;
   if (!outcome) return { record: { name: step.name, status: "ok", durationMs, attempts } };
@@ -112,7 +123,7 @@ async function runStep<C>(step: Step<C>, ctx: C): Promise<{ record: StepRecord; 
   }
 }
 
-async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | Rejection | Answered | undefined> {
+async function attemptStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Promise<GatewayFailure | Rejection | Answered | undefined> {
   let pending: Promise<StepOutcome> | StepOutcome;
   try {
     pending = step.run(ctx);
@@ -120,11 +131,11 @@ async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | R
     return stepThrew(step, error);
   }
   // A step that finished synchronously cannot have overrun its timeout (no timer could have fired while
-  // it ran), so only a pending step pays for a timer: most steps of a request are synchronous.
+  // it ran), so only a pending step takes a deadline: most steps of a request are synchronous.
   if (!(pending instanceof Promise)) return pending ?? undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   const timeout = new Promise<GatewayFailure>((resolve) => {
-    timer = setTimeout(() => resolve(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`)), step.timeoutMs);
+    cancel = deadlines.add(step.timeoutMs, () => resolve(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`)));
   });
   try {
     const outcome: StepOutcome = await Promise.race([pending, timeout]);
@@ -132,7 +143,59 @@ async function attemptStep<C>(step: Step<C>, ctx: C): Promise<GatewayFailure | R
   } catch (error) {
     return stepThrew(step, error);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
+  }
+}
+
+/**
+ * The step deadlines of one workflow run on one timer (a timer per step cost more than most steps do).
+ * It is armed once, the shortest step timeout after the first pending step: no deadline registered later
+ * can fall before that. A request that ends sooner (nearly all) sets one timer and clears it; when it
+ * fires it settles what is due and re-arms for the next deadline.
+ */
+class Deadlines {
+  readonly #pending = new Set<{ at: number; fire: () => void }>();
+  readonly #horizonMs: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedAt = Infinity;
+
+  constructor(horizonMs: number) {
+    this.#horizonMs = horizonMs;
+  }
+
+  /** Calls `fire` once `ms` have passed, unless the returned function is called first. */
+  add(ms: number, fire: () => void): () => void {
+    const now = Date.now();
+    const entry = { at: now + ms, fire };
+    this.#pending.add(entry);
+    if (this.#timer === undefined) this.#arm(Math.min(entry.at, now + this.#horizonMs), now);
+    else if (entry.at < this.#armedAt) this.#arm(entry.at, now);
+    return () => this.#pending.delete(entry);
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending.clear();
+  }
+
+  #arm(at: number, now: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#armedAt = at;
+    this.#timer = setTimeout(() => this.#due(), Math.max(0, at - now));
+  }
+
+  #due(): void {
+    this.#timer = undefined;
+    const now = Date.now();
+    let next = Infinity;
+    for (const entry of this.#pending) {
+      if (entry.at <= now) {
+        this.#pending.delete(entry);
+        entry.fire();
+      } else if (entry.at < next) next = entry.at;
+    }
+    if (next !== Infinity) this.#arm(next, now);
   }
 }
 
