@@ -156,9 +156,12 @@ describe("tenant isolation: a key bills only its own tenant", () => {
       { headers: { "x-gateway-tenant": b.tenantId, "openai-organization": b.tenantId, "openai-project": b.tenantId } },
       { headers: { "x-api-key": b.apiKey } },
       { url: `${CHAT}?tenant_id=${b.tenantId}&tenant=${b.tenantId}` },
-      { body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "who pays" }], user: b.tenantId, tenant_id: b.tenantId }) },
+      { body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "who pays" }], user: b.tenantId }) },
     ];
     for (const s of switches) expect(await outcome(await call(a, s)), JSON.stringify(s)).toBe("200");
+    // A body field naming the tenant is not a forwarded field: refused before anything is held or billed.
+    const refused = { body: JSON.stringify({ model: "mock-openai-chat", messages: [{ role: "user", content: "who pays" }], tenant_id: b.tenantId }) };
+    expect(await outcome(await call(a, refused))).toBe("400 invalid_request");
 
     const aAfter = await settledSnapshot(a.tenantId);
     const bAfter = await settledSnapshot(b.tenantId);
@@ -168,7 +171,8 @@ describe("tenant isolation: a key bills only its own tenant", () => {
     // A batch may also carry events of earlier tests' requests (other tenants): look at A's and B's.
     const of = (spy: typeof billing, tenantId: string) => (bodies(spy) as { tenant_id: string | null; key_id: string | null }[]).filter((m) => m.tenant_id === tenantId);
     await vi.waitFor(() => expect(of(billing, a.tenantId).length).toBe(switches.length), { timeout: 3_000 });
-    await vi.waitFor(() => expect(of(audit, a.tenantId).length).toBe(switches.length), { timeout: 3_000 });
+    // The refused request is audited (against A) but never billed.
+    await vi.waitFor(() => expect(of(audit, a.tenantId).length).toBe(switches.length + 1), { timeout: 3_000 });
     expect(of(billing, a.tenantId).every((m) => m.key_id === a.keyId)).toBe(true);
     expect(of(billing, b.tenantId)).toEqual([]);
     expect(of(audit, b.tenantId)).toEqual([]);
