@@ -12,7 +12,7 @@ import type { AdmissionResult, IdempotencyClaim, QuotaRule } from "./guard/types
 import type { RoutingPolicy } from "./config/schemas";
 import type { Region } from "./region";
 import type { StripFields } from "./providers/types";
-import type { PromptCount } from "./billing/reservation";
+import type { PromptCount } from "./billing/prompt-count";
 import type { TokenUsage } from "./providers/types";
 import type { CacheState } from "./cache/state";
 

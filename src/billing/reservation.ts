@@ -10,15 +10,8 @@ import { forwardedExtras } from "../providers/request-fields";
 import type { ParsedRequest } from "../context";
 import { outputCap } from "../providers/output-cap";
 import { costMicros } from "./pricing";
+import type { PromptCount } from "./prompt-count";
 import { countTokensInPieces } from "./tokens";
-
-/** What the upstream reads of a request, counted once (step count_tokens) before admission. */
-export interface PromptCount {
-  /** Upper bound of the input tokens any upstream counts for the request's text, images aside. */
-  tokens: number;
-  /** Bytes of each image part's URL (a data URL carries the image itself). */
-  imageBytes: number[];
-}
 
 /**
  * Below this many UTF-8 bytes, the bytes are the bound: no tokenizer makes more than one token of a byte,

@@ -2,7 +2,7 @@
 // key leads; the others wait for its answer (bounded) and are served it as hits. Across isolates there
 // is no coordination: each isolate's leader calls once, and later requests anywhere hit the shared tier
 // (docs/api/cache.md says why that is enough).
-import type { StoredEntry } from "./tiers";
+import type { StoredEntry } from "./entry";
 
 export interface Flight {
   readonly landed: Promise<StoredEntry | null>;

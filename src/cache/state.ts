@@ -1,20 +1,9 @@
-// The response cache's per-request state on the context, and the shape of a stored answer.
-import type { Usage } from "../billing/usage-meter";
+// The response cache's per-request state on the context.
 import type { PresetItem } from "../config/schemas";
+import type { CachedEntry } from "./entry";
 import type { Flight } from "./single-flight";
 
 export type CacheResult = "hit" | "miss" | "bypass";
-
-/** A stored answer: the OpenAI-format body (chat completion or embeddings), rendered per request on a hit. */
-export interface CachedEntry {
-  v: 1;
-  capability: "chat" | "embeddings";
-  body: unknown;
-  usage: Usage;
-  /** The preset that answered, and when (ms). */
-  preset: string;
-  storedAt: number;
-}
 
 export interface CacheState {
   result: CacheResult;

@@ -2,9 +2,9 @@
 // then (stored or not) lands the request's single flight so its followers are served or go on.
 import type { GatewayContext } from "../context";
 import type { GatewayCompletion } from "../steps/types";
-import { SANITIZED_BODY_FIELDS } from "../steps/sanitize-response";
-import type { CachedEntry } from "./state";
-import { writeEntry, type StoredEntry } from "./tiers";
+import { SANITIZED_BODY_FIELDS } from "../security/response-fields";
+import type { CachedEntry, StoredEntry } from "./entry";
+import { writeEntry } from "./tiers";
 
 const ANSWER_WAIT_MS = 2_000;
 

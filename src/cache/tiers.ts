@@ -6,18 +6,12 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import type { Env } from "../env";
 import { sharedStateBackend, type UpstashConfig } from "../shared-state";
-import type { CachedEntry } from "./state";
+import type { CachedEntry, StoredEntry } from "./entry";
 
 /** KV's shortest expiration; shorter TTLs are enforced by the entry's own expiry. */
 const KV_MIN_TTL_S = 60;
 /** A made-up origin for the Cache API's keys: never fetched, and no tenant can name it in a request. */
 const HOT_ORIGIN = "https://response-cache.gateway.invalid/v1/";
-
-export interface StoredEntry {
-  entry: CachedEntry;
-  /** When it expires (ms): KV may keep it up to a minute past a short TTL. */
-  expiresAt: number;
-}
 
 export interface SharedTier {
   readonly name: "kv" | "redis";

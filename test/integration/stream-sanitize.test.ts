@@ -4,7 +4,7 @@
 // request's trace id, in either client format.
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { SANITIZED_BODY_FIELDS } from "../../src/steps/sanitize-response";
+import { SANITIZED_BODY_FIELDS } from "../../src/security/response-fields";
 import { mockPresets, mockScenario, seedPresets, seedService, seedTenant, type SeededKey } from "../fixtures/seed";
 import { readSse } from "../fixtures/sse";
 
