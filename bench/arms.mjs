@@ -1,7 +1,8 @@
 // The arms of the benchmark and the request each one sends: the same chat completion, direct to the
 // mock, through the bare passthrough Worker, through the body-reading floor Worker, through the
 // gateway's internal and external channels, and through the peers on Node: a bare node:http proxy
-// and Portkey's open-source gateway.
+// and Portkey's open-source gateway; with `--baseline <ref>`, the two channels again through a previous
+// commit of the gateway (the `@base` arms, bench/baseline.mjs).
 import { createSigner } from "./signing.mjs";
 
 export const MOCK_API_KEY = "mock-upstream-key";
@@ -26,7 +27,22 @@ export const ARM_LABELS = {
   portkey: "Portkey OSS (Node)",
   portkey_installed: "Portkey OSS as installed (Node)",
   portkey_anthropic: "Portkey OSS, Anthropic upstream",
+  "internal@base": "gateway internal, baseline commit",
+  "external_unsigned@base": "gateway external, unsigned key, baseline commit",
 };
+
+/** The suffix of an arm served by the baseline commit's gateway (`--baseline <ref>`). */
+export const BASELINE_SUFFIX = "@base";
+/** The arms that have a baseline twin: the same request through the previous commit's gateway. */
+export const BASELINE_ARMS = ["internal", "external_unsigned"];
+export const isBaselineArm = (arm) => arm.endsWith(BASELINE_SUFFIX);
+
+/** An arm's label in a report; a baseline arm's names its commit (`meta.baseline.short`). */
+export function armLabel(arm, meta) {
+  if (!isBaselineArm(arm)) return ARM_LABELS[arm] ?? arm;
+  const short = meta?.baseline?.short;
+  return `${ARM_LABELS[arm.slice(0, -BASELINE_SUFFIX.length)]} @ ${short ?? "baseline"} (baseline)`;
+}
 
 /** Arms that run only in the stream phase at 0 ms gaps (the translated path and its baseline). */
 export const STREAM_ONLY_ARMS = ["direct_anthropic", "internal_anthropic", "portkey_anthropic"];
@@ -58,6 +74,8 @@ export const ARM_RUNTIME = {
   portkey: "portkey",
   portkey_installed: "portkeyInstalled",
   portkey_anthropic: "portkey",
+  "internal@base": "gatewayBase",
+  "external_unsigned@base": "gatewayBase",
 };
 
 /**
@@ -65,10 +83,15 @@ export const ARM_RUNTIME = {
  * queue consumers and their simulators (the split runtime, bench/runtime-host.mjs). Production bills
  * those separately (Durable Objects) or runs them elsewhere (queue broker, storage), not as the Worker's CPU.
  */
-export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", external_capped: "gatewayState", external_cache_hit: "gatewayState", external_cache_miss: "gatewayState", internal_anthropic: "gatewayState" };
+export const ARM_STATE = { internal: "gatewayState", external: "gatewayState", external_unsigned: "gatewayState", external_capped: "gatewayState", external_cache_hit: "gatewayState", external_cache_miss: "gatewayState", internal_anthropic: "gatewayState", "internal@base": "gatewayBaseState", "external_unsigned@base": "gatewayBaseState" };
 
-/** Whether an arm is one of ours on the gateway's workerd (same process for all of them). */
-export const isGatewayArm = (arm) => ARM_RUNTIME[arm] === "gateway";
+/** Whether an arm is a gateway's (the current one's or the baseline's): Durable Objects and queue consumers behind it. */
+export const isGatewayArm = (arm) => ARM_RUNTIME[arm] === "gateway" || ARM_RUNTIME[arm] === "gatewayBase";
+
+/** The pids of the processes serving an arm (for a gateway: its Worker and its state process). */
+export function armPids(arm, pids) {
+  return [ARM_RUNTIME[arm], ARM_STATE[arm]].filter(Boolean).map((name) => pids[name]).filter(Boolean);
+}
 
 function openaiBody(model, stream) {
   return JSON.stringify(stream ? { model, messages: MESSAGES, stream: true, stream_options: { include_usage: true } } : { model, messages: MESSAGES });
@@ -76,10 +99,10 @@ function openaiBody(model, stream) {
 
 /**
  * Targets per arm for one request kind ("json" or "stream"). `urls` has mock, bare, floor and gateway
- * origins and, when they run, nodeProxy, portkey and portkeyInstalled; `creds` comes from seedGateway
- * (absent when the gateway is not running).
+ * origins and, when they run, nodeProxy, portkey, portkeyInstalled and gatewayBase; `creds` comes from
+ * seedGateway (absent when the gateway is not running), `baseCreds` from the baseline's own seed.
  */
-export function targetsFor(kind, urls, creds) {
+export function targetsFor(kind, urls, creds, baseCreds) {
   const stream = kind === "stream";
   const body = openaiBody("mock-openai-chat", stream);
   const upstreamHeaders = { ...JSON_HEADERS, authorization: `Bearer ${MOCK_API_KEY}` };
@@ -107,6 +130,11 @@ export function targetsFor(kind, urls, creds) {
     if (stream) {
       targets.internal_anthropic = { ...targets.internal, body: openaiBody("mock-anthropic-chat", true) };
     }
+  }
+  if (urls.gatewayBase && baseCreds) {
+    // The same requests as internal and external_unsigned, to the previous commit's gateway.
+    targets["internal@base"] = { url: urls.gatewayBase, path: "/internal/v1/chat/completions", headers: { ...JSON_HEADERS, authorization: `Bearer ${baseCreds.serviceToken}` }, body };
+    targets["external_unsigned@base"] = { url: urls.gatewayBase, path: "/external/v1/chat/completions", headers: { ...JSON_HEADERS, authorization: `Bearer ${baseCreds.unsigned.key}` }, body };
   }
   if (urls.nodeProxy) targets.node_proxy = { url: urls.nodeProxy, path: "/v1/chat/completions", headers: upstreamHeaders, body };
   // Portkey routes by headers to an OpenAI-compatible host (the mock); the upstream key goes through as is.

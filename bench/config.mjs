@@ -1,6 +1,8 @@
 // Benchmark settings: the default run (about 6 minutes on 2 cores) and --quick (about a minute),
 // plus the command-line overrides. Request counts and durations are bounded by design.
 
+import { BASELINE_ARMS, BASELINE_SUFFIX } from "./arms.mjs";
+
 export const DEFAULTS = {
   rounds: 5,
   warmup: { requests: 400, streams: 10 },
@@ -28,6 +30,11 @@ export const DEFAULTS = {
   split: true,
   // Write the README's benchmark block from this run (bench/results/readme-table.md is always written).
   readme: false,
+  // A git ref whose gateway runs beside the current one as the `@base` arms (bench/baseline.mjs).
+  baseline: null,
+  // The mock's wait before it answers (its scenario setting latency_ms), in every measured phase:
+  // 0 shows the gateway's own cost; a provider-like value (--mock-latency 60) shows what the response cache saves.
+  mockLatencyMs: 0,
 };
 
 export const QUICK = {
@@ -46,7 +53,7 @@ export const QUICK = {
   arms: ["direct", "bare", "floor", "internal", "external", "node_proxy", "portkey"],
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,external_capped,external_cache_hit,external_cache_miss,node_proxy,portkey,portkey_installed] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--phases c1,c16,c64,rate,stream0,stream20] [--rates 500,1000] [--chunks 50] [--arms direct,bare,floor,internal,external,external_unsigned,external_capped,external_cache_hit,external_cache_miss,node_proxy,portkey,portkey_installed] [--mock-latency MS] [--baseline GIT_REF] [--no-gateway] [--no-peers] [--single-process] [--readme]`;
 /** The peers on Node (not ours): skipped by --no-peers. */
 const PEER_ARMS = ["node_proxy", "portkey", "portkey_installed"];
 
@@ -73,12 +80,22 @@ export function parseArgs(argv) {
     else if (flag === "--no-peers") settings.peers = false;
     else if (flag === "--single-process") settings.split = false;
     else if (flag === "--readme") settings.readme = true;
+    else if (flag === "--baseline") settings.baseline = value();
+    else if (flag === "--mock-latency") settings.mockLatencyMs = count(value(), flag);
     else if (flag === "--help" || flag === "-h") throw new Error(USAGE);
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
   if (!settings.peers) settings.arms = settings.arms.filter((a) => !PEER_ARMS.includes(a));
   if (!settings.gateway) settings.arms = settings.arms.filter((a) => a === "direct" || a === "bare" || a === "floor" || PEER_ARMS.includes(a));
+  // A baseline commit adds the twin of each chosen channel that has one (internal, external_unsigned).
+  if (settings.baseline) settings.arms.push(...BASELINE_ARMS.filter((a) => settings.arms.includes(a)).map((a) => a + BASELINE_SUFFIX));
   return settings;
+}
+
+function count(text, flag) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} takes a whole number of milliseconds, got "${text}"\n${USAGE}`);
+  return n;
 }
 
 function positiveInt(text, flag) {

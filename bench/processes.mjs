@@ -19,23 +19,33 @@ const QUIET_WRANGLER = { WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REP
  * other machines. On tmpfs the writes still happen, only the disk sync is gone.
  */
 function scratchOnTmpfs() {
-  if (!existsSync("/dev/shm")) return {};
-  // A directory of this run's own, removed when the host stops: Miniflare leaves files behind in its
+  if (!existsSync("/dev/shm")) return null;
+  // A directory of this host's own, removed when the host stops: Miniflare leaves files behind in its
   // temporary directory, and on tmpfs they would hold memory until the machine restarts.
   const dir = mkdtempSync("/dev/shm/gateway-bench-");
   scratchDirs.add(dir);
-  return { TMPDIR: dir };
+  return dir;
 }
 
 const scratchDirs = new Set();
 
-function removeScratch() {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-  scratchDirs.clear();
+/** Removes one host's scratch directory, or (no argument) every one left. */
+function removeScratch(dir) {
+  for (const d of dir ? [dir] : scratchDirs) rmSync(d, { recursive: true, force: true });
+  if (dir) scratchDirs.delete(dir);
+  else scratchDirs.clear();
 }
 
 /** Every child still running; stopped on exit so an interrupted run leaves nothing behind. */
 const live = new Set();
+/** Synchronous clean-ups to run on exit too (a baseline's git worktree). */
+const cleanups = new Set();
+
+/** Registers `fn` (synchronous) to run from killChildren(); returns a function that unregisters it. */
+export function onKill(fn) {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
 
 /** Registers a child for killChildren(); returns it. */
 export function track(child) {
@@ -53,6 +63,12 @@ export function killChildren() {
   }
   // Unlinked files of a still-running workerd are freed when it exits.
   removeScratch();
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {}
+  }
+  cleanups.clear();
 }
 
 /** Resolves when the child has exited, SIGKILLing it after `ms`. */
@@ -72,13 +88,17 @@ export function waitExit(child, ms) {
   });
 }
 
-/** Bundles the Worker offline exactly as `wrangler deploy` would; the bundle goes to a temp dir. */
-export async function bundleGateway() {
+/**
+ * Bundles the Worker offline exactly as `wrangler deploy` would; the bundle goes to a temp dir.
+ * `root` is the tree to bundle (its wrangler.toml and entry): this one, or a baseline commit's worktree
+ * (bundled by this tree's wrangler, so both are built by the same bundler).
+ */
+export async function bundleGateway({ root = ROOT } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "gateway-bench-"));
   const outdir = path.join(dir, "bundle");
   const child = track(
     spawn(process.execPath, [path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
-      cwd: ROOT,
+      cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...QUIET_WRANGLER },
     }),
@@ -137,10 +157,13 @@ export async function startMock(apiKey) {
   return { url, pid: child.pid, stop: async () => { process.kill(child.pid, "SIGTERM"); await waitExit(child, 5_000); } };
 }
 
-/** The ledger database for the queue consumers (bench/database-host.mjs), in its own process. */
-export async function startDatabaseHost() {
+/**
+ * The ledger database for the queue consumers (bench/database-host.mjs), in its own process. `root`: the
+ * tree whose database host (and so whose migrations) to run: this one, or a baseline commit's worktree.
+ */
+export async function startDatabaseHost({ root = ROOT } = {}) {
   const child = track(
-    spawn(process.execPath, [path.join(ROOT, "bench/database-host.mjs")], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] }),
+    spawn(process.execPath, [path.join(root, "bench/database-host.mjs")], { cwd: root, stdio: ["pipe", "pipe", "pipe"] }),
   );
   child.stderr.resume();
   const ready = await firstLine(child, (line) => (line.startsWith("BENCH_DB ") ? JSON.parse(line.slice("BENCH_DB ".length)) : undefined), 60_000, "the database host");
@@ -151,13 +174,15 @@ export async function startDatabaseHost() {
 /**
  * The runtime host: prints one READY line with the direct URLs and workerd pids of the bare worker
  * and the gateway. Worker logs go to the host's stderr, which we keep the tail of for error reports.
+ * `config.gatewayOnly` and `config.wranglerConfig` host a baseline commit's gateway (bench/baseline.mjs).
  */
 export async function startRuntimeHost(config) {
+  const scratch = scratchOnTmpfs();
   const child = track(
     spawn(process.execPath, [path.join(ROOT, "bench/runtime-host.mjs")], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...QUIET_WRANGLER, ...scratchOnTmpfs(), BENCH_HOST_CONFIG: JSON.stringify(config) },
+      env: { ...process.env, ...QUIET_WRANGLER, ...(scratch ? { TMPDIR: scratch } : {}), BENCH_HOST_CONFIG: JSON.stringify(config) },
     }),
   );
   let logTail = "";
@@ -206,7 +231,7 @@ export async function startRuntimeHost(config) {
     stop: async () => {
       child.stdin.end();
       await waitExit(child, 10_000);
-      removeScratch();
+      if (scratch) removeScratch(scratch);
     },
   };
 }

@@ -1,7 +1,8 @@
 // The benchmark's full report (bench/results/latest.md) from a summary (report.mjs): added latency,
 // throughput and CPU (the split gateway's Worker process apart from its Durable Objects and consumers),
 // streams per chunk, ratios and costs, issue 17's targets, problems.
-import { ARM_LABELS, ARM_RUNTIME, ARM_STATE, STREAM_ONLY_ARMS } from "./arms.mjs";
+import { ARM_LABELS, ARM_RUNTIME, ARM_STATE, armLabel, STREAM_ONLY_ARMS } from "./arms.mjs";
+import { baselineLines, cacheLines } from "./report-compare.mjs";
 import { targetLines } from "./report-targets.mjs";
 
 export const ms = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
@@ -17,10 +18,19 @@ export function cpuCell(worker, state) {
 
 function header(summary, meta) {
   const peers = meta.versions?.portkey ? ` Peer: Portkey OSS ${meta.versions.portkey} from npm on Node ${meta.node}, its \`@hono/node-server\` pinned to ${meta.versions.portkeyNodeServer ?? "1.13.8"}.` : "";
-  return `${meta.mode} run, ${meta.roundsRun ?? meta.rounds} interleaved rounds${meta.roundsRun !== undefined && meta.roundsRun < meta.rounds ? ` (of ${meta.rounds}; stopped to stay within the time budget)` : ""}, then the fixed-rate runs; ${meta.runtime}.${peers} Node ${meta.node}, ${meta.cpus} CPUs, load average ${meta.loadavg.map((l) => l.toFixed(2)).join(" ")} at start, ${meta.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")} at the end (above ~2 the machine was shared with other work and every figure is noisier). Added = arm minus direct in the same round; cells are the median over rounds, (min–max) where shown. Compare arms within this run only.`;
+  return `${meta.mode} run, ${meta.roundsRun ?? meta.rounds} interleaved rounds${meta.roundsRun !== undefined && meta.roundsRun < meta.rounds ? ` (of ${meta.rounds}; stopped to stay within the time budget)` : ""}, then the fixed-rate runs; ${meta.runtime}.${peers} Node ${meta.node}, ${meta.cpus} CPUs, load average ${meta.loadavg.map((l) => l.toFixed(2)).join(" ")} at start, ${meta.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")} at the end (above ~2 the machine was shared with other work and every figure is noisier). Added = arm minus direct in the same round; cells are the median over rounds, (min–max) where shown. Compare arms within this run only.${conditions(meta)}`;
+}
+
+/** What the run changed from the default conditions: the mock's latency, a baseline commit. */
+function conditions(meta) {
+  const latency = meta.settings?.mockLatencyMs ? ` The mock provider waited ${meta.settings.mockLatencyMs} ms before every answer (\`--mock-latency\`).` : "";
+  const b = meta.baseline;
+  const base = b ? ` Baseline: commit ${b.short} (\`--baseline ${b.ref}\`${b.subject ? `: ${b.subject.slice(0, 120)}` : ""}), bundled from its own tree and served in its own workerd processes like the current gateway; its arms are marked @ ${b.short}.` : "";
+  return latency + base;
 }
 
 export function toMarkdown(summary, meta) {
+  const label = (arm) => armLabel(arm, meta);
   const arms = Object.keys(summary.throughput).filter((a) => !STREAM_ONLY_ARMS.includes(a));
   const lines = [];
   lines.push(`# Gateway benchmark — ${meta.startedAt}`, "", header(summary, meta), "");
@@ -29,7 +39,7 @@ export function toMarkdown(summary, meta) {
   lines.push(`| ${ARM_LABELS.direct} (absolute) | ${spread(abs.c1?.direct?.p50, 3)} | ${spread(abs.c1?.direct?.p99, 3)} | ${ms(abs.c16?.direct?.p50.median, 3)} | ${ms(abs.c16?.direct?.p99.median, 3)} | ${ms(abs.c64?.direct?.p50.median, 3)} | ${ms(abs.c64?.direct?.p99.median, 3)} |`);
   for (const arm of arms.filter((a) => a !== "direct")) {
     const a = (p) => summary.added[p]?.[arm];
-    lines.push(`| ${ARM_LABELS[arm]} | ${spread(a("c1")?.p50, 3)} | ${spread(a("c1")?.p99, 3)} | ${signed(a("c16")?.p50)} | ${signed(a("c16")?.p99)} | ${signed(a("c64")?.p50)} | ${signed(a("c64")?.p99)} |`);
+    lines.push(`| ${label(arm)} | ${spread(a("c1")?.p50, 3)} | ${spread(a("c1")?.p99, 3)} | ${signed(a("c16")?.p50)} | ${signed(a("c16")?.p99)} | ${signed(a("c64")?.p50)} | ${signed(a("c64")?.p99)} |`);
   }
   const ratePhases = Object.keys(summary.rate);
   lines.push("", "## Throughput, fixed rate, CPU and memory", "");
@@ -48,7 +58,7 @@ export function toMarkdown(summary, meta) {
     const stateMem = ARM_STATE[arm] ? summary.memory?.[ARM_STATE[arm]] : null;
     const memCell = mem ? `${ms(mem.peakMb, 0)}${stateMem ? ` + ${ms(stateMem.peakMb, 0)}` : ""}${arm === "direct" ? " (mock)" : ""}` : "–";
     const cpu = summary.cpu[arm];
-    lines.push(`| ${ARM_LABELS[arm]} | ${int(t.c16.median)} | ${int(t.c64.median)} | ${int(t.saturation.median)} | ${rates.join(" | ")} | ${arm === "direct" ? `mock: ${int(cpu.mock.median)}` : cpuCell(cpu.runtime, cpu.state)} | ${memCell} |`);
+    lines.push(`| ${label(arm)} | ${int(t.c16.median)} | ${int(t.c64.median)} | ${int(t.saturation.median)} | ${rates.join(" | ")} | ${arm === "direct" ? `mock: ${int(cpu.mock.median)}` : cpuCell(cpu.runtime, cpu.state)} | ${memCell} |`);
   }
   const chunks = Object.values(summary.stream.stream0 ?? {})[0]?.chunks ?? 50;
   lines.push("", `## Streaming (${chunks} chunks), added vs direct (ms)`, "");
@@ -59,16 +69,17 @@ export function toMarkdown(summary, meta) {
     const s0 = summary.stream.stream0[arm];
     const s20 = summary.stream.stream20?.[arm];
     const times = bareStream && Number.isFinite(bareStream.cpuUsPerStream.median) && bareStream.cpuUsPerStream.median > 0 ? `${ms(s0.cpuUsPerStream.median / bareStream.cpuUsPerStream.median, 1)}x` : "–";
-    lines.push(`| ${ARM_LABELS[arm]} | ${signed(s0.ttfbAddedP50, 3)} | ${signed(s0.ttfbAddedP99, 3)} | ${signed(s0.gapAddedP99, 3)} | ${signed(s20?.ttfbAddedP50, 3)} | ${signed(s20?.gapAddedP99, 3)} | ${signed(s0.totalAddedP50, 3)} | ${cpuCell(s0.cpuUsPerStream, s0.stateUsPerStream)} | ${ms(s0.cpuUsPerChunk?.median, 1)} | ${times} |`);
+    lines.push(`| ${label(arm)} | ${signed(s0.ttfbAddedP50, 3)} | ${signed(s0.ttfbAddedP99, 3)} | ${signed(s0.gapAddedP99, 3)} | ${signed(s20?.ttfbAddedP50, 3)} | ${signed(s20?.gapAddedP99, 3)} | ${signed(s0.totalAddedP50, 3)} | ${cpuCell(s0.cpuUsPerStream, s0.stateUsPerStream)} | ${ms(s0.cpuUsPerChunk?.median, 1)} | ${times} |`);
   }
   lines.push("", "## Ratios and costs", "");
   for (const [arm, r] of Object.entries(summary.limitRatio)) {
     const floor = summary.limitRatio.floor;
     const note =
       arm === "internal" ? ` Target: at most 1.5${floor ? `; the body-reading floor alone measured ${ms(floor.p50)}` : ""}.` : arm === "floor" ? " The least a proxy that reads the request and the answer costs in this runtime." : "";
-    lines.push(`- **Limit ratio at c=1, ${ARM_LABELS[arm]}**: ${ms(r.p50)} on p50 (per-round ${spread(r.perRoundP50)}), ${ms(r.p99)} on p99.${note}`);
+    lines.push(`- **Limit ratio at c=1, ${label(arm)}**: ${ms(r.p50)} on p50 (per-round ${spread(r.perRoundP50)}), ${ms(r.p99)} on p99.${note}`);
   }
   if (Object.keys(summary.limitRatio).length === 0) lines.push("- Limit ratio: not measured (gateway arms did not run).");
+  lines.push(...cacheLines(summary.cache, meta.settings?.mockLatencyMs), ...baselineLines(summary.baseline, label, meta.baseline));
   const ft = summary.formatTransform;
   lines.push(ft ? `- **Format transform on the stream path** (Anthropic upstream vs OpenAI upstream, internal channel, ${ft.chunks} chunks, 0 ms gaps): ${spread(ft.wallUsPerChunk, 1)} µs wall time added per chunk, ${spread(ft.cpuUsPerChunk, 1)} µs of gateway CPU (Worker process) per chunk.` : "- Format transform: not measured (gateway arms did not run).");
   const fp = summary.formatTransformPeer;

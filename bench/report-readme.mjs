@@ -21,7 +21,7 @@ export function readmeBlock(summary, meta) {
   const seconds = meta.finishedAt ? Math.round((Date.parse(meta.finishedAt) - Date.parse(meta.startedAt)) / 1000) : null;
   const lines = [START];
   lines.push(
-    `Run of ${when(meta.startedAt)} (\`npm run bench\`: ${meta.roundsRun ?? meta.rounds} interleaved rounds${seconds ? `, ${seconds} s` : ""}; ${meta.cpus} cores, load average ${meta.loadavg[0].toFixed(1)} at the start and ${meta.loadavgAtEnd[0].toFixed(1)} at the end; mock provider at 0 ms;`,
+    `Run of ${when(meta.startedAt)} (\`npm run bench\`: ${meta.roundsRun ?? meta.rounds} interleaved rounds${seconds ? `, ${seconds} s` : ""}; ${meta.cpus} cores, load average ${meta.loadavg[0].toFixed(1)} at the start and ${meta.loadavgAtEnd[0].toFixed(1)} at the end; mock provider at ${meta.settings?.mockLatencyMs ?? 0} ms;`,
     `full tables in [bench/results/latest.md](bench/results/latest.md)). "Added" = arm minus direct to the mock, median over rounds.`,
     `Compare arms within a run only: these shared machines change speed from hour to hour.${meta.versions?.portkey ? ` Peer: Portkey OSS ${meta.versions.portkey} (npm, on Node ${meta.node}, \`@hono/node-server\` pinned to ${meta.versions.portkeyNodeServer ?? "1.13.8"}).` : ""}`,
     ...noiseWarning(meta),

@@ -2,11 +2,12 @@
 // round, medians and spreads over rounds, limit ratio, stream and format-transform costs, CPU split,
 // issue 17's targets). The markdown is report-markdown.mjs, the README block report-readme.mjs.
 import { ARM_STATE, STREAM_BASE } from "./arms.mjs";
+import { baselineComparison, cacheFigures } from "./report-compare.mjs";
 import { targets } from "./report-targets.mjs";
 export { toMarkdown } from "./report-markdown.mjs";
 import { acrossRounds, ratio } from "./stats.mjs";
 
-const GATEWAY_ARMS = ["internal", "external", "external_unsigned", "external_capped", "external_cache_hit", "external_cache_miss"];
+const GATEWAY_ARMS = ["internal", "external", "external_unsigned", "external_capped", "external_cache_hit", "external_cache_miss", "internal@base", "external_unsigned@base"];
 // Arms given a limit ratio: the body-reading floor (what touching a body costs at all) and the gateway's.
 const RATIO_ARMS = ["floor", ...GATEWAY_ARMS];
 
@@ -118,6 +119,8 @@ export function summarize(records, settings, extra) {
     };
   }
   summary.targets = targets(summary);
+  summary.cache = cacheFigures(records);
+  summary.baseline = baselineComparison(records);
   return { ...summary, ...extra };
 }
 

@@ -1,6 +1,6 @@
 // The measured part of the run: phases (c=1, c=16, c=64, fixed rates, streams) x arms, interleaved
 // over rounds, each run with its CPU charged to the processes involved.
-import { ARM_RUNTIME, ARM_STATE, armWanted, isGatewayArm, STREAM_ONLY_ARMS } from "./arms.mjs";
+import { ARM_RUNTIME, ARM_STATE, armPids, armWanted, isGatewayArm, STREAM_ONLY_ARMS } from "./arms.mjs";
 import { closedLoop, openLoop } from "./load.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { streamRun } from "./stream-client.mjs";
@@ -20,7 +20,9 @@ export function phasesFor(s) {
 }
 
 function allPhases(s) {
-  const json = { completion_tokens: 130 };
+  // The mock waits latency_ms before every answer (headers included, so a stream's first byte too).
+  const latency = s.mockLatencyMs ? { latency_ms: s.mockLatencyMs } : {};
+  const json = { completion_tokens: 130, ...latency };
   return [
     { name: "c1", kind: "json", mock: json, run: (t) => closedLoop(t, s.c1) },
     // The CPU-per-request figure comes from this phase, so its window waits for the queue consumers.
@@ -33,13 +35,13 @@ function allPhases(s) {
     {
       name: "stream0",
       kind: "stream",
-      mock: streamScenario(s.stream0.chunks, s.stream0.delayMs),
+      mock: { ...streamScenario(s.stream0.chunks, s.stream0.delayMs), ...latency },
       extraArms: STREAM_ONLY_ARMS,
       // The per-stream CPU figures come from this phase: the window waits for the queue consumers too.
       settle: true,
       run: (t) => streamRun(t, s.stream0),
     },
-    { name: "stream20", kind: "stream", mock: streamScenario(s.stream20.chunks, s.stream20.delayMs), run: (t) => streamRun(t, s.stream20) },
+    { name: "stream20", kind: "stream", mock: { ...streamScenario(s.stream20.chunks, s.stream20.delayMs), ...latency }, run: (t) => streamRun(t, s.stream20) },
   ];
 }
 
@@ -112,7 +114,7 @@ function progressLine(round, phase, arm, run) {
   const rate = r.rps ?? r.achievedRps;
   const bad = (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0);
   const cpu = run.cpuUsPerRequest;
-  return `  r${round} ${phase.padEnd(9)} ${arm.padEnd(19)} ${rate ? `${rate.toFixed(0).padStart(6)} req/s ` : ""}${r.kind === "stream" ? "ttfb " : ""}p50 ${lat.p50?.toFixed(3)} p99 ${lat.p99?.toFixed(3)} ms${bad ? `  non-2xx/errors: ${bad}` : ""}  cpu ${cpu.runtime?.toFixed(0) ?? "-"}${cpu.state !== null && cpu.state !== undefined ? ` + ${cpu.state.toFixed(0)} (DOs, consumers)` : ""} µs/req`;
+  return `  r${round} ${phase.padEnd(9)} ${arm.padEnd(22)} ${rate ? `${rate.toFixed(0).padStart(6)} req/s ` : ""}${r.kind === "stream" ? "ttfb " : ""}p50 ${lat.p50?.toFixed(3)} p99 ${lat.p99?.toFixed(3)} ms${bad ? `  non-2xx/errors: ${bad}` : ""}  cpu ${cpu.runtime?.toFixed(0) ?? "-"}${cpu.state !== null && cpu.state !== undefined ? ` + ${cpu.state.toFixed(0)} (DOs, consumers)` : ""} µs/req`;
 }
 
 async function runPhase(ctx, phase, round, records) {
@@ -125,17 +127,18 @@ async function runPhase(ctx, phase, round, records) {
   if (phase.settle) await sleep(settings.cpuSettleMs);
   let previous = null;
   for (const arm of ordered) {
-    // Two gateway arms share one workerd: the queue delivers the previous arm's billing and audit events
-    // up to max_batch_timeout (1 s) after they were sent, so its consumers could otherwise run during
-    // this arm's measurement. After another gateway arm, wait for a quiet stretch longer than that.
-    const afterGatewayArm = isGatewayArm(arm) && isGatewayArm(previous);
-    const gatewayPids = [ctx.pids.gateway, ctx.pids.gatewayState];
+    // Gateway arms share a workerd (the baseline's arms another one, on the same cores): the queue delivers
+    // the previous arm's billing and audit events up to max_batch_timeout (1 s) after they were sent, so its
+    // consumers could otherwise run during this arm's measurement. After another gateway arm, wait for a
+    // quiet stretch longer than that in both gateways' processes.
+    const pids = armPids(arm, ctx.pids);
+    const afterGatewayArm = isGatewayArm(arm) && previous !== null && isGatewayArm(previous);
     const waitedMs = afterGatewayArm
-      ? await quiesce(gatewayPids, settings.drainMaxMs, 1100)
-      : await quiesce(isGatewayArm(arm) ? gatewayPids : ctx.pids[ARM_RUNTIME[arm]], settings.quietMaxMs);
+      ? await quiesce([...new Set([...armPids(previous, ctx.pids), ...pids])], settings.drainMaxMs, 1100)
+      : await quiesce(pids, settings.quietMaxMs);
     previous = arm;
     const run = await measuredRun(phase, arm, targets[phase.kind][arm], ctx);
-    const drainedMs = phase.drain && isGatewayArm(arm) ? await quiesce(gatewayPids, settings.drainMaxMs, 1100) : 0;
+    const drainedMs = phase.drain && isGatewayArm(arm) ? await quiesce(pids, settings.drainMaxMs, 1100) : 0;
     records.push({ round, phase: phase.name, arm, quiesceMs: waitedMs, drainedMs, ...run });
     log(progressLine(round, phase.name, arm, run));
   }

@@ -1,5 +1,6 @@
 // `npm run bench`: starts the mock provider and the runtime (bare Worker + gateway bundle on workerd),
 // seeds the gateway, runs every arm x load interleaved over rounds, writes bench/results/ and prints the table.
+import { resolveRef } from "./baseline.mjs";
 import { measureConsumer } from "./consumer.mjs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -27,6 +28,8 @@ const version = (pkg) => {
 
 async function main() {
   const settings = parseArgs(process.argv.slice(2));
+  // A ref git does not know fails the run now, not after the stack has started.
+  if (settings.baseline) resolveRef(settings.baseline);
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
   for (const signal of ["SIGINT", "SIGTERM"]) {
@@ -35,13 +38,13 @@ async function main() {
       process.exit(130);
     });
   }
-  const stack = await startStack({ gateway: settings.gateway, arms: settings.arms, split: settings.split, log });
+  const stack = await startStack({ gateway: settings.gateway, arms: settings.arms, split: settings.split, baseline: settings.baseline, log });
   try {
     const { targets, pids, creds, problems } = stack;
     for (const p of problems) log(`PROBLEM: ${p}`);
     const ext = targets.json.external;
     const signingUs = creds && ext ? signingCostMicros(createSigner({ key: creds.signed.key, secret: creds.signed.secret, path: ext.path, body: ext.body })) : null;
-    const ctx = { settings, targets, failedArms: stack.failedArms, mockUrl: stack.mock.url, pids, idle: {}, log, startedAt: startedAt.getTime() };
+    const ctx = { settings, targets, failedArms: stack.failedArms, mockUrl: stack.mock.url, pids, idle: {}, log, startedAt: startedAt.getTime() + stack.baselineSetupMs };
     log("warming up...");
     await warmUp(ctx);
     ctx.idle = await idleRates(pids);
@@ -90,6 +93,7 @@ async function main() {
         portkeyNodeServer: stack.peers.portkey?.nodeServer ?? null,
       },
       settings,
+      baseline: stack.baseline,
       idleCpuNsPerMs: ctx.idle,
     };
     const summary = summarize(records, settings, { memory, generator: { signingUsPerRequest: signingUs }, consumer, problems });

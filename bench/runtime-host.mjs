@@ -1,6 +1,8 @@
 // Child process of the benchmark: hosts the bare passthrough Worker, the body-reading floor Worker and
 // the gateway bundle on workerd
 // (Miniflare's API with direct sockets, so requests skip Miniflare's entry worker), one workerd each.
+// With `gatewayOnly` (a baseline commit, bench/baseline.mjs) it hosts that commit's gateway bundle alone,
+// with the bindings of that commit's wrangler.toml (`wranglerConfig`).
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -42,10 +44,13 @@ async function startInstance(workerOptions, sharedOptions, { socket = true } = {
   return { mf, url, pid };
 }
 
-/** What wrangler itself would give Miniflare for wrangler.toml: bindings, compatibility date and flags. */
-async function wranglerOptions() {
+/**
+ * What wrangler itself would give Miniflare for a wrangler.toml: bindings, compatibility date and flags.
+ * This tree's, or a baseline commit's own (`config.wranglerConfig`, bench/baseline.mjs).
+ */
+async function wranglerOptions(configPath) {
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-  return unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml")).workerOptions;
+  return unstable_getMiniflareWorkerOptions(configPath ?? path.join(ROOT, "wrangler.toml")).workerOptions;
 }
 
 /** The gateway's Miniflare options: every binding from wrangler.toml, the bundle as the script. */
@@ -116,22 +121,25 @@ async function main() {
   const out = {};
   /** Where the gateway's queues live (the state process when split): for the consumer-throughput run. */
   let queueHost = null;
-  const fromToml = await wranglerOptions();
-  // Same compatibility date and flags as the gateway, so the floor runs the same runtime semantics.
-  const bareCompat = { compatibilityDate: fromToml.compatibilityDate, compatibilityFlags: fromToml.compatibilityFlags };
-  const bare = await startInstance(
-    { name: "bare", modules: true, scriptPath: path.join(ROOT, "bench/bare-worker.mjs"), modulesRoot: path.join(ROOT, "bench"), bindings: { UPSTREAM: config.mockUrl }, ...bareCompat },
-    shared,
-  );
-  instances.push(bare.mf);
-  out.bare = { url: bare.url, pid: bare.pid };
-  // The body-reading floor, in its own workerd so its CPU is read apart from the bare Worker's.
-  const floor = await startInstance(
-    { name: "floor", modules: true, scriptPath: path.join(ROOT, "bench/floor-worker.mjs"), modulesRoot: path.join(ROOT, "bench"), bindings: { UPSTREAM: config.mockUrl }, ...bareCompat },
-    shared,
-  );
-  instances.push(floor.mf);
-  out.floor = { url: floor.url, pid: floor.pid };
+  const fromToml = await wranglerOptions(config.wranglerConfig);
+  // A baseline commit's host (`gatewayOnly`) serves its gateway alone: the reference Workers run once, in the main host.
+  if (!config.gatewayOnly) {
+    // Same compatibility date and flags as the gateway, so the floor runs the same runtime semantics.
+    const bareCompat = { compatibilityDate: fromToml.compatibilityDate, compatibilityFlags: fromToml.compatibilityFlags };
+    const bare = await startInstance(
+      { name: "bare", modules: true, scriptPath: path.join(ROOT, "bench/bare-worker.mjs"), modulesRoot: path.join(ROOT, "bench"), bindings: { UPSTREAM: config.mockUrl }, ...bareCompat },
+      shared,
+    );
+    instances.push(bare.mf);
+    out.bare = { url: bare.url, pid: bare.pid };
+    // The body-reading floor, in its own workerd so its CPU is read apart from the bare Worker's.
+    const floor = await startInstance(
+      { name: "floor", modules: true, scriptPath: path.join(ROOT, "bench/floor-worker.mjs"), modulesRoot: path.join(ROOT, "bench"), bindings: { UPSTREAM: config.mockUrl }, ...bareCompat },
+      shared,
+    );
+    instances.push(floor.mf);
+    out.floor = { url: floor.url, pid: floor.pid };
+  }
   if (config.bundlePath) {
     try {
       // The inspector (for --profile) is opened on the gateway only; it costs nothing until attached.
