@@ -23,6 +23,7 @@ export function auditRecordOf(m: AuditMessage): AuditRecord {
     configVersion: m.config_version,
     flags: m.flags,
     meta: { ...m.meta, input_tokens: m.input_tokens, output_tokens: m.output_tokens, usage_estimated: m.usage_estimated, cost_micros: m.cost_micros },
+    batchId: m.batch_id ?? null,
     occurredAt: m.created_at,
   };
 }

@@ -26,6 +26,7 @@ export function billingEventOf(m: BillingMessage): BillingEvent {
       ...(m.corrects !== undefined && { corrects: m.corrects }),
       ...(m.uncollected_micros !== undefined && { uncollected_micros: m.uncollected_micros }),
     },
+    batchId: m.batch_id ?? null,
     occurredAt: m.created_at,
   };
 }

@@ -4,6 +4,7 @@ import { settingsOf } from "../src/env";
 import { consumeBilling } from "./billing";
 import { consumeAudit } from "./audit";
 import { consumeDeadLetters } from "./dead-letter";
+import { consumeBatchDeadLetters, consumeBatchLines } from "./batch-lines";
 import { logicalQueueOf, type LogicalQueue } from "./queue-names";
 
 type Consume = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
@@ -13,6 +14,8 @@ const CONSUMERS: Record<LogicalQueue, Consume> = {
   "gateway-audit": consumeAudit,
   "gateway-billing-dlq": consumeDeadLetters,
   "gateway-audit-dlq": consumeDeadLetters,
+  "gateway-batch": consumeBatchLines,
+  "gateway-batch-dlq": consumeBatchDeadLetters,
 };
 
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {

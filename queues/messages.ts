@@ -30,6 +30,8 @@ export const BillingMessageSchema = z.object({
    * consumer charges it there (idempotently) before writing the row, so the two books agree.
    */
   guard_pending: z.boolean().optional(),
+  /** The batch a batch line belongs to (src/pipeline/run-batch-line.ts). */
+  batch_id: z.string().min(1).max(64).optional(),
   created_at: z.string(),
 });
 export type BillingMessage = z.infer<typeof BillingMessageSchema>;
@@ -59,6 +61,8 @@ export const AuditMessageSchema = z.object({
   usage_estimated: z.boolean().nullable(),
   cost_micros: z.number().int().nullable(),
   meta: z.record(z.string(), z.unknown()),
+  /** The batch a batch line belongs to. */
+  batch_id: z.string().min(1).max(64).optional(),
   created_at: z.string(),
 });
 export type AuditMessage = z.infer<typeof AuditMessageSchema>;

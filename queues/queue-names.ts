@@ -5,7 +5,7 @@
 // scripts/wrangler-environments.test.ts checks this table against every environment in wrangler.toml.
 
 /** The logical queues: production's names, and what the code, the dead_letter table and the metrics use. */
-export const LOGICAL_QUEUES = ["gateway-billing", "gateway-audit", "gateway-billing-dlq", "gateway-audit-dlq"] as const;
+export const LOGICAL_QUEUES = ["gateway-billing", "gateway-audit", "gateway-billing-dlq", "gateway-audit-dlq", "gateway-batch", "gateway-batch-dlq"] as const;
 export type LogicalQueue = (typeof LOGICAL_QUEUES)[number];
 
 type QueueNames = Readonly<Record<string, LogicalQueue>>;
@@ -21,6 +21,8 @@ export const QUEUE_NAMES_BY_ENVIRONMENT: Readonly<Record<string, QueueNames>> = 
     "gateway-audit-staging": "gateway-audit",
     "gateway-billing-dlq-staging": "gateway-billing-dlq",
     "gateway-audit-dlq-staging": "gateway-audit-dlq",
+    "gateway-batch-staging": "gateway-batch",
+    "gateway-batch-dlq-staging": "gateway-batch-dlq",
   },
   development: SAME_NAMES,
   test: SAME_NAMES,

@@ -16,7 +16,7 @@ const deployed = { staging: read("staging"), production: read("production") };
 const all = { "top level": top, ...deployed };
 
 /** Each producer binding and the logical queue it sends to. */
-const PRODUCERS = { BILLING_QUEUE: "gateway-billing", AUDIT_QUEUE: "gateway-audit", BILLING_DLQ: "gateway-billing-dlq", AUDIT_DLQ: "gateway-audit-dlq" };
+const PRODUCERS = { BILLING_QUEUE: "gateway-billing", AUDIT_QUEUE: "gateway-audit", BILLING_DLQ: "gateway-billing-dlq", AUDIT_DLQ: "gateway-audit-dlq", BATCH_QUEUE: "gateway-batch", BATCH_DLQ: "gateway-batch-dlq" };
 /** The schedules the cron handler has jobs for (every environment runs them all). */
 const SCHEDULES = [CRON_EVERY_5_MIN, CRON_DAILY];
 

@@ -45,7 +45,7 @@ export interface Principal {
   failPolicy?: FailPolicy;
   /** Caps on requests in flight (tenant or service, key) and what a request over them gets (src/backpressure). */
   concurrency?: PrincipalConcurrency;
-  /** Services only: how the service's traffic is shed at a saturated target (absent: interactive_internal). */
+  /** How the caller's traffic is shed at a saturated target: a service's setting (absent: interactive_internal), or "batch" for a batch line. */
   priorityClass?: PriorityClass;
   /** The response cache setting of the key, else of its tenant (src/cache/policy.ts). */
   cache?: CallerCache;
@@ -187,4 +187,11 @@ export interface GatewayContext {
   cache?: CacheState;
   /** Settled once, however the response ends; the workflow's completion list waits on it. */
   readonly ending: Ending;
+  /** Set when the request is a line of a batch (src/pipeline/run-batch-line.ts): its id goes on the ledger and audit rows. */
+  batch?: BatchLineContext;
+}
+
+export interface BatchLineContext {
+  id: string;
+  customId: string;
 }

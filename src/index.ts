@@ -10,6 +10,7 @@ export { GatewayMetrics } from "../durable-objects/gateway-metrics";
 export { GlobalLimiter } from "../durable-objects/global-limiter";
 export { BanditStats } from "../durable-objects/bandit-stats";
 export { AdminAccess } from "../durable-objects/admin-access";
+export { BatchJob } from "../durable-objects/batch-job";
 
 const app = buildApp();
 

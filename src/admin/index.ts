@@ -12,6 +12,7 @@ import { limitRoutes } from "./limits";
 import { openApiDocument, registerGatewayPaths, registerSecuritySchemes } from "./openapi";
 import { registerOperationalPaths } from "./openapi-operations";
 import { registerFilePaths } from "../files/openapi";
+import { registerBatchPaths } from "../batches/openapi";
 import { registerSelfServicePaths } from "../routes/self-service-keys";
 import { presetRoutes } from "./presets";
 import { routingRoutes } from "./routing";
@@ -35,6 +36,7 @@ export function adminApi(): OpenAPIHono<AdminEnv> {
   registerGatewayPaths(api.openAPIRegistry);
   registerOperationalPaths(api.openAPIRegistry);
   registerFilePaths(api.openAPIRegistry);
+  registerBatchPaths(api.openAPIRegistry);
   registerSelfServicePaths(api.openAPIRegistry);
   api.get("/openapi.json", (c) => c.json(openApiDocument(api) as Record<string, unknown>, 200, { "cache-control": "public, max-age=300" }));
   api.onError(handleAdminError);

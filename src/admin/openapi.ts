@@ -145,6 +145,8 @@ export const TAGS = [
   { name: "Gateway (internal)", description: "OpenAI- and Anthropic-compatible inference for internal services (service tokens)." },
   { name: "Files (external)", description: "OpenAI-compatible Files API for a tenant's batch input and output files (API keys; uploads streamed to R2)." },
   { name: "Files (internal)", description: "OpenAI-compatible Files API for an internal service's batch files (service tokens)." },
+  { name: "Batches (external)", description: "OpenAI-compatible Batch API for a tenant (API keys): lines run in the batch priority class, billed once each." },
+  { name: "Batches (internal)", description: "OpenAI-compatible Batch API for an internal service (service tokens)." },
   { name: "Operations", description: "Liveness, readiness and metrics for operators." },
 ];
 

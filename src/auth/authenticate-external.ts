@@ -4,7 +4,7 @@
 // on the read-only routes (middleware.ts).
 import type { Env } from "../env";
 import type { Principal } from "../context";
-import { quotaRules, type ApiKeyRecord } from "../config/schemas";
+import { quotaRules, type ApiKeyRecord, type TenantRecord } from "../config/schemas";
 import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
 import { guardFor } from "../objects";
 import { openSecret } from "../security/secret-box";
@@ -147,7 +147,13 @@ async function authenticateKeyOf(call: ExternalCall): Promise<Result<{ key: ApiK
   const auth = await authenticateApiKey(call.env, credential.value, call.clientIp, call.receivedAt, browserOrigin);
   if (!auth.ok) return auth;
   const { key, tenant } = auth.value;
-  const principal: Principal = {
+  const principal = keyPrincipal(key, tenant);
+  return ok({ key, principal });
+}
+
+/** The principal a tenant's key acts as: its own and its tenant's limits, quotas, caps and cache setting. */
+export function keyPrincipal(key: ApiKeyRecord, tenant: TenantRecord): Principal {
+  return {
     kind: "api_key",
     tenantId: tenant.id,
     keyId: key.id,
@@ -166,5 +172,4 @@ async function authenticateKeyOf(call: ExternalCall): Promise<Result<{ key: ApiK
     },
     cache: key.cache ?? tenant.cache,
   };
-  return ok({ key, principal });
 }

@@ -14,7 +14,7 @@ export const PRIORITY_CLASSES = {
   interactive_external: { rank: 0, targetShare: 1, description: "Tenants' requests on the external channel: a person or a product is waiting." },
   interactive_internal: { rank: 1, targetShare: 0.9, description: "Company services answering a person (the default for service tokens)." },
   best_effort_internal: { rank: 2, targetShare: 0.6, description: "Company services whose work can wait or be retried later (set per service)." },
-  batch: { rank: 3, targetShare: 0.4, description: "Batch jobs (the batch API to come); first to be shed." },
+  batch: { rank: 3, targetShare: 0.4, description: "Batch lines (POST /batches); first to be shed." },
 } as const satisfies Record<string, PriorityClassInfo>;
 
 export type PriorityClass = keyof typeof PRIORITY_CLASSES;
@@ -26,6 +26,8 @@ export const SERVICE_PRIORITY_CLASSES = ["interactive_internal", "best_effort_in
 export type ServicePriorityClass = (typeof SERVICE_PRIORITY_CLASSES)[number];
 
 export function priorityClassOf(principal: { kind: "api_key" | "service"; priorityClass?: PriorityClass }): PriorityClass {
+  // A batch line runs as its creator, tenant key or service, in the batch class (src/batches/line-principal.ts).
+  if (principal.priorityClass === "batch") return "batch";
   if (principal.kind === "api_key") return "interactive_external";
   return principal.priorityClass ?? "interactive_internal";
 }
@@ -34,3 +36,12 @@ export function priorityClassOf(principal: { kind: "api_key" | "service"; priori
 export function classSlots(cls: PriorityClass, limit: number): number {
   return Math.max(1, Math.floor(limit * PRIORITY_CLASSES[cls].targetShare));
 }
+
+/**
+ * The share of each of its owner's rate limits and concurrency caps a batch line may fill, counting all of the
+ * owner's traffic in the window: a line is admitted only while the owner's requests in the window (interactive
+ * ones included) stay under this share. So a batch's own lines never take more than this share, and an
+ * interactive client running at up to 1 - BATCH_LIMIT_SHARE (80%) of its limits meets no more 429s while the
+ * batch runs than without it; the batch waits (its lines are retried later) while interactive traffic is heavy.
+ */
+export const BATCH_LIMIT_SHARE = 0.2;

@@ -25,6 +25,18 @@ function split(total: bigint, plainPrice: number, parts: [number | undefined, nu
 /** Rounds up to a whole micro-unit once per side (input, output); BigInt so large counts times prices stay exact. */
 const priced = (pairs: [bigint, number][]) => (pairs.reduce((sum, [tokens, price]) => sum + tokens * BigInt(price), 0n) + MILLION - 1n) / MILLION;
 
+/** The prices a request pays: a batch line pays the preset's batch prices where it sets them, else its normal prices. */
+export function pricingOf(pricing: Pricing, batch: boolean): Pricing {
+  const b = batch ? pricing.batch : undefined;
+  if (!b) return pricing;
+  return {
+    ...pricing,
+    input_per_million_micros: b.input_per_million_micros,
+    output_per_million_micros: b.output_per_million_micros,
+    cached_input_per_million_micros: b.cached_input_per_million_micros ?? pricing.cached_input_per_million_micros,
+  };
+}
+
 export function costMicros(pricing: Pricing, usage: { inputTokens: number; outputTokens: number; details?: UsageDetails }): number {
   const d = usage.details ?? {};
   // The upstream's word for the tier that served the request; priority prices only when the preset has them.

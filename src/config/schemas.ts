@@ -53,6 +53,8 @@ export const PricingSchema = z.object({
   /** Each web search the upstream ran for the request. */
   web_search_per_call_micros: micros().optional(),
   priority: TierPricingSchema.optional(),
+  /** Token prices of a batch line (POST /batches); absent: a batch line pays the normal prices (docs/api/batches.md). */
+  batch: TierPricingSchema.optional(),
   /**
    * The most one image in the input can cost at this upstream (its image tokens at the input price); reserved
    * for every image part (docs/api/reservations.md). Upstreams report image tokens in their usage, which is

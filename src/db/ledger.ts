@@ -21,6 +21,8 @@ export interface BillingEvent {
   priceVersion?: number | null;
   usageEstimated?: boolean;
   meta?: Record<string, unknown>;
+  /** The batch of a batch line (null for interactive requests). */
+  batchId?: string | null;
   /** When the request happened; decides the usage day. Defaults to the database's now(). */
   occurredAt?: Date | string;
 }
@@ -45,6 +47,8 @@ export interface AuditRecord {
   flags?: string[];
   meta?: Record<string, unknown>;
   occurredAt?: Date | string;
+  /** The batch of a batch line (null for interactive requests). */
+  batchId?: string | null;
 }
 
 /** `isNew[i]` is true when this call wrote input i; duplicates (earlier calls or earlier in the input) are false. */
@@ -131,6 +135,7 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
       price_version: e.priceVersion ?? null,
       usage_estimated: e.usageEstimated ?? false,
       meta: JSON.stringify(e.meta ?? {}),
+      batch_id: e.batchId ?? null,
       created_at: at(e.occurredAt),
     }));
     const usageKey = sql<string>`coalesce(key_id, '')`;
@@ -208,6 +213,7 @@ export async function insertAuditRecords(db: Kysely<Database>, records: AuditRec
       config_version: r.configVersion ?? null,
       flags: r.flags ?? [],
       meta: JSON.stringify(r.meta ?? {}),
+      batch_id: r.batchId ?? null,
       created_at: at(r.occurredAt),
     }));
     const result = await db

@@ -33,6 +33,8 @@ export interface BillingTransactionTable {
   price_version: number | null;
   usage_estimated: ColumnType<boolean, boolean | undefined, never>;
   meta: Jsonb<Record<string, unknown>>;
+  /** The batch a batch line's row belongs to; null for interactive requests. */
+  batch_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: Timestamptz;
 }
 
@@ -67,6 +69,7 @@ export interface AuditLogTable {
   config_version: number | null;
   flags: ColumnType<string[], string[] | undefined, never>;
   meta: Jsonb<Record<string, unknown>>;
+  batch_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: Timestamptz;
 }
 

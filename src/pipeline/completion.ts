@@ -7,7 +7,12 @@ import { sourceOf } from "../errors";
 import type { CompletionTask } from "./step";
 
 export function scheduleCompletion(ctx: GatewayContext, tasks: readonly CompletionTask<GatewayContext, CompletionOutcome>[]): void {
-  ctx.exec.waitUntil(ctx.ending.settled.then((end) => runCompletion(ctx, end, tasks)));
+  ctx.exec.waitUntil(completeRequest(ctx, tasks));
+}
+
+/** The completion list once the end is declared, awaited by the caller (a batch line acks its message only after it). */
+export function completeRequest(ctx: GatewayContext, tasks: readonly CompletionTask<GatewayContext, CompletionOutcome>[]): Promise<void> {
+  return ctx.ending.settled.then((end) => runCompletion(ctx, end, tasks));
 }
 
 async function runCompletion(

@@ -81,6 +81,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     meter: undefined,
     error: undefined,
     cache: undefined,
+    batch: undefined,
   };
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);

@@ -62,6 +62,33 @@ export const INTERNAL_STEPS: readonly PlacedStep[] = [
 ];
 
 /**
+ * A batch line (src/pipeline/run-batch-line.ts) runs its creator's channel workflow without the
+ * authentication step: the batch was authenticated when it was created, and the line's principal is its
+ * creator's, read again from the config store (src/batches/line-principal.ts) before the line starts.
+ */
+export const BATCH_EXTERNAL_STEPS: readonly PlacedStep[] = [
+  { step: validateRequest, after: [] },
+  { step: routeRequest, after: ["validate_request"] },
+  { step: countTokens, after: ["validate_request"] },
+  { step: admitRequest, after: ["route_request", "count_tokens"] },
+  { step: lookupCache, after: ["route_request"] },
+  { step: callUpstream, after: ["admit", "lookup_cache"] },
+  { step: transformResponse, after: ["call_upstream"] },
+  { step: sanitizeResponse, after: ["transform_response"] },
+];
+
+export const BATCH_INTERNAL_STEPS: readonly PlacedStep[] = [
+  { step: validateRequest, after: [] },
+  { step: routeRequest, after: ["validate_request"] },
+  { step: renderTemplateStep, after: ["validate_request"] },
+  { step: countTokens, after: ["render_template"] },
+  { step: admitRequest, after: ["route_request", "count_tokens"] },
+  { step: lookupCache, after: ["route_request", "render_template"] },
+  { step: callUpstream, after: ["admit", "lookup_cache"] },
+  { step: transformResponse, after: ["call_upstream"] },
+];
+
+/**
  * Once the response has ended (body end, cancel, client gone, or the stream's idle deadline), in this
  * order: the Idempotency-Key is stored or freed first (retries wait on it), a cacheable miss's answer is
  * stored (releasing identical requests waiting on it), the stream's outcome reaches
@@ -81,6 +108,11 @@ const workflows: Record<Channel, ChannelWorkflow> = {
   internal: { steps: compileWorkflow("internal", INTERNAL_STEPS), completion: COMPLETION },
 };
 
-export function workflowFor(channel: Channel): ChannelWorkflow {
-  return workflows[channel];
+const batchWorkflows: Record<Channel, ChannelWorkflow> = {
+  external: { steps: compileWorkflow("batch_external", BATCH_EXTERNAL_STEPS), completion: COMPLETION },
+  internal: { steps: compileWorkflow("batch_internal", BATCH_INTERNAL_STEPS), completion: COMPLETION },
+};
+
+export function workflowFor(channel: Channel, opts: { batch?: boolean } = {}): ChannelWorkflow {
+  return opts.batch ? batchWorkflows[channel] : workflows[channel];
 }

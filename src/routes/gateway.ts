@@ -15,6 +15,7 @@ import { selfServiceKeyRoutes } from "./self-service-keys";
 import { setResponseHeaders } from "../api/response-ids";
 import { browserPreflight } from "../cors/preflight";
 import { filesRoutes } from "../files/routes";
+import { batchesRoutes } from "../batches/routes";
 
 /** Errors on the Anthropic routes are written in Anthropic's shape, and every answer carries `request-id` (the Anthropic clients' `requestID`). */
 function anthropicWire(): MiddlewareHandler<AppEnv> {
@@ -46,5 +47,6 @@ export function gatewayRoutes(channel: Channel): Hono<AppEnv> {
     routes.route("/", selfServiceKeyRoutes());
   }
   routes.route("/", filesRoutes(channel));
+  routes.route("/", batchesRoutes(channel));
   return routes;
 }

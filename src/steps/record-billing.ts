@@ -10,7 +10,7 @@ import { guardFor } from "../objects";
 import type { CompletionOutcome, GatewayContext, Usage } from "../context";
 import type { PresetItem } from "../config/schemas";
 import { billableUsage } from "../billing/billable-usage";
-import { costMicros } from "../billing/pricing";
+import { costMicros, pricingOf } from "../billing/pricing";
 import { rowsAfterSettle, settlementOf } from "../billing/settlement-rows";
 import type { GatewayCompletion } from "./types";
 import type { BillingMessage } from "../../queues/messages";
@@ -43,7 +43,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
     if (principal && ctx.holdId) await guardFor(ctx.env, principal.tenantId).release(ctx.holdId);
     return;
   }
-  const cost = hit ? hit.costMicros : (unreceived?.costMicros ?? costMicros(target.pricing, usage));
+  const cost = hit ? hit.costMicros : (unreceived?.costMicros ?? costMicros(pricingOf(target.pricing, ctx.batch !== undefined), usage));
   const message: BillingMessage = {
     v: 1,
     request_id: ctx.requestId,
@@ -62,6 +62,7 @@ async function settle(ctx: GatewayContext, outcome: CompletionOutcome): Promise<
     created_at: new Date(ctx.receivedAt).toISOString(),
     ...(oversize && { flags: [OVERSIZE_FLAG] }),
     ...(hit && { flags: ["cache_hit"] }),
+    ...(ctx.batch && { batch_id: ctx.batch.id }),
   };
   // The guard holds a hold for this request, or should be charged for it: served unheld only because it
   // could not be reached at admission (a refusal or "nothing to enforce" leaves ctx.admission set).

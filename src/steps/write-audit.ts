@@ -31,6 +31,7 @@ export function auditRecord(ctx: GatewayContext, outcome: CompletionOutcome): Au
     usage_estimated: outcome.usage?.estimated ?? null,
     cost_micros: ctx.billing?.costMicros ?? null,
     meta: { ending: outcome.ending, bytes_sent: outcome.bytesSent, attempts: ctx.attempts, ingress: ctx.ingress, stream: ctx.parsed?.stream ?? false, region: ctx.region },
+    ...(ctx.batch && { batch_id: ctx.batch.id }),
     created_at: new Date(ctx.receivedAt).toISOString(),
   };
 }
