@@ -2,7 +2,7 @@
 // preset's default; the request's own Cache-Control and x-gateway-cache-ttl; and determinism (cached by
 // default only for temperature 0 and one choice, anything else only when the caller opts in).
 import type { GatewayContext } from "../context";
-import { fail, type GatewayFailure } from "../errors";
+import { err, fail, ok, type Result } from "../errors";
 import type { PresetItem } from "../config/schemas";
 import { MAX_CACHE_ENTRY_BYTES, MAX_CACHE_TTL_S } from "./policy-schema";
 
@@ -27,13 +27,13 @@ function cacheControl(request: Request): { noCache: boolean; noStore: boolean } 
 }
 
 /** The caller's TTL header: whole seconds 0..MAX (0 = do not store); anything else is a 400. */
-function ttlHeader(request: Request): number | undefined | GatewayFailure {
+function ttlHeader(request: Request): Result<number | undefined> {
   const raw = request.headers.get(CACHE_TTL_HEADER);
-  if (raw === null) return undefined;
+  if (raw === null) return ok(undefined);
   if (!/^\d{1,6}$/.test(raw.trim()) || Number(raw) > MAX_CACHE_TTL_S) {
-    return fail("invalid_request", `The ${CACHE_TTL_HEADER} header must be whole seconds from 0 to ${MAX_CACHE_TTL_S}.`, { param: CACHE_TTL_HEADER });
+    return err(fail("invalid_request", `The ${CACHE_TTL_HEADER} header must be whole seconds from 0 to ${MAX_CACHE_TTL_S}.`, { param: CACHE_TTL_HEADER }));
   }
-  return Number(raw);
+  return ok(Number(raw));
 }
 
 function deterministic(ctx: GatewayContext): boolean {
@@ -44,23 +44,23 @@ function deterministic(ctx: GatewayContext): boolean {
 }
 
 /** The cache plan of a routed request, or a 400 for a malformed cache header. */
-export function planCache(ctx: GatewayContext): CachePlan | GatewayFailure {
+export function planCache(ctx: GatewayContext): Result<CachePlan> {
   const preset = ctx.route?.candidates[0];
-  if (!preset || !ctx.parsed || !ctx.principal) return { use: false, reason: "no_route" };
+  if (!preset || !ctx.parsed || !ctx.principal) return ok({ use: false, reason: "no_route" });
   const ttl = ttlHeader(ctx.request);
-  if (typeof ttl === "object") return ttl;
+  if (!ttl.ok) return ttl;
   const caller = ctx.principal.cache;
   const presetCache = preset.cache ?? {};
   const enabled = caller?.enabled ?? presetCache.enabled ?? false;
-  if (!enabled) return { use: false, reason: "off" };
+  if (!enabled) return ok({ use: false, reason: "off" });
   const control = cacheControl(ctx.request);
-  if (control.noStore) return { use: false, reason: "no_store" };
+  if (control.noStore) return ok({ use: false, reason: "no_store" });
   const optedIn = ctx.request.headers.get(CACHE_NONDETERMINISTIC_HEADER)?.trim().toLowerCase() === "true";
-  if (!deterministic(ctx) && !optedIn) return { use: false, reason: "nondeterministic" };
+  if (!deterministic(ctx) && !optedIn) return ok({ use: false, reason: "nondeterministic" });
   const policyTtl = caller?.ttl_s ?? presetCache.ttl_s ?? DEFAULT_CACHE_TTL_S;
   // The caller may shorten the policy's TTL, never lengthen it.
-  const ttlS = ttl === undefined ? policyTtl : Math.min(ttl, policyTtl);
+  const ttlS = ttl.value === undefined ? policyTtl : Math.min(ttl.value, policyTtl);
   // Shared across tenants only where the preset's owner said its answers carry nothing tenant-specific.
   const scope = caller?.scope === "shared" && presetCache.shared_safe === true ? "shared" : "tenant";
-  return { use: true, read: !control.noCache, store: ttlS > 0, ttlS, scope, preset, maxEntryBytes: presetCache.max_entry_bytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, MAX_CACHE_ENTRY_BYTES) };
+  return ok({ use: true, read: !control.noCache, store: ttlS > 0, ttlS, scope, preset, maxEntryBytes: presetCache.max_entry_bytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, MAX_CACHE_ENTRY_BYTES) });
 }

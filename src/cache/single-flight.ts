@@ -11,12 +11,12 @@ export interface Flight {
 
 const flights = new Map<string, Flight>();
 
-export type Boarding = { lead: Flight } | { follow: Promise<StoredEntry | null> };
+export type Boarding = { role: "lead"; flight: Flight } | { role: "follow"; landed: Promise<StoredEntry | null> };
 
 /** Leads the key's flight when none is in the air, else follows the one that is. */
 export function board(key: string): Boarding {
   const current = flights.get(key);
-  if (current) return { follow: current.landed };
+  if (current) return { role: "follow", landed: current.landed };
   let resolve!: (value: StoredEntry | null) => void;
   const landed = new Promise<StoredEntry | null>((r) => (resolve = r));
   let done = false;
@@ -30,7 +30,7 @@ export function board(key: string): Boarding {
     },
   };
   flights.set(key, flight);
-  return { lead: flight };
+  return { role: "lead", flight };
 }
 
 /** Waits for a flight at most `ms`; null when it landed with nothing or took too long. */

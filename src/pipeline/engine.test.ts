@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fail } from "../errors";
 import { compileWorkflow, runWorkflow, WorkflowDefinitionError } from "./engine";
-import { answered, reject, type Placed, type Step } from "./step";
+import { answered, failed, reject, type Placed, type Step } from "./step";
 import { COMPLETION, EXTERNAL_STEPS, INTERNAL_STEPS } from "./workflows";
 
 interface TestCtx {
@@ -94,7 +94,7 @@ describe("runWorkflow", () => {
 
   it("aborts on an abort step's failure: later steps do not run", async () => {
     const ctx = newCtx();
-    const wf = compileWorkflow("t", [step("a"), step("b", ["a"], { run: () => fail("invalid_request", "bad") }), step("c", ["b"]), step("d", ["c"])]);
+    const wf = compileWorkflow("t", [step("a"), step("b", ["a"], { run: () => failed(fail("invalid_request", "bad")) }), step("c", ["b"]), step("d", ["c"])]);
     const result = await runWorkflow(wf, ctx);
     expect(result.failure?.kind).toBe("invalid_request");
     expect(result.abortedBy).toBe("b");
@@ -106,7 +106,7 @@ describe("runWorkflow", () => {
 
   it("a skip step's failure is recorded and the request goes on", async () => {
     const ctx = newCtx();
-    const wf = compileWorkflow("t", [step("a", [], { onFailure: "skip", run: () => fail("internal_error", "x") }), step("b", ["a"])]);
+    const wf = compileWorkflow("t", [step("a", [], { onFailure: "skip", run: () => failed(fail("internal_error", "x")) }), step("b", ["a"])]);
     const result = await runWorkflow(wf, ctx);
     expect(result.failure).toBeUndefined();
     expect(result.records[0]).toMatchObject({ name: "a", status: "skipped", error: "internal_error" });
@@ -116,7 +116,7 @@ describe("runWorkflow", () => {
   it("a degrade step's failure calls its degrade hook and the request goes on", async () => {
     const ctx = newCtx();
     const wf = compileWorkflow("t", [
-      step("a", [], { onFailure: "degrade", run: () => fail("limiter_unavailable", "down"), degrade: (c, f) => void (c.degraded = f.kind) }),
+      step("a", [], { onFailure: "degrade", run: () => failed(fail("limiter_unavailable", "down")), degrade: (c, f) => void (c.degraded = f.kind) }),
       step("b", ["a"]),
     ]);
     const result = await runWorkflow(wf, ctx);
@@ -157,7 +157,7 @@ describe("runWorkflow", () => {
 
   it("retries a failing step up to its retry count", async () => {
     let calls = 0;
-    const flaky = step("flaky", [], { retries: 2, run: () => (++calls < 3 ? fail("upstream_error", "flaky") : undefined) });
+    const flaky = step("flaky", [], { retries: 2, run: () => (++calls < 3 ? failed(fail("upstream_error", "flaky")) : undefined) });
     const result = await runWorkflow(compileWorkflow("t", [flaky]), newCtx());
     expect(result.failure).toBeUndefined();
     expect(calls).toBe(3);
@@ -194,10 +194,10 @@ describe("runWorkflow", () => {
   });
 
   it("takes a synchronous step's outcome as returned, and a rejected async step as internal_error", async () => {
-    const sync = compileWorkflow("t", [step("sync-fail", [], { run: () => fail("invalid_request", "bad") }), step("after", ["sync-fail"])]);
-    const failed = await runWorkflow(sync, newCtx());
-    expect(failed.failure?.kind).toBe("invalid_request");
-    expect(failed.records.map((r) => [r.name, r.status])).toEqual([["sync-fail", "failed"], ["after", "not_run"]]);
+    const sync = compileWorkflow("t", [step("sync-fail", [], { run: () => failed(fail("invalid_request", "bad")) }), step("after", ["sync-fail"])]);
+    const synced = await runWorkflow(sync, newCtx());
+    expect(synced.failure?.kind).toBe("invalid_request");
+    expect(synced.records.map((r) => [r.name, r.status])).toEqual([["sync-fail", "failed"], ["after", "not_run"]]);
     const rejected = compileWorkflow("t", [step("async-boom", [], { run: async () => { await sleep(1); throw new Error("hidden detail"); } })]);
     const result = await runWorkflow(rejected, newCtx());
     expect(result.failure?.kind).toBe("internal_error");

@@ -3,7 +3,7 @@
 // After an abort (or a step answering the request) the remaining steps are recorded as not run; the work
 // that must happen however the request ends is the workflow's completion list (completion.ts).
 import { fail, type GatewayFailure } from "../errors";
-import type { Answered, Placed, Rejection, Step, StepOutcome, StepRecord } from "./step";
+import { failed, type Placed, type Step, type StepOutcome, type StepRecord } from "./step";
 
 export class WorkflowDefinitionError extends Error {
   override name = "WorkflowDefinitionError";
@@ -101,17 +101,24 @@ async function runStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Promise<
   const started = Date.now();
   if (step.when && !step.when(ctx)) return { record: { name: step.name, status: "skipped", durationMs: 0, attempts: 0 } };
   let attempts = 0;
-  let outcome: GatewayFailure | Rejection | Answered | undefined;
+  let outcome: StepOutcome;
   do {
     attempts++;
     outcome = await attemptStep(step, ctx, deadlines);
-  } while (outcome && "kind" in outcome && attempts <= step.retries);
+  } while (outcome?.outcome === "failed" && attempts <= step.retries);
   const durationMs = Date.now() - started;
   if (!outcome) return { record: { name: step.name, status: "ok", durationMs, attempts } };
-  if ("answered" in outcome) return { record: { name: step.name, status: "ok", durationMs, attempts }, answered: true };
-  if ("reject" in outcome) return { record: { name: step.name, status: "failed", durationMs, attempts, error: outcome.reject.kind }, abort: outcome.reject };
-  const failure = outcome;
-  const base = { name: step.name, durationMs, attempts, error: failure.kind };
+  switch (outcome.outcome) {
+    case "answered":
+      return { record: { name: step.name, status: "ok", durationMs, attempts }, answered: true };
+    case "rejected":
+      return { record: { name: step.name, status: "failed", durationMs, attempts, error: outcome.failure.kind }, abort: outcome.failure };
+    case "failed":
+      return onStepFailure(step, ctx, outcome.failure, { name: step.name, durationMs, attempts, error: outcome.failure.kind });
+  }
+}
+
+function onStepFailure<C>(step: Step<C>, ctx: C, failure: GatewayFailure, base: Omit<StepRecord, "status">): { record: StepRecord; abort?: GatewayFailure } {
   switch (step.onFailure) {
     case "abort":
       return { record: { ...base, status: "failed" }, abort: failure };
@@ -123,7 +130,7 @@ async function runStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Promise<
   }
 }
 
-async function attemptStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Promise<GatewayFailure | Rejection | Answered | undefined> {
+async function attemptStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Promise<StepOutcome> {
   let pending: Promise<StepOutcome> | StepOutcome;
   try {
     pending = step.run(ctx);
@@ -134,8 +141,8 @@ async function attemptStep<C>(step: Step<C>, ctx: C, deadlines: Deadlines): Prom
   // it ran), so only a pending step takes a deadline: most steps of a request are synchronous.
   if (!(pending instanceof Promise)) return pending ?? undefined;
   let cancel: (() => void) | undefined;
-  const timeout = new Promise<GatewayFailure>((resolve) => {
-    cancel = deadlines.add(step.timeoutMs, () => resolve(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`)));
+  const timeout = new Promise<StepOutcome>((resolve) => {
+    cancel = deadlines.add(step.timeoutMs, () => resolve(failed(fail("step_timeout", `step ${step.name} timed out after ${step.timeoutMs} ms`))));
   });
   try {
     const outcome: StepOutcome = await Promise.race([pending, timeout]);
@@ -199,7 +206,7 @@ class Deadlines {
   }
 }
 
-function stepThrew<C>(step: Step<C>, error: unknown): GatewayFailure {
+function stepThrew<C>(step: Step<C>, error: unknown): StepOutcome {
   console.error(JSON.stringify({ level: "error", msg: "step threw", step: step.name, error: String(error) }));
-  return fail("internal_error", `internal error in step ${step.name}`);
+  return failed(fail("internal_error", `internal error in step ${step.name}`));
 }

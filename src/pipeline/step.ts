@@ -6,25 +6,37 @@ export type FailureAction = "abort" | "skip" | "degrade";
 
 export type StepStatus = "ok" | "failed" | "skipped" | "degraded" | "not_run";
 
+/** The step itself failed (a store down, a bad upstream answer): its onFailure says what that does to the request. */
+export interface StepFailed {
+  outcome: "failed";
+  failure: GatewayFailure;
+}
+
+export const failed = (failure: GatewayFailure): StepFailed => ({ outcome: "failed", failure });
+
 /**
  * A decision to refuse the request (a rate limit hit, a replayed nonce): it always ends the request,
  * whatever the step's onFailure says, because onFailure is about the step itself failing.
  */
 export interface Rejection {
-  reject: GatewayFailure;
+  outcome: "rejected";
+  failure: GatewayFailure;
 }
 
-export const reject = (failure: GatewayFailure): Rejection => ({ reject: failure });
+export const reject = (failure: GatewayFailure): Rejection => ({ outcome: "rejected", failure });
 
 /** The step answered the request itself (an Idempotency-Key replay): the workflow stops successfully. */
 export interface Answered {
-  answered: true;
+  outcome: "answered";
 }
 
-export const answered: Answered = { answered: true };
+export const answered: Answered = { outcome: "answered" };
 
-/** A step returns nothing on success, the failure of the step as a value, a rejection, or that it answered. Throwing means a bug. */
-export type StepOutcome = void | GatewayFailure | Rejection | Answered;
+/**
+ * A step returns nothing on success, else one of three outcomes told apart by their `outcome` tag: it
+ * failed, it refused the request, or it answered the request. Throwing means a bug.
+ */
+export type StepOutcome = void | StepFailed | Rejection | Answered;
 
 export interface Step<C, N extends string = string> {
   readonly name: N;

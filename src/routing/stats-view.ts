@@ -2,6 +2,7 @@
 // cool-down and circuit-breaker state, read straight from the stores (blocking is fine off the hot path).
 import { RoutingPolicySchema, type PresetItem, type PresetsDocument, type RoutingPolicy } from "../config/schemas";
 import type { Env } from "../env";
+import { err, fail, ok } from "../errors";
 import { breakerStates, type BreakerState } from "../upstream/breaker";
 import { viewOf, type RouteStats } from "./arm-stats";
 import { armStatsStoreFor } from "./stats-store";
@@ -81,7 +82,7 @@ export async function routeReports(
   const store = armStatsStoreFor(env);
   const ids = [...new Set(chosen.flatMap(([, r]) => [...r.items.keys()]))];
   const [stats, breakers] = await Promise.all([
-    Promise.all(chosen.map(([route]) => store.read(route).then((s) => ({ s }), (e: unknown) => ({ error: String(e) })))),
+    Promise.all(chosen.map(([route]) => store.read(route).then(ok, () => err(fail("internal_error", "statistics store unavailable"))))),
     breakerStates(env, ids).catch(() => ({}) as Record<string, BreakerState>),
   ]);
   return {
@@ -89,12 +90,12 @@ export async function routeReports(
     routes: chosen.map(([route, r], i) => {
       const read = stats[i]!;
       const halfLifeMs = (r.policy ?? DEFAULT_POLICY).half_life_s * 1000;
-      const routeStats = "s" in read ? read.s : undefined;
+      const routeStats = read.ok ? read.value : undefined;
       return {
         route,
         versions: [...r.versions],
         policy: r.policy ?? null,
-        stats_error: "error" in read ? "statistics store unavailable" : null,
+        stats_error: read.ok ? null : read.failure.message,
         arms: [...r.items.values()].map((item) => armReport(item, routeStats, halfLifeMs, breakers[item.id], now)),
       };
     }),

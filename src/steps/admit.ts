@@ -6,7 +6,7 @@ import type { GatewayContext } from "../context";
 import { MAX_QUEUE_WAIT_MS, type FailPolicy } from "../config/schemas";
 import { fail, type ErrorKind, type GatewayFailure } from "../errors";
 import { admission, rateLimitHeaders } from "../guard/admission";
-import { answered, reject } from "../pipeline/step";
+import { answered, failed, reject } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 
 interface UnreachablePolicy {
@@ -67,7 +67,7 @@ export const admitRequest: GatewayStep = {
       for (const row of GUARD_UNREACHABLE_POLICY) {
         if (row.applies(ctx) && row.failsClosed(policy, ctx)) return reject(row.refusal);
       }
-      return fail(UNREACHABLE, "the tenant guard could not be reached; served with its checks open");
+      return failed(fail(UNREACHABLE, "the tenant guard could not be reached; served with its checks open"));
     }
     rateLimitHeaders(result.rateLimit, ctx.responseHeaders);
     // An Idempotency-Key whose first request completed: the stored answer is the response (src/idempotency/response.ts).

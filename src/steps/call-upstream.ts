@@ -7,6 +7,7 @@ import type { GatewayContext, UpstreamAttempt } from "../context";
 import type { PresetItem } from "../config/schemas";
 import { err, fail, type GatewayFailure, type Result } from "../errors";
 import type { GatewayCompletion, GatewayStep } from "./types";
+import { failed } from "../pipeline/step";
 import { adapterFor } from "../providers";
 import { forwardableBody } from "../providers/request-fields";
 import type { UpstreamHttpRequest } from "../providers/types";
@@ -135,7 +136,7 @@ async function attemptOnce(
     const read = await readAnswerLimited(response, ctx.settings.maxResponseBytes, drainBounds(ctx));
     if (!read.ok) {
       return read.reason === "too_large"
-        ? unreceivedAnswer(ctx, target, response, "tail" in read ? read.tail : undefined)
+        ? unreceivedAnswer(ctx, target, response, read.tail)
         : { ok: false, retryable: true, status, failure: fail("upstream_error", "upstream response broke off", { upstreamStatus: status }) };
     }
     ctx.upstream = { target, status, headers: response.headers, bytes: read.bytes, latencyMs: 0 };
@@ -190,7 +191,7 @@ export const callUpstream: GatewayStep = {
       if (!skipped || failure.kind === "no_available_upstream") failure = outcome.failure;
       if (!outcome.tryNext || Date.now() >= deadline) break;
     }
-    return failure;
+    return failed(failure);
   },
 };
 

@@ -56,8 +56,9 @@ export const lookupCache: GatewayStep = {
   timeoutMs: FOLLOW_WAIT_MS + 5_000,
   retries: 0,
   async run(ctx: GatewayContext) {
-    const plan = planCache(ctx);
-    if ("kind" in plan) return reject(plan);
+    const planned = planCache(ctx);
+    if (!planned.ok) return reject(planned.failure);
+    const plan = planned.value;
     if (!plan.use) {
       ctx.cache = { result: "bypass", reason: plan.reason, store: false, ttlS: 0, maxEntryBytes: 0 };
       mark(ctx, "bypass");
@@ -74,13 +75,13 @@ export const lookupCache: GatewayStep = {
     if (!plan.store) return;
     for (let boarding = 0; boarding < MAX_BOARDINGS; boarding++) {
       const seat = board(key);
-      if ("lead" in seat) {
-        ctx.cache.flight = seat.lead;
+      if (seat.role === "lead") {
+        ctx.cache.flight = seat.flight;
         return;
       }
       // no-cache asks for a fresh answer: it neither waits for nor is served another request's.
       if (!plan.read) return;
-      const landed = await awaitFlight(seat.follow, FOLLOW_WAIT_MS);
+      const landed = await awaitFlight(seat.landed, FOLLOW_WAIT_MS);
       if (landed) return hit(ctx, landed, "cache_coalesced");
     }
   },

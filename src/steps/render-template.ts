@@ -6,6 +6,7 @@ import type { GatewayContext } from "../context";
 import { kvKeys } from "../config/kv-keys";
 import { PromptTemplateSchema, renderTemplate, type PromptTemplate } from "../config/templates";
 import { err, fail, ok, type Result } from "../errors";
+import { failed } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 
 /** The stored template, or null when there is no such name or version. */
@@ -33,10 +34,10 @@ export const renderTemplateStep: GatewayStep = {
     if (parsed.capability !== "chat" || !parsed.body.template) return;
     const { name, version } = parsed.body.template;
     const loaded = await loadTemplate(ctx, name, version);
-    if (!loaded.ok) return loaded.failure;
-    if (loaded.value === null) return fail("template_not_found", `template '${name}'${version ? ` version ${version}` : ""} does not exist`, { param: "template" });
+    if (!loaded.ok) return failed(loaded.failure);
+    if (loaded.value === null) return failed(fail("template_not_found", `template '${name}'${version ? ` version ${version}` : ""} does not exist`, { param: "template" }));
     const rendered = renderTemplate(loaded.value, parsed.body.variables ?? {});
-    if (!rendered.ok) return rendered.failure;
+    if (!rendered.ok) return failed(rendered.failure);
     const { template: _t, variables: _v, ...rest } = parsed.body;
     const messages = [...rendered.value, ...parsed.body.messages] as ChatMessage[];
     ctx.parsed = { ...parsed, body: { ...rest, messages } };

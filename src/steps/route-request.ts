@@ -4,6 +4,7 @@
 // (static weights or a bandit, src/routing/plan.ts) chooses within the top tier, the rest stay as fallbacks.
 import type { GatewayContext } from "../context";
 import { fail } from "../errors";
+import { failed } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 import { allowedIn, catalogFor, servingModel } from "../routing/catalog";
 import { planForRequest, policyOf, routeKeyOf } from "../routing/plan";
@@ -17,14 +18,14 @@ export const routeRequest: GatewayStep = {
   async run(ctx: GatewayContext) {
     const parsed = ctx.parsed!;
     const catalog = await catalogFor(ctx.env, ctx.principal, ctx.channel);
-    if (!catalog.ok) return catalog.failure;
+    if (!catalog.ok) return failed(catalog.failure);
     if (catalog.value.flag) ctx.flags.add(catalog.value.flag);
     const matches = servingModel(catalog.value, parsed.model, parsed.capability);
-    if (matches.length === 0) return fail("model_not_found", `The model '${parsed.model}' does not exist or is not available on this channel`, { param: "model" });
+    if (matches.length === 0) return failed(fail("model_not_found", `The model '${parsed.model}' does not exist or is not available on this channel`, { param: "model" }));
     const allowed = matches.filter((m) => allowedIn(catalog.value, m));
-    if (allowed.length === 0) return fail("scope_denied", `This credential may not use the model '${parsed.model}'`, { param: "model" });
+    if (allowed.length === 0) return failed(fail("scope_denied", `This credential may not use the model '${parsed.model}'`, { param: "model" }));
     const healthy = withoutOpenTargets(allowed);
-    if (!healthy.ok) return healthy.failure;
+    if (!healthy.ok) return failed(healthy.failure);
     const route = routeKeyOf(matches, parsed.model);
     const plan = planForRequest(ctx, healthy.value, route, catalog.value.document ? policyOf(catalog.value.document, route) : undefined);
     ctx.route = { candidates: plan.candidates, configVersion: catalog.value.version, routeKey: route, policy: plan.policy };

@@ -3,7 +3,8 @@
 import type { GatewayContext } from "../context";
 import { UsageMeter } from "../billing/usage-meter";
 import { billedPromptText } from "../billing/tokens";
-import { fail, type GatewayFailure } from "../errors";
+import { fail } from "../errors";
+import { failed, type StepOutcome } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 import { adapterFor } from "../providers";
 import { openAIResponseToAnthropic, openAIStreamToAnthropic } from "../providers/anthropic-ingress";
@@ -17,7 +18,7 @@ import { tapAnswer } from "../cache/stream-answer";
 
 const decoder = new TextDecoder();
 
-function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
+function transformBuffered(ctx: GatewayContext, meter: UsageMeter): StepOutcome {
   const parsed = ctx.parsed!;
   const upstream = ctx.upstream!;
   const adapter = adapterFor(upstream.target.provider);
@@ -25,19 +26,19 @@ function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailu
   try {
     json = JSON.parse(decoder.decode(upstream.bytes));
   } catch {
-    return fail("upstream_bad_response", "upstream answered with a body that is not JSON", { upstreamStatus: upstream.status });
+    return failed(fail("upstream_bad_response", "upstream answered with a body that is not JSON", { upstreamStatus: upstream.status }));
   }
   let body: unknown;
   if (parsed.capability === "embeddings") {
     const result = adapter.parseEmbeddingsResponse?.(json, parsed.model);
-    if (!result) return fail("upstream_bad_response", "upstream gave no embeddings");
-    if (!result.ok) return result.failure;
+    if (!result) return failed(fail("upstream_bad_response", "upstream gave no embeddings"));
+    if (!result.ok) return failed(result.failure);
     if (result.value.usage) meter.onUsage(result.value.usage);
     body = result.value.body;
     keepAnswer(ctx, body);
   } else {
     const result = adapter.parseChatResponse(json, parsed.model);
-    if (!result.ok) return result.failure;
+    if (!result.ok) return failed(result.failure);
     const answer = result.value;
     if (answer.usage) meter.onUsage(answer.usage);
     else for (const choice of answer.body.choices) meter.onText(choice.message.content ?? "");
@@ -47,10 +48,10 @@ function transformBuffered(ctx: GatewayContext, meter: UsageMeter): GatewayFailu
   ctx.response = { status: 200, headers: answerHeaders(ctx.responseHeaders, upstream.headers, JSON_HEADERS), json: body };
 }
 
-function transformStream(ctx: GatewayContext, meter: UsageMeter): GatewayFailure | void {
+function transformStream(ctx: GatewayContext, meter: UsageMeter): StepOutcome {
   const parsed = ctx.parsed!;
   const upstream = ctx.upstream!;
-  if (parsed.capability !== "chat" || !upstream.stream) return fail("upstream_bad_response", "upstream sent no stream");
+  if (parsed.capability !== "chat" || !upstream.stream) return failed(fail("upstream_bad_response", "upstream sent no stream"));
   const adapter = adapterFor(upstream.target.provider);
   const includeUsage = parsed.body.stream_options?.include_usage === true;
   // Filled in by sanitize_response on the external channel, which runs before the first byte is read.

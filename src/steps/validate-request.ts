@@ -4,6 +4,7 @@ import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../api/ope
 import type { GatewayContext } from "../context";
 import { fail } from "../errors";
 import { AnthropicMessagesRequestSchema, anthropicRequestToOpenAI } from "../providers/anthropic-ingress";
+import { failed } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 
 const decoder = new TextDecoder();
@@ -23,27 +24,27 @@ export const validateRequest: GatewayStep = {
     try {
       json = JSON.parse(decoder.decode(ctx.rawBody));
     } catch {
-      return fail("invalid_json", "request body is not valid JSON");
+      return failed(fail("invalid_json", "request body is not valid JSON"));
     }
     if (ctx.ingress === "anthropic") {
       // The Anthropic Messages ingress: checked with its own schema, then carried in the gateway's OpenAI form.
       const result = AnthropicMessagesRequestSchema.safeParse(json);
-      if (!result.success) return fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!)));
+      if (!result.success) return failed(fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!))));
       const body = anthropicRequestToOpenAI(result.data);
       ctx.parsed = { capability: "chat", model: body.model, stream: body.stream === true, body };
       return;
     }
     if (ctx.capability === "chat") {
       const result = ChatCompletionRequestSchema.safeParse(json);
-      if (!result.success) return fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!)));
+      if (!result.success) return failed(fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!))));
       const body = result.data;
-      if (body.template && ctx.channel !== "internal") return fail("invalid_request", "templates are only available on the internal channel", { param: "template" });
-      if (body.messages.length === 0 && !body.template) return fail("invalid_request", "messages: must contain at least one message", { param: "messages" });
+      if (body.template && ctx.channel !== "internal") return failed(fail("invalid_request", "templates are only available on the internal channel", { param: "template" }));
+      if (body.messages.length === 0 && !body.template) return failed(fail("invalid_request", "messages: must contain at least one message", { param: "messages" }));
       ctx.parsed = { capability: "chat", model: body.model, stream: body.stream === true, body };
       return;
     }
     const result = EmbeddingsRequestSchema.safeParse(json);
-    if (!result.success) return fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!)));
+    if (!result.success) return failed(fail("invalid_request", ...spread(describeZodIssue(result.error.issues[0]!))));
     ctx.parsed = { capability: "embeddings", model: result.data.model, stream: false, body: result.data };
   },
 };

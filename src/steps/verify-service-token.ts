@@ -3,6 +3,7 @@ import type { GatewayContext } from "../context";
 import { authenticateService } from "../auth/authenticate-service";
 import { credentialFrom } from "../auth/credentials";
 import { servicePrincipal } from "../auth/middleware";
+import { failed } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 
 export const verifyServiceToken: GatewayStep = {
@@ -12,9 +13,9 @@ export const verifyServiceToken: GatewayStep = {
   retries: 0,
   async run(ctx: GatewayContext) {
     const credential = credentialFrom(ctx.request);
-    if (!credential.ok) return credential.failure;
+    if (!credential.ok) return failed(credential.failure);
     const service = await authenticateService(ctx.env, credential.value);
-    if (!service.ok) return service.failure;
+    if (!service.ok) return failed(service.failure);
     ctx.principal = servicePrincipal(service.value);
   },
 };

@@ -2,6 +2,7 @@
 // HMAC signature (src/auth/authenticate-external.ts). The nonce is checked for replay by the admit step.
 import type { GatewayContext } from "../context";
 import { authenticateExternal } from "../auth/authenticate-external";
+import { failed } from "../pipeline/step";
 import type { GatewayStep } from "./types";
 import { crossOrigin } from "../cors/origin-patterns";
 import { corsAnswerHeaders } from "../cors/cors-headers";
@@ -13,7 +14,7 @@ export const verifySignatureStep: GatewayStep = {
   retries: 0,
   async run(ctx: GatewayContext) {
     const verified = await authenticateExternal(ctx);
-    if (!verified.ok) return verified.failure;
+    if (!verified.ok) return failed(verified.failure);
     ctx.principal = verified.value.principal;
     ctx.nonce = verified.value.nonce;
     // A browser origin that authentication let through is one the key allows: the page may read the answer, errors included.

@@ -14,7 +14,8 @@ export interface DrainBounds {
   maxMs: number;
 }
 
-export type AnswerRead = LimitedRead | { ok: false; reason: "too_large"; tail?: Uint8Array };
+/** LimitedRead, with the drained tail on too_large (absent when it was not read or did not end in bounds). */
+export type AnswerRead = Exclude<LimitedRead, { ok: false }> | { ok: false; reason: "read_error" } | { ok: false; reason: "too_large"; tail?: Uint8Array };
 
 /** The last `tailBytes` of the drained body, or undefined when it did not end within the bounds. */
 type Tail = Uint8Array | undefined;
