@@ -1,6 +1,6 @@
 // The usage a request is billed for: what the upstream reported, plus what the forwarded extras are known
 // to cost when the report does not say (an OpenAI chat completion with web_search_options runs a search
-// but reports no count; a stream's usage carries no tier, so a priority request is taken as served at priority).
+// but reports no count; an answer that names no tier is taken as served at the priority it asked for).
 import type { PresetItem } from "../config/schemas";
 import { forwardedExtras } from "../providers/request-fields";
 import type { Usage } from "./usage-meter";

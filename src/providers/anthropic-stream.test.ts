@@ -118,4 +118,19 @@ describe("anthropic stream -> OpenAI chunks", () => {
     expect(done.choices[0]?.finish_reason).toBe("tool_calls");
     expect(done.usage?.prompt_tokens).toBe(472);
   });
+
+  it("counts the web searches message_delta reports (message_start has none yet), and its input parts when it carries input", async () => {
+    const searched = anthropicTextStream().replace('"usage":{"output_tokens":15}', '"usage":{"output_tokens":15,"server_tool_use":{"web_search_requests":3}}');
+    const { transform, seen } = streamOf();
+    await runText([utf8(searched)], transform);
+    expect(seen.usage).toEqual([{ inputTokens: 125, outputTokens: 15, details: { cachedInputTokens: 100, serviceTier: "standard", webSearchCalls: 3 } }]);
+    // A newer API version repeats the input counts in message_delta, cumulative: they replace message_start's.
+    const cumulative = anthropicTextStream().replace(
+      '"usage":{"output_tokens":15}',
+      '"usage":{"input_tokens":30,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":15,"server_tool_use":{"web_search_requests":1}}',
+    );
+    const again = streamOf();
+    await runText([utf8(cumulative)], again.transform);
+    expect(again.seen.usage).toEqual([{ inputTokens: 135, outputTokens: 15, details: { cachedInputTokens: 100, cacheWriteInputTokens: 5, serviceTier: "standard", webSearchCalls: 1 } }]);
+  });
 });

@@ -116,13 +116,18 @@ export function anthropicChatStream(opts: ChatStreamOptions): SseTranslator {
       }
       case "message_delta": {
         const delta = isRecord(ev.delta) ? ev.delta : {};
-        // message_delta usage is cumulative; input fields appear only on newer API versions.
+        // message_delta usage is cumulative; input fields appear only on newer API versions. Server tool
+        // use (web searches) happens during the turn, so its count arrives here, not in message_start.
         if (isRecord(ev.usage)) {
           const u = anthropicUsage(ev.usage);
           usage.outputTokens = u.outputTokens;
           if (u.inputTokens > 0) {
             usage.inputTokens = u.inputTokens;
             rawUsage = ev.usage;
+            // The input parts (cache reads and writes) go with the input count they belong to.
+            if (u.details) usage.details = { ...usage.details, ...u.details };
+          } else if (u.details?.webSearchCalls !== undefined) {
+            usage.details = { ...usage.details, webSearchCalls: u.details.webSearchCalls };
           }
         }
         if (delta.stop_reason !== undefined && delta.stop_reason !== null) {

@@ -36,7 +36,7 @@ export function withDetails(usage: TokenUsage, details: UsageDetails | undefined
 /**
  * OpenAI-style usage object (also what Azure sends) -> TokenUsage, or undefined when absent. Cached and
  * audio prompt tokens and reasoning and audio output tokens are parts of the two counts; `serviceTier`
- * is the answer's top-level `service_tier` (a stream's chunks carry it too, but it is not read there).
+ * is the answer's top-level `service_tier` (in a stream: the usage chunk's).
  */
 export function openAIUsage(x: unknown, serviceTier?: unknown): TokenUsage | undefined {
   if (!isRecord(x)) return undefined;

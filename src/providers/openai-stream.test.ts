@@ -93,4 +93,17 @@ describe("openAIChatStream at wire speed", () => {
     const sanitized = await run(`data: ${spaced}\n\n`, { strip: STRIP });
     expect(sanitized.out.startsWith('data: {"id": "c", "model": "client-model", "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": null}]}\n\n')).toBe(true);
   });
+
+  it("reports the tier the usage chunk says served the request, sanitized or not", async () => {
+    const stream = [
+      '{"id":"c","model":"up","service_tier":"default","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}],"usage":null}',
+      '{"id":"c","model":"up","service_tier":"default","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}}',
+      "[DONE]",
+    ].map((d) => `data: ${d}\n\n`).join("");
+    for (const strip of [[], STRIP]) {
+      const { out, seen } = await run(stream, { strip });
+      expect(seen.usage).toEqual([{ inputTokens: 4, outputTokens: 1, details: { serviceTier: "default" } }]);
+      expect(out.includes("service_tier")).toBe(strip.length === 0);
+    }
+  });
 });

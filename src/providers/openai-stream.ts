@@ -115,7 +115,9 @@ export function openAIChatStream(opts: ChatStreamOptions, provider: string): Sse
     }
     if (reportText(chunk, opts.onText)) finished = true;
     let raw = data;
-    const usage = openAIUsage(chunk.usage);
+    // The tier that served the request rides on every chunk, the usage chunk included (read before the
+    // external channel's sanitizing strips it).
+    const usage = openAIUsage(chunk.usage, chunk.service_tier);
     if (usage && !usageSeen) {
       usageSeen = true;
       opts.onUsage(usage);

@@ -58,8 +58,17 @@ describe("billing what the upstream reports, at the preset's prices", { timeout:
     expect(await billed("mock-openai-chat", { service_tier: "priority", web_search_options: {} })).toMatchObject({ amount: 10_401 });
     // Azure speaks the same format
     expect(await billed("mock-azure-chat", { service_tier: "priority" })).toMatchObject({ amount: 401 });
-    // A stream's usage chunk is read without its tier: the priority asked for is what is billed.
+    // A stream bills the tier its chunks say served it, as the non-streamed answer does.
     expect(await billed("mock-openai-chat", { service_tier: "priority", stream: true })).toMatchObject({ amount: 401, estimated: false });
+  });
+
+  it("OpenAI: a priority request the upstream served at the default tier is billed at the default tier, streamed or not", async () => {
+    await mockScenario(SCENARIO, { completion_tokens: 10, usage_details: DETAILS, service_tier: "default" });
+    await seedPresets(mockPresets(SCENARIO).map((p) => PresetItemSchema.parse({ ...p, pricing: PRICING, extra_fields: ["service_tier"] })));
+    // The answer says "default": 56 + 240 = 296, not the priority 61 + 340 = 401 asked for.
+    expect(await billed("mock-openai-chat", { service_tier: "priority" })).toEqual({ amount: 296, input: 12, output: 57, estimated: false });
+    expect(await billed("mock-openai-chat", { service_tier: "priority", stream: true })).toEqual({ amount: 296, input: 12, output: 57, estimated: false });
+    expect(await billed("mock-openai-chat", { service_tier: "priority", stream: true, stream_options: { include_usage: true } })).toMatchObject({ amount: 296 });
   });
 
   it("Anthropic: cache reads and writes, web searches and the priority tier from its usage block", async () => {
@@ -67,6 +76,8 @@ describe("billing what the upstream reports, at the preset's prices", { timeout:
     await seedPresets(mockPresets(SCENARIO).map((p) => PresetItemSchema.parse({ ...p, pricing: PRICING })));
     // input 4 + 2 + 3 = 9 tokens: 3 x 1 (priority cached) + 2 x 1.25 + 4 x 2 = 13.5 -> 14; output 50 x 4 = 200; searches 2 x 10,000
     expect(await billed("mock-anthropic-chat", {})).toEqual({ amount: 20_214, input: 9, output: 50, estimated: false });
+    // Streamed, the searches arrive in message_delta (message_start has none yet): billed the same.
+    expect(await billed("mock-anthropic-chat", { stream: true })).toEqual({ amount: 20_214, input: 9, output: 50, estimated: false });
   });
 
   it("a preset that does not forward service_tier never bills priority for it: the field is refused, or dropped and billed at base", async () => {

@@ -141,8 +141,12 @@ const sse = (event, data) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n
 function messagesStream(plan, reported, model, noUsage) {
   /** @type {Record<string, unknown>} */
   const message = { id: `msg_${ID}`, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null };
-  // Like the real API, message_start reports a placeholder output count; message_delta has the final one.
-  if (!noUsage) message.usage = usage(reported, 1);
+  // Like the real API, message_start reports a placeholder output count and no server tool use yet (the
+  // searches run during the turn); message_delta has the final output count and the searches made.
+  if (!noUsage) {
+    const { server_tool_use: _searches, ...atStart } = usage(reported, 1);
+    message.usage = atStart;
+  }
   const block = plan.kind === "tool"
     ? { type: "tool_use", id: `toolu_${ID}`, name: plan.toolName, input: {} }
     : { type: "text", text: "" };
@@ -157,7 +161,12 @@ function messagesStream(plan, reported, model, noUsage) {
     : (text) => sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
   /** @type {Record<string, unknown>} */
   const delta = { type: "message_delta", delta: { stop_reason: stopReason(plan), stop_sequence: null } };
-  if (!noUsage) delta.usage = { output_tokens: reported.completionTokens };
+  if (!noUsage) {
+    /** @type {Record<string, unknown>} */
+    const final = { output_tokens: reported.completionTokens };
+    if (reported.webSearchRequests > 0) final.server_tool_use = { web_search_requests: reported.webSearchRequests };
+    delta.usage = final;
+  }
   const post = [
     sse("content_block_stop", { type: "content_block_stop", index: 0 }),
     sse("message_delta", delta),

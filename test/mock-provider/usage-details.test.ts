@@ -46,7 +46,12 @@ describe("usage_details and service_tier", () => {
       server_tool_use: { web_search_requests: 2 },
     });
     const events = parseSse(await (await anthropic({ ...mock, scenario: "a-details" }, { model: "claude-x", max_tokens: 100, stream: true, messages: [{ role: "user", content: "one two three" }] })).text());
-    expect(JSON.parse(events[0]!.data).message.usage).toMatchObject({ cache_read_input_tokens: 3, service_tier: "priority" });
+    const start = JSON.parse(events[0]!.data).message.usage;
+    expect(start).toMatchObject({ cache_read_input_tokens: 3, service_tier: "priority" });
+    // As the real API streams them: the searches are counted in message_delta, not message_start.
+    expect(start.server_tool_use).toBeUndefined();
+    const delta = JSON.parse(events.find((e) => e.event === "message_delta")!.data);
+    expect(delta.usage).toEqual({ output_tokens: 57, server_tool_use: { web_search_requests: 2 } });
   });
 
   it("refuses unknown usage parts and bad counts", async () => {
