@@ -7,12 +7,12 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
 import { writeOutputFile } from "../src/batches/output-file";
 import { newFileId } from "../src/files/store";
-import { LINE_LEASE_MS, lineRequestId, outputLineId, type BatchInit, type BatchLineMessage, type BatchObject, type ClaimAnswer, type LineResult } from "../src/batches/types";
+import { LINE_LEASE_MS, LINES_PER_MESSAGE, lineRequestId, outputLineId, type BatchInit, type BatchLineMessage, type BatchObject, type ClaimAnswer, type LineResult } from "../src/batches/types";
 import { JobStore, LineState, type Job } from "./batch-job/store";
 
-/** Lines whose messages one alarm run sends (100 per sendBatch); the next run follows at once. */
-const ENQUEUE_PER_ALARM = 5_000;
-const SEND_BATCH = 100;
+/** Lines whose messages one alarm run sends (100 messages per sendBatch); the next run follows at once. */
+const ENQUEUE_PER_ALARM = 10_000;
+const SEND_BATCH = 100 * LINES_PER_MESSAGE;
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -198,11 +198,12 @@ export class BatchJob extends DurableObject<Env> {
     const end = Math.min(job.total, job.enqueued + ENQUEUE_PER_ALARM);
     for (let from = job.enqueued; from < end; from += SEND_BATCH) {
       const to = Math.min(end, from + SEND_BATCH);
-      const lines = this.#store.range(from, to);
-      if (lines.length > 0) {
-        const messages = lines.map((n): MessageSendRequest<BatchLineMessage> => ({ body: { v: 1, batch_id: job.id, owner: job.owner, n }, contentType: "json" }));
-        await this.env.BATCH_QUEUE.sendBatch(messages);
+      const messages: MessageSendRequest<BatchLineMessage>[] = [];
+      // A page of lines skipped meanwhile (cancelled) sends nothing.
+      for (let at = from; at < to; at += LINES_PER_MESSAGE) {
+        if (this.#store.range(at, Math.min(to, at + LINES_PER_MESSAGE)).length > 0) messages.push({ body: { v: 1, batch_id: job.id, owner: job.owner, from: at, to: Math.min(to, at + LINES_PER_MESSAGE) }, contentType: "json" });
       }
+      if (messages.length > 0) await this.env.BATCH_QUEUE.sendBatch(messages);
       job.enqueued = to;
       this.#store.saveJob(job);
     }

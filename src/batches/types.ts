@@ -100,13 +100,21 @@ export interface LineResult {
   r2Key?: string;
 }
 
-/** A queue message of the gateway-batch queue: which line of which batch. The line's bytes never travel in it. */
+/**
+ * A queue message of the gateway-batch queue: lines [from, to) of a batch. The lines' bytes never travel in it.
+ * Several lines per message keep the queue's operations (and a consumer invocation's fixed costs) per line low;
+ * each line is still claimed on its own, so a redelivered message runs only the lines not yet done.
+ */
 export interface BatchLineMessage {
   v: 1;
   batch_id: string;
   owner: string;
-  n: number;
+  from: number;
+  to: number;
 }
+
+/** Lines per queue message. */
+export const LINES_PER_MESSAGE = 10;
 
 /** How long a claim holds a line: longer than one upstream call with its retries, well below a hold's 10 min. */
 export const LINE_LEASE_MS = 180_000;

@@ -65,7 +65,7 @@ const upstreamCalls = async () => (await mockRequests(SCENARIO)).count;
 describe("Batch lines: claim before call", () => {
   it("the same message delivered twice (a lost ack) runs and bills the line once", async () => {
     const { id, owner } = await quietBatch(1);
-    const message: BatchLineMessage = { v: 1, batch_id: id, owner, n: 0 };
+    const message: BatchLineMessage = { v: 1, batch_id: id, owner, from: 0, to: 1 };
     const before = await upstreamCalls();
     const first = await deliver(message);
     expect(first.explicitAcks).toHaveLength(1);
@@ -88,7 +88,7 @@ describe("Batch lines: claim before call", () => {
     const held = await stub.claim(0);
     expect(held.run).toBe(true);
     const before = await upstreamCalls();
-    const result = await deliver({ v: 1, batch_id: id, owner, n: 0 });
+    const result = await deliver({ v: 1, batch_id: id, owner, from: 0, to: 1 });
     expect(result.retryMessages).toHaveLength(1);
     expect(await upstreamCalls()).toBe(before);
     expect((await stub.get())?.request_counts.completed).toBe(0);
@@ -101,7 +101,7 @@ describe("Batch lines: claim before call", () => {
     const dead = await stub.claim(0, Date.now() - LINE_LEASE_MS - 1_000);
     expect(dead.run).toBe(true);
     const before = await upstreamCalls();
-    const result = await deliver({ v: 1, batch_id: id, owner, n: 0 }, 3);
+    const result = await deliver({ v: 1, batch_id: id, owner, from: 0, to: 1 }, 3);
     expect(result.explicitAcks).toHaveLength(1);
     expect((await upstreamCalls()) - before).toBe(1);
     const rows = await waitFor("the rerun's debit", async () => ((await debits(id)).length > 0 ? debits(id) : undefined));
