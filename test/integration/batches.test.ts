@@ -156,3 +156,23 @@ describe("Batches: owner isolation (attack)", () => {
     await Promise.all(ids.map((id) => waitForBatch("/external/v1", bearer(c.apiKey), id)));
   });
 });
+
+describe("Batches: the preset's batch price", () => {
+  it("a batch line pays pricing.batch where the preset sets it; an interactive request the normal price", async () => {
+    const presets = mockPresets(SCENARIO).map((p) => (p.model === "mock-openai-chat" ? { ...p, pricing: { ...p.pricing, batch: { input_per_million_micros: 500_000, output_per_million_micros: 1_000_000 } } } : p));
+    await seedPresets(presets);
+    const t = await seedTenant();
+    const fileId = await uploadFile("/external/v1", bearer(t.apiKey), jsonlOf([chatLine(1)]));
+    const created = (await (await createBatch("/external/v1", bearer(t.apiKey), { input_file_id: fileId, endpoint: "/v1/chat/completions", completion_window: "24h" })).json()) as any;
+    await waitForBatch("/external/v1", bearer(t.apiKey), created.id);
+    const [line] = await waitFor("the line's debit", async () => ((await debitsOf(created.id)).length === 1 ? debitsOf(created.id) : undefined));
+    // Batch prices: 0.5 and 1 micro-unit per token, each side rounded up (normal: 1 and 2).
+    expect(BigInt(line!.amount_micros)).toBe(-BigInt(Math.ceil(line!.input_tokens / 2) + line!.output_tokens));
+    const res = await SELF.fetch(`${BASE}/external/v1/chat/completions`, { method: "POST", headers: { ...bearer(t.apiKey), "content-type": "application/json" }, body: JSON.stringify(chatLine(1).body) });
+    expect(res.status).toBe(200);
+    const requestId = res.headers.get("x-gateway-request-id")!;
+    const interactive = await waitFor("the interactive debit", () => handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst());
+    expect(interactive.batch_id).toBeNull();
+    expect(BigInt(interactive.amount_micros)).toBe(-BigInt(interactive.input_tokens + 2 * interactive.output_tokens));
+  });
+});
