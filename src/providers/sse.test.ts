@@ -46,6 +46,15 @@ describe("createSseParser", () => {
     }
   });
 
+  it("gives the same events when LF-only chunks and chunks with CR line breaks alternate in one stream", async () => {
+    // LF-only text takes a faster path than text with a CR: every cut makes a different mix of the two.
+    const lines = SAMPLE.split("\n");
+    const mixed = lines.map((line, i) => line + (i === lines.length - 1 ? "" : i % 3 === 0 ? "\r\n" : i % 3 === 1 ? "\n" : "\r")).join("");
+    const bytes = utf8(mixed);
+    for (let cut = 1; cut < bytes.length; cut++) expect(await parse(splitAt(bytes, [cut]))).toEqual(EXPECTED);
+    for (let seed = 1; seed <= 30; seed++) expect(await parse(splitAt(bytes, randomCuts(bytes.length, 6, seed)))).toEqual(EXPECTED);
+  });
+
   it("treats a CR at the end of one chunk and LF at the start of the next as one line break", async () => {
     const events = await parse([utf8("data: a\r"), utf8("\ndata: b\r"), utf8("\n\r"), utf8("\n")]);
     expect(events).toEqual([{ data: "a\nb" }]);
