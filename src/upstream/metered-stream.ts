@@ -1,5 +1,6 @@
 // The body streamed to the client, as one stream layer over the upstream's: pulls from the upstream only
-// as the client reads (no buffering), translates each read synchronously (src/providers/stream-translator.ts),
+// as the client reads (no buffering), each read taking whatever has arrived (up to READ_BUFFER_BYTES), translates
+// each read synchronously (src/providers/stream-translator.ts),
 // enforces the size limit, turns an upstream failure or a broken translation into one error event in the
 // client's format (never a silent clean end), and reports how the body ended, once. One timer per stream keeps
 // both deadlines, checked against the time of the last progress (no timer or race per read):
@@ -25,8 +26,39 @@ export interface MeterOptions {
 
 export const IDLE_DEADLINE_FLAG = "idle_deadline";
 
+/** Bytes asked for per upstream read (a TLS record's worth and more): what has arrived comes in one read. */
+export const READ_BUFFER_BYTES = 32 * 1024;
+
+/**
+ * Reads of up to `size` bytes: a byte stream (every fetch() body) is read into a buffer of ours, so one
+ * read takes everything that has arrived (a default reader hands a native body over in 4 KB pieces, and
+ * every piece is a read, a translation call, an enqueue and a write to the client). The buffer is reused
+ * when the bytes read were not passed on as they are. Other streams are read as they come.
+ */
+function bufferedReader(source: ReadableStream<Uint8Array>, size: number, reuse: boolean) {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = source.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream.
+  }
+  if (!byob) return source.getReader();
+  const reader = byob;
+  let spare: ArrayBuffer | undefined;
+  return {
+    async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+      const buffer = spare ?? new ArrayBuffer(size);
+      spare = undefined;
+      const result = await reader.read(new Uint8Array(buffer));
+      if (reuse && result.value) spare = result.value.buffer as ArrayBuffer;
+      return result as ReadableStreamReadResult<Uint8Array>;
+    },
+    cancel: (reason?: unknown) => reader.cancel(reason),
+  };
+}
+
 export function meteredStream(source: ReadableStream<Uint8Array>, opts: MeterOptions): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
+  const reader = bufferedReader(source, READ_BUFFER_BYTES, opts.translator !== undefined);
   let bytesSent = 0;
   let ended = false;
   /** A pull is waiting on the upstream (the upstream's deadline applies), else on the client (the client's). */
