@@ -54,6 +54,7 @@ export async function createApiKey(env: Env, tenantId: string, body: CreateApiKe
       rate_limits: body.rate_limits,
       max_concurrent_requests: body.max_concurrent_requests,
       quotas: body.quotas,
+      cache: body.cache,
     }),
     created_at: now,
     version: 1,

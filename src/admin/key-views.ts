@@ -1,6 +1,7 @@
 // Wire shapes of tenant API keys for the admin API. Views are built field by field from the
 // record, so the sealed signing secrets and the key hash can never leak into a response.
 import { z } from "@hono/zod-openapi";
+import { CallerCacheSchema } from "../cache/policy-schema";
 import type { ApiKeyRecord } from "../config/schemas";
 import type { GuardSnapshot, KeyStatus } from "../guard/types";
 import {
@@ -33,6 +34,7 @@ export const ApiKeySchema = z
     signature: z.enum(["required", "optional"]),
     rate_limits: RateLimitsSchema,
     max_concurrent_requests: z.number().int().nullable(),
+    cache: CallerCacheSchema.nullable().openapi({ description: "Response cache for this key's requests; null: the tenant's setting applies (docs/api/cache.md)." }),
     quotas: z.array(QuotaSchema),
     secret_rotated_at: z.string().nullable(),
     previous_secret_expires_at: z.string().nullable(),
@@ -74,6 +76,8 @@ export const CreateApiKeySchema = z
     rate_limits: RateLimitsInputSchema.optional(),
     max_concurrent_requests: MaxConcurrentInputSchema.optional(),
     quotas: QuotaListInputSchema.optional(),
+    /** Response cache for this key's requests (docs/api/cache.md); wins over the tenant's setting. */
+    cache: CallerCacheSchema.optional(),
   })
   .openapi("CreateApiKey");
 
@@ -88,6 +92,7 @@ export const UpdateApiKeySchema = z
     rate_limits: RateLimitsInputSchema.nullable().optional(),
     max_concurrent_requests: MaxConcurrentInputSchema.nullable().optional(),
     quotas: QuotaListInputSchema.nullable().optional(),
+    cache: CallerCacheSchema.nullable().optional(),
   })
   .refine((body) => Object.values(body).some((v) => v !== undefined), "at least one field is required")
   .openapi("UpdateApiKey", { description: "Absent fields are kept; `null` clears a field." });
@@ -118,6 +123,7 @@ export function apiKeyView(k: ApiKeyRecord, status: KeyStatus): z.infer<typeof A
     signature: k.signature,
     rate_limits: k.rate_limits ?? {},
     max_concurrent_requests: k.max_concurrent_requests ?? null,
+    cache: k.cache ?? null,
     quotas: k.quotas ?? [],
     secret_rotated_at: k.secret_rotated_at ?? null,
     previous_secret_expires_at: k.previous_secret_expires_at ?? null,

@@ -3,6 +3,7 @@
 // nonce itself is checked for replay by the TenantGuard: in admit() on the pipeline, in checkAccess()
 // on the read-only routes (middleware.ts).
 import type { Env } from "../env";
+import { callerCache } from "../cache/caller-policy";
 import type { Principal } from "../context";
 import { quotaRules, type ApiKeyRecord, type TenantRecord } from "../config/schemas";
 import { err, fail, ok, type GatewayFailure, type Result } from "../errors";
@@ -170,6 +171,6 @@ export function keyPrincipal(key: ApiKeyRecord, tenant: TenantRecord): Principal
       policy: tenant.concurrency_policy,
       weight: tenant.weight,
     },
-    cache: key.cache ?? tenant.cache,
+    cache: callerCache(key.cache, tenant.cache),
   };
 }

@@ -1,6 +1,7 @@
 // What a tenant key holding `keys:manage` may set on its own tenant's keys: never more than the tenant's
-// own limits (rate limits, concurrency, quotas, IP allowlist) and never scopes wider than its own. A value
-// beyond them is a 400 naming the field; nothing is clamped silently.
+// own limits (rate limits, concurrency, quotas, IP allowlist, response cache) and never scopes wider than
+// its own. A value beyond them is a 400 naming the field; nothing is clamped silently.
+import type { CallerCache } from "../cache/policy-schema";
 import type { Quota, Scopes, TenantRecord } from "../config/schemas";
 import { fail, type GatewayFailure, type Result, err, ok } from "../errors";
 import { ipInCidr, parseCidr } from "../security/ip";
@@ -12,6 +13,7 @@ export interface KeySettings {
   rate_limits?: { requests_per_minute?: number; tokens_per_minute?: number } | null;
   max_concurrent_requests?: number | null;
   quotas?: Quota[] | null;
+  cache?: CallerCache | null;
 }
 
 const beyond = (param: string, message: string): GatewayFailure => fail("invalid_request", `Invalid ${param}: ${message}`, { param });
@@ -31,6 +33,8 @@ export function beyondTenant(settings: KeySettings, tenant: TenantRecord): Gatew
     const cap = quotaCap(quota, tenant.quotas ?? []);
     if (cap !== undefined && quota.limit > cap) return beyond(`quotas.${i}.limit`, `at most the tenant's ${cap} for ${quota.type} per ${quota.period}`);
   }
+  const cache = cacheBeyondTenant(settings.cache, tenant.cache);
+  if (cache) return cache;
   const tenantNets = tenant.ip_allowlist ?? [];
   if (tenantNets.length > 0) {
     const asked = settings.ip_allowlist;
@@ -40,6 +44,18 @@ export function beyondTenant(settings: KeySettings, tenant: TenantRecord): Gatew
       if (!withinAny(entry, tenantNets)) return beyond(`ip_allowlist.${i}`, "outside the tenant's IP allowlist");
     }
   }
+  return undefined;
+}
+
+/**
+ * A key may turn the cache off, or use it as the tenant does or narrower: whether hits (billed at the
+ * preset's cache price) are served, and how widely answers are shared, is the operator's call per tenant.
+ */
+function cacheBeyondTenant(asked: CallerCache | null | undefined, tenant: CallerCache | undefined): GatewayFailure | undefined {
+  if (!asked?.enabled) return undefined;
+  if (tenant?.enabled !== true) return beyond("cache.enabled", "the tenant's response cache is off; an administrator turns it on");
+  if (asked.ttl_s !== undefined && tenant.ttl_s !== undefined && asked.ttl_s > tenant.ttl_s) return beyond("cache.ttl_s", `at most the tenant's ${tenant.ttl_s}`);
+  if (asked.scope === "shared" && tenant.scope !== "shared") return beyond("cache.scope", "the tenant's answers are not shared");
   return undefined;
 }
 

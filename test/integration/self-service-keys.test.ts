@@ -121,6 +121,8 @@ describe("within the tenant's limits", () => {
       [{ ip_allowlist: [] }, "ip_allowlist"],
       [{ scopes: { capabilities: ["embeddings"] } }, "scopes.capabilities"],
       [{ scopes: { models: ["gpt-4o"] } }, "scopes.models"],
+      // The tenant's response cache is off: a key may not turn it on for itself.
+      [{ cache: { enabled: true } }, "cache.enabled"],
     ];
     for (const [settings, param] of cases) {
       const res = await selfService(manager, "POST", "/keys", { name: "too much", ...settings });
@@ -134,6 +136,26 @@ describe("within the tenant's limits", () => {
     }
     const unchanged = await selfService(manager, "GET", `/keys/${plain.id}`);
     expect(unchanged.body).toMatchObject({ version: 1, rate_limits: {}, ip_allowlist: [] });
+  });
+
+  it("a key's response cache stays within the tenant's: off always, on only as the tenant has it or narrower", async () => {
+    const off = await selfService(manager, "POST", "/keys", { name: "no cache", cache: { enabled: false } });
+    expect(off.status).toBe(201);
+    expect(off.body.cache).toEqual({ enabled: false });
+    const cached = await createTenant({ name: "Cached", ip_allowlist: ["203.0.113.0/24"], cache: { enabled: true, ttl_s: 60 } });
+    const cachedManager: Key = await createKey(cached.id, { name: "manager", scopes: { permissions: ["keys:manage"] } });
+    for (const [cache, param] of [
+      [{ enabled: true, ttl_s: 61 }, "cache.ttl_s"],
+      [{ enabled: true, scope: "shared" }, "cache.scope"],
+    ] as const) {
+      const res = await selfService(cachedManager, "POST", "/keys", { name: "wider", cache });
+      expect({ param, status: res.status, got: res.body.error.param }).toEqual({ param, status: 400, got: param });
+    }
+    const narrower = await selfService(cachedManager, "POST", "/keys", { name: "narrower", cache: { enabled: true, ttl_s: 30 } });
+    expect(narrower.status).toBe(201);
+    const patched = await selfService(cachedManager, "PATCH", `/keys/${narrower.body.id}`, { cache: { enabled: true, ttl_s: 600 } });
+    expect({ status: patched.status, param: patched.body.error.param }).toEqual({ status: 400, param: "cache.ttl_s" });
+    expect((await selfService(cachedManager, "PATCH", `/keys/${narrower.body.id}`, { cache: null })).body.cache).toBeNull();
   });
 
   it("a manager cannot widen any key past its own scopes, itself included; cleared scopes fall back to its own", async () => {
