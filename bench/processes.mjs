@@ -106,8 +106,10 @@ export async function bundleGateway({ root = ROOT } = {}) {
   let output = "";
   child.stdout.on("data", (d) => (output = (output + d).slice(-8000)));
   child.stderr.on("data", (d) => (output = (output + d).slice(-8000)));
+  // Removed on Ctrl-C too (killChildren), not only by the caller's cleanup.
+  const forget = onKill(() => rmSync(dir, { recursive: true, force: true }));
   const code = await new Promise((resolve) => child.once("exit", resolve));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const cleanup = () => (forget(), rm(dir, { recursive: true, force: true }));
   if (code !== 0) {
     await cleanup();
     return { ok: false, error: `wrangler deploy --dry-run exited with ${code}:\n${output.trim()}` };
