@@ -40,6 +40,9 @@ export const AdminAuditRecordSchema = TenantAuditRecordSchema.extend({
 
 export const auditListOf = <T extends z.ZodType>(item: T) => z.object({ object: z.literal("list"), data: z.array(item), next_cursor: z.string().nullable() });
 
+const CacheHits = Int.openapi({ description: "Requests answered from the response cache (part of `requests`)." });
+const CacheHitCost = Int.openapi({ description: "What those hits cost at the preset's cache price, micro-units (part of `cost_micros`)." });
+
 export const UsageReportSchema = z
   .object({
     object: z.literal("usage"),
@@ -54,9 +57,11 @@ export const UsageReportSchema = z
         input_tokens: Int,
         output_tokens: Int,
         cost_micros: Int,
+        cache_hits: CacheHits,
+        cache_hit_cost_micros: CacheHitCost,
       }),
     ),
-    total: z.object({ requests: Int, input_tokens: Int, output_tokens: Int, cost_micros: Int }),
+    total: z.object({ requests: Int, input_tokens: Int, output_tokens: Int, cost_micros: Int, cache_hits: CacheHits, cache_hit_cost_micros: CacheHitCost }),
   })
   .openapi("UsageReport");
 

@@ -46,21 +46,27 @@ export interface UsageLine {
   input_tokens: Int;
   output_tokens: Int;
   cost_micros: Int;
+  cache_hits: Int;
+  cache_hit_cost_micros: Int;
 }
+
+type Totals = Pick<UsageLine, "requests" | "input_tokens" | "output_tokens" | "cost_micros" | "cache_hits" | "cache_hit_cost_micros">;
 
 export interface UsageReport {
   object: "usage";
   from: string;
   to: string;
   data: UsageLine[];
-  total: { requests: Int; input_tokens: Int; output_tokens: Int; cost_micros: Int };
+  total: Totals;
 }
+
+const SUMMED = ["requests", "input_tokens", "output_tokens", "cost_micros", "cache_hits", "cache_hit_cost_micros"] as const;
 
 /** Rows ordered by date, model, key; `total` is the exact sum of the rows. */
 export async function usageReport(db: Kysely<Database>, tenantId: string, window: { from: string; to: string }): Promise<Result<UsageReport>> {
   const rows = await db
     .selectFrom("usage_daily")
-    .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as("date"), "model", "key_id", "requests", "input_tokens", "output_tokens", "cost_micros"])
+    .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as("date"), "model", "key_id", ...SUMMED])
     .where("tenant_id", "=", tenantId)
     .where(sql<boolean>`day between ${window.from}::date and ${window.to}::date`)
     .orderBy("day")
@@ -71,33 +77,20 @@ export async function usageReport(db: Kysely<Database>, tenantId: string, window
   if (rows.length > MAX_USAGE_ROWS) {
     return err(fail("invalid_request", `More than ${MAX_USAGE_ROWS} usage rows in this window; ask for fewer days.`, { param: "from" }));
   }
-  const total = { requests: 0n, input_tokens: 0n, output_tokens: 0n, cost_micros: 0n };
+  const sums = Object.fromEntries(SUMMED.map((f) => [f, 0n])) as Record<(typeof SUMMED)[number], bigint>;
   const data = rows.map((r) => {
-    total.requests += BigInt(r.requests);
-    total.input_tokens += BigInt(r.input_tokens);
-    total.output_tokens += BigInt(r.output_tokens);
-    total.cost_micros += BigInt(r.cost_micros);
-    return {
+    const line = {
       date: r.date,
       // '' is the roll-up's "none" (primary-key columns cannot be NULL).
       model: r.model === "" ? null : r.model,
       key_id: r.key_id === "" ? null : r.key_id,
-      requests: jsonInt(r.requests),
-      input_tokens: jsonInt(r.input_tokens),
-      output_tokens: jsonInt(r.output_tokens),
-      cost_micros: jsonInt(r.cost_micros),
-    };
+    } as UsageLine;
+    for (const f of SUMMED) {
+      sums[f] += BigInt(r[f]);
+      line[f] = jsonInt(r[f]);
+    }
+    return line;
   });
-  return ok({
-    object: "usage",
-    from: window.from,
-    to: window.to,
-    data,
-    total: {
-      requests: jsonInt(total.requests),
-      input_tokens: jsonInt(total.input_tokens),
-      output_tokens: jsonInt(total.output_tokens),
-      cost_micros: jsonInt(total.cost_micros),
-    },
-  });
+  const total = Object.fromEntries(SUMMED.map((f) => [f, jsonInt(sums[f])])) as Totals;
+  return ok({ object: "usage", from: window.from, to: window.to, data, total });
 }

@@ -145,6 +145,21 @@ describe("recordBillingEvents", () => {
     ]);
   });
 
+  it("counts response-cache hits (rows flagged cache_hit) and their cost in the roll-up, a correction once as money only", async () => {
+    const tenant = newTenant();
+    const hit = { ...debit(tenant, "req-hit", 500, [0, 0]), meta: { flags: ["cache_hit"] } };
+    const events = [
+      hit,
+      debit(tenant, "req-miss", 1_000),
+      // A settlement correction of the hit: more money, not another request or another hit.
+      { ...debit(tenant, "req-hit:correction", 100, [0, 0]), meta: { corrects: "req-hit", flags: ["correction", "cache_hit"] } },
+    ];
+    await recordBillingEvents(db, events);
+    await recordBillingEvents(db, [hit]);
+    const row = await db.selectFrom("usage_daily").select(["requests", "cost_micros", "cache_hits", "cache_hit_cost_micros"]).where("tenant_id", "=", tenant).executeTakeFirstOrThrow();
+    expect(row).toEqual({ requests: "2", cost_micros: "1600", cache_hits: "1", cache_hit_cost_micros: "600" });
+  });
+
   it("puts a late delivery on the day the request happened (UTC)", async () => {
     const tenant = newTenant();
     await recordBillingEvents(db, [{ ...debit(tenant, "req-old", 9), occurredAt: "2026-01-31T23:59:59.999Z" }]);

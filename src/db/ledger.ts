@@ -152,7 +152,7 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
       .with("rolled", (q) =>
         q
           .insertInto("usage_daily")
-          .columns(["tenant_id", "key_id", "model", "day", "requests", "input_tokens", "output_tokens", "cost_micros"])
+          .columns(["tenant_id", "key_id", "model", "day", "requests", "input_tokens", "output_tokens", "cost_micros", "cache_hits", "cache_hit_cost_micros"])
           .expression((eb) =>
             eb
               .selectFrom("inserted")
@@ -167,6 +167,9 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
                 sql<string>`coalesce(sum(input_tokens) filter (where kind = 'debit'), 0)`.as("input_tokens"),
                 sql<string>`coalesce(sum(output_tokens) filter (where kind = 'debit'), 0)`.as("output_tokens"),
                 sql<string>`-sum(amount_micros)`.as("cost_micros"),
+                // Answered from the response cache: the row's flags say so (src/steps/record-billing.ts).
+                sql<string>`count(*) filter (where kind = 'debit' and meta->>'corrects' is null and meta->'flags' @> '["cache_hit"]'::jsonb)`.as("cache_hits"),
+                sql<string>`-coalesce(sum(amount_micros) filter (where meta->'flags' @> '["cache_hit"]'::jsonb), 0)`.as("cache_hit_cost_micros"),
               ])
               .groupBy(["tenant_id", usageKey, usageModel, usageDay])
               .orderBy("tenant_id")
@@ -180,6 +183,8 @@ export async function recordBillingEvents(db: Kysely<Database>, events: BillingE
               input_tokens: sql`usage_daily.input_tokens + excluded.input_tokens`,
               output_tokens: sql`usage_daily.output_tokens + excluded.output_tokens`,
               cost_micros: sql`usage_daily.cost_micros + excluded.cost_micros`,
+              cache_hits: sql`usage_daily.cache_hits + excluded.cache_hits`,
+              cache_hit_cost_micros: sql`usage_daily.cache_hit_cost_micros + excluded.cache_hit_cost_micros`,
             }),
           ),
       )

@@ -48,6 +48,9 @@ export interface UsageDailyTable {
   input_tokens: Int8;
   output_tokens: Int8;
   cost_micros: Int8;
+  /** Requests answered from the response cache (debits flagged cache_hit), and their cost at the cache price. */
+  cache_hits: Int8;
+  cache_hit_cost_micros: Int8;
 }
 
 export interface AuditLogTable {

@@ -50,7 +50,7 @@ describe("admin audit and usage", () => {
   it("usage has the tenant API's shape", async () => {
     const reply = await get(`/admin/v1/tenants/${t.tenantId}/usage?from=2026-01-01&to=2026-01-31`, ADMIN);
     expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ object: "usage", from: "2026-01-01", to: "2026-01-31", data: [], total: { requests: 0, input_tokens: 0, output_tokens: 0, cost_micros: 0 } });
+    expect(reply.body).toEqual({ object: "usage", from: "2026-01-01", to: "2026-01-31", data: [], total: { requests: 0, input_tokens: 0, output_tokens: 0, cost_micros: 0, cache_hits: 0, cache_hit_cost_micros: 0 } });
   });
 
   it("unknown tenants are 404 on every route; a malformed id is 400; no or wrong token is 401", async () => {

@@ -228,11 +228,11 @@ describe("GET /external/v1/usage", () => {
         { date: "2026-02-01", model: "m2", key_id: a2.keyId, requests: 1, input_tokens: 3, output_tokens: 4, cost_micros: 7 },
         { date: "2026-02-02", model: "", key_id: null, requests: 1, input_tokens: 0, output_tokens: 0, cost_micros: 11 },
         { date: "2026-02-02", model: "m1", key_id: a.keyId, requests: 2, input_tokens: 200, output_tokens: 400, cost_micros: "10000000000000000" },
-      ].map((r) => ({ ...r, model: r.model === "" ? null : r.model })),
-      total: { requests: 6, input_tokens: 214, output_tokens: 426, cost_micros: "10000000000003518" },
+      ].map((r) => ({ ...r, model: r.model === "" ? null : r.model, cache_hits: 0, cache_hit_cost_micros: 0 })),
+      total: { requests: 6, input_tokens: 214, output_tokens: 426, cost_micros: "10000000000003518", cache_hits: 0, cache_hit_cost_micros: 0 },
     });
     const other = await get("/external/v1/usage?from=2026-02-01&to=2026-02-01", bearer(b.apiKey));
-    expect(other.body.data).toEqual([{ date: "2026-02-01", model: "m1", key_id: b.keyId, requests: 1, input_tokens: 1, output_tokens: 1, cost_micros: 123 }]);
+    expect(other.body.data).toEqual([{ date: "2026-02-01", model: "m1", key_id: b.keyId, requests: 1, input_tokens: 1, output_tokens: 1, cost_micros: 123, cache_hits: 0, cache_hit_cost_micros: 0 }]);
   });
 
   it("refuses a reversed, over-long or malformed window", async () => {
@@ -285,7 +285,7 @@ describe("from a gateway request to the tenant's audit and usage", { timeout: 30
       return body.total.requests >= 1 && body;
     });
     expect(report.data).toEqual([
-      { date: today, model: "mock-openai-chat", key_id: t.keyId, requests: 1, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_micros: okRecord.cost_micros },
+      { date: today, model: "mock-openai-chat", key_id: t.keyId, requests: 1, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_micros: okRecord.cost_micros, cache_hits: 0, cache_hit_cost_micros: 0 },
     ]);
   });
 });

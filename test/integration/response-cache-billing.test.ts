@@ -1,7 +1,7 @@
 // Response cache, money and control: a hit is billed at the preset's cache price through the same
 // settlement, flagged cache_hit in the ledger and the audit record; N concurrent identical misses make
 // one upstream call; admin purge by tenant, preset and entry key, in its own role area.
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { mockRequests, seedTenant } from "../fixtures/seed";
@@ -38,6 +38,21 @@ describe("response cache billing, single flight and purge", () => {
     expect(snapshot.openHolds).toBe(0);
     const missCost = answer.usage.prompt_tokens * 1 + answer.usage.completion_tokens * 2;
     expect(snapshot.balanceMicros).toBe(10_000_000 - missCost - 500);
+    // The usage API counts the hit and its cost at the cache price, for the tenant and for an administrator.
+    const mine = await SELF.fetch("https://gw.test/external/v1/usage", { headers: { authorization: `Bearer ${key.apiKey}` } });
+    expect(mine.status).toBe(200);
+    const theirs = await admin("GET", `/tenants/${key.tenantId}/usage`);
+    for (const report of [(await mine.json()) as { data: unknown[]; total: unknown }, theirs.body]) {
+      expect(report.data).toEqual([expect.objectContaining({ model: "mock-openai-chat", key_id: key.keyId, requests: 2, cost_micros: missCost + 500, cache_hits: 1, cache_hit_cost_micros: 500 })]);
+      expect(report.total).toEqual({
+        requests: 2,
+        input_tokens: answer.usage.prompt_tokens,
+        output_tokens: answer.usage.completion_tokens,
+        cost_micros: missCost + 500,
+        cache_hits: 1,
+        cache_hit_cost_micros: 500,
+      });
+    }
   });
 
   it("single flight: 8 concurrent identical misses make one upstream call, the others are served its answer", async () => {
