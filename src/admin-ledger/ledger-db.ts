@@ -6,7 +6,7 @@ import type { Database } from "../db/schema";
 import type { Env } from "../env";
 import { fail, GatewayError, type GatewayFailure } from "../errors";
 
-/** Until src/errors.ts has a `ledger_unavailable` kind: a gateway-side 503 under the generic code. */
+/** The ledger database cannot be reached: a 503 `ledger_unavailable`, to be retried shortly. */
 export function ledgerUnavailable(): GatewayFailure {
   return fail("ledger_unavailable", "The ledger database is unavailable; try again shortly.", { retryAfterSeconds: 5 });
 }

@@ -7,8 +7,7 @@ import { balanceOfRecord, billingEventProblem, insertAuditRecords, recordBilling
 import type { Database } from "./schema";
 import { seededRandom } from "../routing/beta";
 
-// Until src/env.ts and test/env.d.ts carry DB_WS_PROXY and TEST_DB_KIND.
-const testEnv = env as unknown as DbEnv & { TEST_DB_KIND?: string };
+const testEnv: DbEnv & { TEST_DB_KIND?: string } = env;
 
 let handle: DbHandle;
 let db: Kysely<Database>;

@@ -7,9 +7,8 @@ import { openSecret, sealSecret } from "./secret-box";
 const RAW_KEY_BYTES = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const RAW_KEY = btoa(String.fromCharCode(...RAW_KEY_BYTES));
 const SECRET = "gss_0123456789abcdefghijABCDEFGHIJklmnopqrstu";
-// The MASTER_KEY binding of the test config (base64 of 31 bytes). Read untyped: Cloudflare.Env does not
-// pick up src/env.ts's secrets in test/env.d.ts yet.
-const TEST_MASTER_KEY = (env as unknown as Record<string, string | undefined>).MASTER_KEY!;
+// The MASTER_KEY binding of the test config (base64 of 31 bytes).
+const TEST_MASTER_KEY = env.MASTER_KEY!;
 
 async function decryptWith(key: CryptoKey, sealed: string): Promise<string> {
   const [, iv, ct] = sealed.split(".");
