@@ -2,7 +2,7 @@
 // bills a line twice, a message arriving while another consumer holds a live lease waits, and a line whose
 // consumer died during its call (lease over) is run again once, billed once. Messages are delivered to the
 // Worker's real queue handler by hand (createMessageBatch), so the same message can be delivered twice.
-import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { createDb } from "../../src/db/client";
@@ -110,5 +110,26 @@ describe("Batch lines: claim before call", () => {
     // The dead attempt can no longer record a result: its generation lost the line.
     expect(await stub.complete(0, 1, { ok: true, text: "{}" })).toEqual({ accepted: false });
     expect((await stub.get())?.request_counts).toEqual({ total: 1, completed: 1, failed: 0 });
+  });
+});
+
+describe("Batch lines: out of retries", () => {
+  it("a line whose message reached the dead-letter queue becomes an error line (line_not_run); the batch still ends", async () => {
+    const { id, owner } = await quietBatch(4);
+    const batch = createMessageBatch("gateway-batch-dlq", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { v: 1, batch_id: id, owner, from: 0, to: 1 } satisfies BatchLineMessage }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(1);
+    const stub = batchFor(env, owner, id);
+    expect((await stub.get())?.request_counts).toEqual({ total: 1, completed: 0, failed: 1 });
+    // The object finalizes from its alarm: run it now rather than wait for it.
+    await runDurableObjectAlarm(stub);
+    const done = await stub.get();
+    expect(done?.status).toBe("completed");
+    const file = await env.FILES_BUCKET.get(`files/${encodeURIComponent(owner)}/${done!.error_file_id}`);
+    const line = JSON.parse((await file!.text()).trim());
+    expect(line).toMatchObject({ custom_id: "req-4", response: null, error: { code: "line_not_run" } });
+    expect(await debits(id)).toHaveLength(0);
   });
 });
