@@ -114,7 +114,7 @@ export interface BatchLineMessage {
 }
 
 /** Lines per queue message. */
-export const LINES_PER_MESSAGE = 10;
+export const LINES_PER_MESSAGE = 25;
 
 /** How long a claim holds a line: longer than one upstream call with its retries, well below a hold's 10 min. */
 export const LINE_LEASE_MS = 180_000;
