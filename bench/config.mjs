@@ -87,8 +87,11 @@ export function parseArgs(argv) {
   }
   if (!settings.peers) settings.arms = settings.arms.filter((a) => !PEER_ARMS.includes(a));
   if (!settings.gateway) settings.arms = settings.arms.filter((a) => a === "direct" || a === "bare" || a === "floor" || PEER_ARMS.includes(a));
-  // A baseline commit adds the twin of each chosen channel that has one (internal, external_unsigned).
-  if (settings.baseline) settings.arms.push(...BASELINE_ARMS.filter((a) => settings.arms.includes(a)).map((a) => a + BASELINE_SUFFIX));
+  // A baseline commit adds the twin of each chosen channel that has one (internal, external_unsigned),
+  // right after it: the pair then runs back to back in every round, so a drift of the shared machine
+  // between them is as small as it can be (the rotation per round splits a pair only when it wraps
+  // around the end of the list).
+  if (settings.baseline) settings.arms = settings.arms.flatMap((a) => (BASELINE_ARMS.includes(a) ? [a, a + BASELINE_SUFFIX] : [a]));
   return settings;
 }
 

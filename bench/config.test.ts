@@ -4,10 +4,10 @@ import { parseArgs } from "./config.mjs";
 import { phasesFor } from "./rounds.mjs";
 
 describe("parseArgs", () => {
-  it("adds internal@base and external_unsigned@base for the chosen channels when --baseline is given", () => {
+  it("adds internal@base and external_unsigned@base right after their chosen channels when --baseline is given", () => {
     const s = parseArgs(["--quick", "--arms", "bare,internal,external_unsigned", "--baseline", "HEAD~5"]);
     expect(s.baseline).toBe("HEAD~5");
-    expect(s.arms).toEqual(["direct", "bare", "internal", "external_unsigned", "internal@base", "external_unsigned@base"]);
+    expect(s.arms).toEqual(["direct", "bare", "internal", "internal@base", "external_unsigned", "external_unsigned@base"]);
     expect(parseArgs(["--arms", "internal", "--baseline", "abc1234"]).arms).toEqual(["direct", "internal", "internal@base"]);
     expect(parseArgs(["--arms", "internal"]).arms).toEqual(["direct", "internal"]);
     expect(parseArgs(["--no-gateway", "--baseline", "HEAD~1"]).arms).not.toContain("internal@base");
