@@ -78,13 +78,17 @@ function verdictText(v, ratio) {
   return "not measured";
 }
 
-/** The report's lines comparing each channel with the baseline commit, or none. */
+/**
+ * The report's lines comparing each channel with the baseline commit, or none. The verdict rests on the
+ * median of the per-round ratios (each a pair run seconds apart); the ratio of the two medians is shown
+ * beside it, since on a noisy machine the two can fall on different sides of 1.
+ */
 export function baselineLines(comparison, label, baseline) {
   if (!comparison) return [];
   const lines = [];
   for (const [arm, c] of Object.entries(comparison)) {
     const part = (x, what, unit, digits) =>
-      x ? `${what} ${f(x.current.median, digits)} vs ${f(x.baseline.median, digits)} ${unit}, ratio ${f(x.ratio.median, 3)} (per round ${f(x.ratio.min, 3)}–${f(x.ratio.max, 3)}): ${verdictText(x.verdict, x.ratio.median)}` : `${what}: not measured`;
+      x ? `${what} ${f(x.current.median, digits)} vs ${f(x.baseline.median, digits)} ${unit}, ratio ${f(x.ratio.median, 3)} (per round ${f(x.ratio.min, 3)}–${f(x.ratio.max, 3)}; of the medians ${f(x.current.median / x.baseline.median, 3)}): ${verdictText(x.verdict, x.ratio.median)}` : `${what}: not measured`;
     lines.push(`- **Against the baseline ${baseline?.short ?? ""}**, ${label(arm)}: ${part(c.p50C1, "p50 at c=1", "ms", 3)}; ${part(c.rpsC16, "req/s at c=16", "req/s", 0)}.`);
   }
   return lines;

@@ -88,7 +88,7 @@ describe("baselineComparison", () => {
     const md = toMarkdown(summarize(recs, { rounds: 3, stream0: { chunks: 50 }, stream20: { chunks: 50 } }, { problems: [] }), meta);
     expect(md).toContain("| gateway internal @ 833efa3 (baseline) |");
     expect(md).toContain("Baseline: commit 833efa3 (`--baseline HEAD~5`: Usage counted)");
-    expect(md).toContain("**Against the baseline 833efa3**, gateway internal: p50 at c=1 1.530 vs 1.500 ms, ratio 1.020 (per round 1.020–1.020): within 5%; req/s at c=16 1236 vs 1200 req/s, ratio 1.030");
+    expect(md).toContain("**Against the baseline 833efa3**, gateway internal: p50 at c=1 1.530 vs 1.500 ms, ratio 1.020 (per round 1.020–1.020; of the medians 1.020): within 5%; req/s at c=16 1236 vs 1200 req/s, ratio 1.030");
     expect(md).toMatch(/gateway external, unsigned key: p50 at c=1 2\.200 vs 2\.000 ms, ratio 1\.100 .*\*\*worse by 10\.0%\*\* \(not within 5%\); req\/s at c=16 800 vs 1000 req\/s, ratio 0\.800 .*\*\*worse by 20\.0%\*\*/);
   });
 });
