@@ -12,7 +12,7 @@ import { killChildren, ROOT } from "./processes.mjs";
 import { memoryKb, resetPeak } from "./proc-stats.mjs";
 import { summarize, toMarkdown } from "./report.mjs";
 import { readmeBlock, spliceReadme } from "./report-readme.mjs";
-import { idleRates, runRounds, warmUp } from "./rounds.mjs";
+import { idleRates, quiesce, runRounds, warmUp } from "./rounds.mjs";
 import { createSigner, signingCostMicros } from "./signing.mjs";
 import { startStack } from "./stack.mjs";
 
@@ -47,6 +47,10 @@ async function main() {
     const ctx = { settings, targets, failedArms: stack.failedArms, mockUrl: stack.mock.url, pids, idle: {}, log, startedAt: startedAt.getTime() + stack.baselineSetupMs };
     log("warming up...");
     await warmUp(ctx);
+    // The warm-up's billing and audit events reach the queue consumers up to 1 s later, and the ledger
+    // writes follow: read the idle CPU only once the gateways (and the baseline's) have drained, or that
+    // work is taken for idle and subtracted from every run (the state process's idle read 1-5% of a core).
+    await quiesce([pids.gateway, pids.gatewayState, pids.gatewayBase, pids.gatewayBaseState, pids.database], settings.drainMaxMs, 1100);
     ctx.idle = await idleRates(pids);
     for (const pid of Object.values(pids)) if (pid) resetPeak(pid);
 
