@@ -1,7 +1,7 @@
 // The command line: --baseline adds the baseline twin of each chosen channel, --mock-latency takes whole milliseconds.
 import { describe, expect, it } from "vitest";
 import { parseArgs } from "./config.mjs";
-import { phasesFor } from "./rounds.mjs";
+import { armOrder, phasesFor } from "./rounds.mjs";
 
 describe("parseArgs", () => {
   it("adds internal@base and external_unsigned@base right after their chosen channels when --baseline is given", () => {
@@ -27,5 +27,21 @@ describe("phasesFor", () => {
     expect(phases.map((p) => p.mock.latency_ms)).toEqual(phases.map(() => 60));
     expect(phases.find((p) => p.name === "stream20")!.mock).toMatchObject({ chunk_delay_ms: 20, latency_ms: 60 });
     expect(phasesFor(parseArgs([])).every((p) => !("latency_ms" in p.mock))).toBe(true);
+  });
+});
+
+describe("armOrder", () => {
+  const arms = ["direct", "bare", "internal", "internal@base", "external_unsigned", "external_unsigned@base"];
+
+  it("rotates by one per round, as without a baseline", () => {
+    expect(armOrder(["direct", "bare", "internal"], 1)).toEqual(["direct", "bare", "internal"]);
+    expect(armOrder(["direct", "bare", "internal"], 2)).toEqual(["bare", "internal", "direct"]);
+    expect(armOrder(arms, 3)).toEqual(["internal", "internal@base", "external_unsigned", "external_unsigned@base", "direct", "bare"]);
+  });
+
+  it("swaps each channel with its baseline twin every other round, so each runs first of the pair as often", () => {
+    expect(armOrder(arms, 2)).toEqual(["bare", "internal@base", "internal", "external_unsigned@base", "external_unsigned", "direct"]);
+    const firstOfPair = (round: number) => armOrder(arms, round).find((a) => a.startsWith("internal"));
+    expect([1, 2, 3, 4].map(firstOfPair)).toEqual(["internal", "internal@base", "internal", "internal@base"]);
   });
 });

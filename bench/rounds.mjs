@@ -1,6 +1,6 @@
 // The measured part of the run: phases (c=1, c=16, c=64, fixed rates, streams) x arms, interleaved
 // over rounds, each run with its CPU charged to the processes involved.
-import { ARM_RUNTIME, ARM_STATE, armPids, armWanted, isGatewayArm, STREAM_ONLY_ARMS } from "./arms.mjs";
+import { ARM_RUNTIME, ARM_STATE, armPids, armWanted, BASELINE_SUFFIX, isGatewayArm, STREAM_ONLY_ARMS } from "./arms.mjs";
 import { closedLoop, openLoop } from "./load.mjs";
 import { cpuMeter } from "./proc-stats.mjs";
 import { streamRun } from "./stream-client.mjs";
@@ -117,13 +117,32 @@ function progressLine(round, phase, arm, run) {
   return `  r${round} ${phase.padEnd(9)} ${arm.padEnd(22)} ${rate ? `${rate.toFixed(0).padStart(6)} req/s ` : ""}${r.kind === "stream" ? "ttfb " : ""}p50 ${lat.p50?.toFixed(3)} p99 ${lat.p99?.toFixed(3)} ms${bad ? `  non-2xx/errors: ${bad}` : ""}  cpu ${cpu.runtime?.toFixed(0) ?? "-"}${cpu.state !== null && cpu.state !== undefined ? ` + ${cpu.state.toFixed(0)} (DOs, consumers)` : ""} µs/req`;
 }
 
+/**
+ * The order of the arms in one round: rotated by one per round, so a drift of the shared machine does
+ * not always land on the same arm; and each channel and its baseline twin (`x`, `x@base`, adjacent in
+ * the list) swap places every other round, so neither always runs first of the pair (the first gateway
+ * arm after a non-gateway one waits only for a short quiet stretch, and follows the busiest arms).
+ */
+export function armOrder(arms, round) {
+  const shift = (round - 1) % arms.length;
+  const rotated = [...arms.slice(shift), ...arms.slice(0, shift)];
+  if (round % 2 === 1) return rotated;
+  const out = [...rotated];
+  for (let i = 0; i + 1 < out.length; i++) {
+    if (out[i + 1] === out[i] + BASELINE_SUFFIX) {
+      [out[i], out[i + 1]] = [out[i + 1], out[i]];
+      i++;
+    }
+  }
+  return out;
+}
+
 async function runPhase(ctx, phase, round, records) {
   const { settings, targets, log } = ctx;
   await setMockScenario(ctx.mockUrl, phase.mock);
   const candidates = [...settings.arms, ...(phase.extraArms ?? []).filter((a) => armWanted(a, settings.arms))];
   const arms = candidates.filter((a) => targets[phase.kind][a] && !ctx.failedArms.has(a));
-  const shift = (round - 1) % arms.length;
-  const ordered = [...arms.slice(shift), ...arms.slice(0, shift)];
+  const ordered = armOrder(arms, round);
   if (phase.settle) await sleep(settings.cpuSettleMs);
   let previous = null;
   for (const arm of ordered) {
