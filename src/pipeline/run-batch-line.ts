@@ -9,7 +9,7 @@ import { settingsOf } from "../env";
 import { errorBody, sourceOf, statusOf, type ErrorKind, type GatewayFailure } from "../errors";
 import { guardFor } from "../objects";
 import { completeRequest } from "./completion";
-import { Ending } from "./ending";
+import { newGatewayContext } from "./new-context";
 import { runWorkflow } from "./engine";
 import { newTraceId } from "./trace";
 import { workflowFor } from "./workflows";
@@ -67,7 +67,7 @@ export async function runBatchLine(call: BatchLineCall): Promise<BatchLineOutcom
   const capability = claimed.endpoint === "/v1/embeddings" ? "embeddings" : "chat";
   // Never sent anywhere: what the steps read of "the request" (its path for the audit row and metrics).
   const request = new Request(`https://batch.invalid/${claimed.channel}${claimed.endpoint}`, { method: "POST", headers: { "content-type": "application/json" } });
-  const ctx: GatewayContext = {
+  const ctx = newGatewayContext({
     traceId,
     requestId: claimed.requestId,
     channel: claimed.channel,
@@ -81,29 +81,10 @@ export async function runBatchLine(call: BatchLineCall): Promise<BatchLineOutcom
     clientIp: null,
     region: null,
     receivedAt: Date.now(),
-    responseHeaders: new Headers({ "x-trace-id": traceId, "x-gateway-request-id": claimed.requestId }),
     flags: new Set(["batch"]),
-    steps: [],
-    attempts: [],
-    ending: new Ending(),
-    idempotency: undefined,
-    parsed: undefined,
     principal: call.principal,
-    nonce: undefined,
-    route: undefined,
-    prompt: undefined,
-    upstream: undefined,
-    response: undefined,
-    admission: undefined,
-    holdId: undefined,
-    targetSlot: undefined,
-    status: undefined,
-    billing: undefined,
-    meter: undefined,
-    error: undefined,
-    cache: undefined,
     batch: { id: claimed.batchId, customId: claimed.line.customId },
-  };
+  });
   const workflow = workflowFor(claimed.channel, { batch: true });
   const result = await runWorkflow(workflow.steps, ctx);
   ctx.steps = result.records;

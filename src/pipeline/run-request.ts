@@ -8,7 +8,7 @@ import type { Env } from "../env";
 import { settingsOf } from "../env";
 import { errorResponse, fail, sourceOf, wireStatusOf, type ErrorWire, type GatewayFailure } from "../errors";
 import { scheduleCompletion } from "./completion";
-import { Ending } from "./ending";
+import { newGatewayContext } from "./new-context";
 import { runWorkflow } from "./engine";
 import { workflowFor } from "./workflows";
 import { readBodyLimited } from "../upstream/read-limited";
@@ -44,7 +44,7 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
   const rawBody = await readBody(request, settings.maxRequestBytes);
   const requestId = call.requestId;
   if (!(rawBody instanceof Uint8Array)) return errorResponse(rawBody, call.traceId, undefined, wireOf(call.ingress, requestId));
-  const ctx: GatewayContext = {
+  const ctx = newGatewayContext({
     traceId: call.traceId,
     requestId,
     channel: call.channel,
@@ -58,31 +58,10 @@ export async function runGatewayRequest(request: Request, env: Env, exec: Execut
     clientIp: request.headers.get("cf-connecting-ip"),
     region: regionOf(request, settings.environment),
     receivedAt,
-    responseHeaders: new Headers({ "x-trace-id": call.traceId, "x-gateway-request-id": requestId }),
     flags: new Set(),
-    steps: [],
-    attempts: [],
-    ending: new Ending(),
-    // Every field the steps fill in later exists from the start: one object shape for every request,
-    // so the code reading the context stays monomorphic instead of seeing a new shape per path taken.
-    idempotency: undefined,
-    parsed: undefined,
     principal: undefined,
-    nonce: undefined,
-    route: undefined,
-    prompt: undefined,
-    upstream: undefined,
-    response: undefined,
-    admission: undefined,
-    holdId: undefined,
-    targetSlot: undefined,
-    status: undefined,
-    billing: undefined,
-    meter: undefined,
-    error: undefined,
-    cache: undefined,
     batch: undefined,
-  };
+  });
   // Idempotency-Key (external): a malformed key is refused before any work; a valid one is hashed meanwhile.
   const badKey = beginIdempotency(ctx);
   if (badKey) return errorResponse(badKey, call.traceId, ctx.responseHeaders, wireOf(call.ingress, requestId));
