@@ -3,7 +3,7 @@
 // interactive request, with the creator's principal set before the steps run (src/batches/line-principal.ts).
 // The caller records the result in the batch's object first and only then finishes the request (settle,
 // bill, audit), so a line whose result was not accepted is never billed.
-import type { GatewayContext, Principal } from "../context";
+import type { Principal } from "../context";
 import type { Env } from "../env";
 import { settingsOf } from "../env";
 import { errorBody, sourceOf, statusOf, type ErrorKind, type GatewayFailure } from "../errors";
