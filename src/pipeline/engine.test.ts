@@ -134,7 +134,7 @@ describe("runWorkflow", () => {
   });
 
   it("times a step out and reports step_timeout", async () => {
-    const wf = compileWorkflow("t", [step("slow", [], { timeoutMs: 20, run: async () => { await sleep(500); } })]);
+    const wf = compileWorkflow("t", [step("slow", [], { timeoutMs: 20, run: () => new Promise<void>(() => {}) /* never settles: only the deadline ends it */ })]);
     const result = await runWorkflow(wf, newCtx());
     expect(result.failure?.kind).toBe("step_timeout");
     expect(result.records[0]?.durationMs).toBeLessThan(400);

@@ -7,6 +7,7 @@ import { createDb } from "../../src/db/client";
 import { PresetItemSchema } from "../../src/config/schemas";
 import { mockPresets, mockScenario, seedPresets, seedTenant } from "../fixtures/seed";
 import { readSse } from "../fixtures/sse";
+import { waitFor } from "../fixtures/wait";
 
 const SCENARIO = "bill-details";
 const handle = createDb(env);
@@ -26,12 +27,9 @@ const PRICING = {
 const DETAILS = { cached_tokens: 3, audio_prompt_tokens: 5, reasoning_tokens: 40, audio_completion_tokens: 7 };
 
 async function ledgerRow(requestId: string) {
-  for (let i = 0; i < 150; i++) {
-    const row = await handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst();
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no ledger row for ${requestId}`);
+  return waitFor(`the ledger row of ${requestId}`, () =>
+    handle.db.selectFrom("billing_transaction").selectAll().where("request_id", "=", requestId).executeTakeFirst(),
+  );
 }
 
 async function billed(model: string, extra: Record<string, unknown>) {
