@@ -1,8 +1,7 @@
 // BatchJob's SQLite storage: one row for the job (its OpenAI fields and where it stands), one row per
 // line (where its bytes are, its claim, its result). Migrations are frozen once released: append only.
 import { applySchema } from "../shared/sqlite-schema";
-import type { BatchCreator, BatchEndpoint, BatchLineRef, BatchStatus } from "../../src/batches/types";
-import type { Channel } from "../../src/context";
+import type { BatchInit, BatchLineRef, BatchStatus } from "../../src/batches/types";
 
 const MIGRATIONS: readonly (readonly string[])[] = [
   [
@@ -17,15 +16,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
 export const LineState = { pending: 0, claimed: 1, done: 2, skipped: 3 } as const;
 
 /** Everything the object knows about its batch besides the lines; persisted whole on every change. */
-export interface Job {
-  id: string;
-  owner: string;
-  creator: BatchCreator;
-  channel: Channel;
-  endpoint: BatchEndpoint;
-  inputFileId: string;
-  inputKey: string;
-  metadata: Record<string, string> | null;
+export interface Job extends Pick<BatchInit, "id" | "owner" | "creator" | "channel" | "endpoint" | "inputFileId" | "inputKey" | "metadata"> {
   status: BatchStatus;
   /** Set when a cancel or the expiry stops the batch: no line is claimed any more; running ones finish. */
   stopping: "cancelled" | "expired" | null;
